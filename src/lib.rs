@@ -1,0 +1,3 @@
+//! herohealth: send patient messages through Hero Health's Public API.
+
+mod checks;
