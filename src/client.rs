@@ -1,0 +1,584 @@
+//! The client: settings, one connection pool, and the send call.
+
+use std::fmt;
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ureq::Agent;
+use ureq::config::Config;
+use ureq::tls::{RootCerts, TlsConfig};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{Connector, DefaultConnector};
+
+use crate::error::{Error, ErrorKind, Outcome};
+use crate::log::{Hook, LogLevel, Logger};
+use crate::request::SendMessage;
+use crate::response::MessageResponse;
+use crate::retry;
+use crate::secret::Secret;
+use crate::target::Target;
+use crate::{validate, wire};
+
+/// Path of the one operation, appended to the base URL.
+const SEND_PATH: &str = "/v1/messages/send";
+/// A 2xx body larger than this is not a Send a Message reply.
+pub const RESPONSE_BODY_CAP: usize = 1 << 20;
+/// How much of an error body is kept for [`Error::response_body`].
+pub const ERROR_BODY_CAP: usize = 64 << 10;
+
+/// Settings for a [`Client`]. Start from [`Client::builder`] or
+/// [`ClientBuilder::from_env`].
+///
+/// ```
+/// use std::time::Duration;
+/// use herohealth::{Client, Target};
+///
+/// let client = Client::builder(Target::Staging, "my-api-key", "my-practice-group")
+///     .deadline(Duration::from_secs(20))
+///     .max_attempts(2)
+///     .build()
+///     .unwrap();
+/// assert_eq!(client.url(), "https://api.staging.htech.app/v1/messages/send");
+/// ```
+#[derive(Clone)]
+pub struct ClientBuilder {
+    target: Target,
+    api_key: Secret,
+    practice_group_id: String,
+    connect_timeout: Duration,
+    deadline: Duration,
+    max_attempts: u32,
+    max_retry_wait: Duration,
+    strict_checks: bool,
+    user_agent_suffix: Option<String>,
+    log_hook: Option<Hook>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("target", &self.target)
+            .field("api_key", &self.api_key)
+            .field("practice_group_id", &self.practice_group_id)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("deadline", &self.deadline)
+            .field("max_attempts", &self.max_attempts)
+            .field("max_retry_wait", &self.max_retry_wait)
+            .field("strict_checks", &self.strict_checks)
+            .field("user_agent_suffix", &self.user_agent_suffix)
+            .field("log_hook", &self.log_hook.is_some())
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    fn new(target: Target, api_key: &str, practice_group_id: &str) -> Self {
+        ClientBuilder {
+            target,
+            api_key: Secret::new(api_key),
+            practice_group_id: practice_group_id.to_owned(),
+            connect_timeout: Duration::from_secs(10),
+            deadline: Duration::from_secs(30),
+            max_attempts: 3,
+            max_retry_wait: Duration::from_secs(30),
+            strict_checks: true,
+            user_agent_suffix: None,
+            log_hook: None,
+        }
+    }
+
+    /// Settings from the process environment: `HERO_API_KEY`,
+    /// `HERO_PRACTICE_GROUP_ID`, and exactly one of `HERO_BASE_URL` or
+    /// `HERO_ENVIRONMENT` (`production` or `staging`). There is no default
+    /// target: a test box must not message real patients by accident.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_vars(|name| std::env::var_os(name).map(|v| v.into_string().map_err(|_| ())))
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `get`
+    /// (`Some(Err(()))` for a value that is not UTF-8).
+    pub fn from_vars(get: impl Fn(&str) -> Option<Result<String, ()>>) -> Result<Self, Error> {
+        let var = |name: &str| match get(name) {
+            None => Ok(None),
+            Some(Ok(v)) if v.is_empty() => Ok(None),
+            Some(Ok(v)) => Ok(Some(v)),
+            Some(Err(())) => Err(Error::config(format!("{name} is not valid UTF-8"))),
+        };
+        let required =
+            |name: &str| var(name)?.ok_or_else(|| Error::config(format!("{name} is not set")));
+        let key = required("HERO_API_KEY")?;
+        let group = required("HERO_PRACTICE_GROUP_ID")?;
+        let target = match (var("HERO_BASE_URL")?, var("HERO_ENVIRONMENT")?) {
+            (Some(url), None) => Target::Custom(url),
+            (None, Some(env)) => Target::from_environment_name(&env).ok_or_else(|| {
+                Error::config("HERO_ENVIRONMENT must be \"production\" or \"staging\"")
+            })?,
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "set only one of HERO_BASE_URL and HERO_ENVIRONMENT",
+                ));
+            }
+            (None, None) => {
+                return Err(Error::config(
+                    "set HERO_BASE_URL or HERO_ENVIRONMENT (production|staging): there is no default",
+                ));
+            }
+        };
+        Ok(ClientBuilder::new(target, &key, &group))
+    }
+
+    /// Time allowed to open a connection, TLS included (default 10 s).
+    pub fn connect_timeout(mut self, value: Duration) -> Self {
+        self.connect_timeout = value;
+        self
+    }
+
+    /// Time allowed for the whole send, retries and waits included (default 30 s).
+    pub fn deadline(mut self, value: Duration) -> Self {
+        self.deadline = value;
+        self
+    }
+
+    /// Most HTTP attempts per send (default 3; 1 disables retries). Retries
+    /// happen only when the message certainly did not go: a failed connect,
+    /// or a 429.
+    pub fn max_attempts(mut self, value: u32) -> Self {
+        self.max_attempts = value.max(1);
+        self
+    }
+
+    /// Longest `Retry-After` the client will wait out by itself (default 30 s);
+    /// a longer one is returned to the caller as a 429 error.
+    pub fn max_retry_wait(mut self, value: Duration) -> Self {
+        self.max_retry_wait = value;
+        self
+    }
+
+    /// Clinical and contact checks before sending (default on): SNOMED CT
+    /// ids with their Verhoeff check digit, phone numbers for sms, email
+    /// addresses for email, and consistent record-writing flags.
+    pub fn strict_checks(mut self, value: bool) -> Self {
+        self.strict_checks = value;
+        self
+    }
+
+    /// Text appended to the `User-Agent` (e.g. your product and version).
+    pub fn user_agent_suffix(mut self, value: impl Into<String>) -> Self {
+        self.user_agent_suffix = Some(value.into());
+        self
+    }
+
+    /// Receives log lines: attempts, retries, statuses, timings. Lines never
+    /// contain the key, the message, the patient id or contact details.
+    pub fn log_hook(mut self, hook: impl Fn(LogLevel, &str) + Send + Sync + 'static) -> Self {
+        self.log_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Checks every setting and creates the client (and its connection pool).
+    pub fn build(self) -> Result<Client, Error> {
+        validate::credential("api_key", self.api_key.expose())?;
+        validate::credential("practice_group_id", &self.practice_group_id)?;
+        let base = self.target.base_url()?;
+        let mut user_agent = format!("herohealth/{}", env!("CARGO_PKG_VERSION"));
+        if let Some(suffix) = &self.user_agent_suffix {
+            validate::credential("user_agent_suffix", suffix)?;
+            user_agent.push(' ');
+            user_agent.push_str(suffix);
+        }
+        let log = Logger::new(self.log_hook.clone());
+        let opened = Arc::new(AtomicU64::new(0));
+        let config = Config::builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(user_agent.as_str())
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(RootCerts::PlatformVerifier)
+                    .build(),
+            )
+            .timeout_connect(Some(self.connect_timeout))
+            .build();
+        let connector = DefaultConnector::new().chain(wire::MarkWrites {
+            opened: opened.clone(),
+            log: log.clone(),
+        });
+        let agent = Agent::with_parts(config, connector, DefaultResolver::default());
+        Ok(Client {
+            inner: Arc::new(Inner {
+                agent,
+                url: format!("{base}{SEND_PATH}"),
+                api_key: self.api_key,
+                practice_group_id: self.practice_group_id,
+                user_agent,
+                connect_timeout: self.connect_timeout,
+                deadline: self.deadline,
+                max_attempts: self.max_attempts,
+                max_retry_wait: self.max_retry_wait,
+                strict_checks: self.strict_checks,
+                log,
+                opened,
+            }),
+        })
+    }
+}
+
+/// Sends messages to Hero. Cheap to clone and to share between threads:
+/// clones share one keep-alive connection pool.
+///
+/// ```no_run
+/// use herohealth::{Client, MessageType, Outcome, SendMessage, Target};
+///
+/// let client = Client::builder(Target::Custom("http://127.0.0.1:8080".into()), "key", "group")
+///     .build()?;
+/// let msg = SendMessage::new("4242", MessageType::Sms, "Your results are ready.");
+/// match client.send(&msg) {
+///     Ok(reply) => println!("sent as {}", reply.message_id()),
+///     Err(e) if e.outcome().safe_to_resend() => eprintln!("{e}"),
+///     Err(e) => eprintln!("{e}: reconcile in Hero before sending again"),
+/// }
+/// # Ok::<(), herohealth::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    agent: Agent,
+    url: String,
+    api_key: Secret,
+    practice_group_id: String,
+    user_agent: String,
+    connect_timeout: Duration,
+    deadline: Duration,
+    max_attempts: u32,
+    max_retry_wait: Duration,
+    strict_checks: bool,
+    log: Logger,
+    opened: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Client")
+            .field("url", &i.url)
+            .field("api_key", &i.api_key)
+            .field("practice_group_id", &i.practice_group_id)
+            .field("user_agent", &i.user_agent)
+            .field("deadline", &i.deadline)
+            .field("max_attempts", &i.max_attempts)
+            .field("strict_checks", &i.strict_checks)
+            .finish()
+    }
+}
+
+/// How one attempt ended, when it did not succeed.
+struct Failed {
+    error: Error,
+    /// Set when the message certainly did not go and trying again may help.
+    retry_in: Option<Duration>,
+}
+
+impl Client {
+    /// Settings for a client that sends to `target` with these credentials.
+    pub fn builder(target: Target, api_key: &str, practice_group_id: &str) -> ClientBuilder {
+        ClientBuilder::new(target, api_key, practice_group_id)
+    }
+
+    /// The full URL messages are posted to.
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// The `User-Agent` sent with every request.
+    pub fn user_agent(&self) -> &str {
+        &self.inner.user_agent
+    }
+
+    /// Whether the clinical and contact checks are on.
+    pub fn strict_checks(&self) -> bool {
+        self.inner.strict_checks
+    }
+
+    /// How many connections (TCP, and TLS where used) this client has opened;
+    /// with keep-alive this stays far below the number of sends.
+    pub fn connections_opened(&self) -> u64 {
+        self.inner.opened.load(Ordering::Relaxed)
+    }
+
+    /// Checks `message`, then sends it, retrying only while it certainly
+    /// has not gone (failed connect, 429) and within the deadline.
+    ///
+    /// On error, [`Error::outcome`] says whether the message may have reached
+    /// the patient. Never resend after [`Outcome::MayHaveBeenSent`] or
+    /// [`Outcome::AcceptedIdUnknown`] without checking in Hero first.
+    pub fn send(&self, message: &SendMessage) -> Result<MessageResponse, Error> {
+        validate::message(message, self.inner.strict_checks)?;
+        let body = serde_json::to_vec(message)
+            .map_err(|_| Error::invalid("message", "could not be encoded as JSON"))?;
+        self.send_body(&body)
+    }
+
+    fn send_body(&self, body: &[u8]) -> Result<MessageResponse, Error> {
+        let i = &*self.inner;
+        let start = Instant::now();
+        let deadline = start + i.deadline;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let began = Instant::now();
+            i.log.log(
+                LogLevel::Info,
+                format_args!("attempt {attempt}: POST {}", i.url),
+            );
+            let failed = match self.attempt(body, remaining, attempt) {
+                Ok(reply) => {
+                    i.log.log(
+                        LogLevel::Info,
+                        format_args!(
+                            "attempt {attempt}: accepted as {} in {} ms",
+                            reply.message_id(),
+                            began.elapsed().as_millis()
+                        ),
+                    );
+                    return Ok(reply);
+                }
+                Err(f) => f,
+            };
+            let error = failed.error.with_attempts(attempt);
+            let elapsed = began.elapsed().as_millis();
+            let retry = failed.retry_in.filter(|wait| {
+                attempt < i.max_attempts
+                    && Instant::now()
+                        .checked_add(*wait)
+                        .is_some_and(|at| at < deadline)
+            });
+            match retry {
+                Some(wait) => {
+                    i.log.log(
+                        LogLevel::Warn,
+                        format_args!(
+                            "attempt {attempt} failed after {elapsed} ms ({error}); retrying in {} ms",
+                            wait.as_millis()
+                        ),
+                    );
+                    std::thread::sleep(wait);
+                }
+                None => {
+                    i.log.log(
+                        LogLevel::Error,
+                        format_args!("attempt {attempt} failed after {elapsed} ms: {error}"),
+                    );
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    fn attempt(
+        &self,
+        body: &[u8],
+        remaining: Duration,
+        attempt: u32,
+    ) -> Result<MessageResponse, Failed> {
+        let i = &*self.inner;
+        if remaining.is_zero() {
+            return Err(Failed {
+                error: Error::new(
+                    Outcome::NotSent,
+                    ErrorKind::Timeout,
+                    "deadline passed before the request was sent",
+                ),
+                retry_in: None,
+            });
+        }
+        wire::reset();
+        let result = i
+            .agent
+            .post(&i.url)
+            .header("x-api-key", i.api_key.expose())
+            .header("x-practice-group-id", &i.practice_group_id)
+            .header("content-type", "application/json")
+            .config()
+            .timeout_global(Some(remaining))
+            .timeout_connect(Some(i.connect_timeout.min(remaining)))
+            .build()
+            .send(body);
+        let written = wire::request_written();
+        match result {
+            Ok(response) => self.answer(response, attempt),
+            Err(e) => Err(transport_failure(e, written, &i.url, attempt)),
+        }
+    }
+
+    /// Turns an HTTP answer into a reply or an error with its outcome.
+    fn answer(
+        &self,
+        mut response: ureq::http::Response<ureq::Body>,
+        attempt: u32,
+    ) -> Result<MessageResponse, Failed> {
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry::parse_retry_after);
+        let mut reader = response.body_mut().as_reader();
+        if (200..300).contains(&status) {
+            let mut buf = Vec::with_capacity(512);
+            let read = (&mut reader)
+                .take(RESPONSE_BODY_CAP as u64 + 1)
+                .read_to_end(&mut buf);
+            let detail = match read {
+                Err(_) => "the reply broke off before its end",
+                Ok(_) if buf.len() > RESPONSE_BODY_CAP => "the reply is larger than 1 MiB",
+                Ok(_) => match MessageResponse::parse(&buf) {
+                    Some(reply) => return Ok(reply),
+                    None => "the reply is not JSON with a message_id",
+                },
+            };
+            buf.truncate(ERROR_BODY_CAP);
+            let error = Error::new(
+                Outcome::AcceptedIdUnknown,
+                ErrorKind::UnreadableResponse,
+                format!("HTTP {status}, but {detail}"),
+            );
+            return Err(Failed {
+                error: error.with_status(status).with_body(buf),
+                retry_in: None,
+            });
+        }
+        let mut buf = Vec::new();
+        // A broken error body changes nothing about the outcome: keep what arrived.
+        let _ = (&mut reader)
+            .take(ERROR_BODY_CAP as u64)
+            .read_to_end(&mut buf);
+        let (outcome, kind, detail, retry_in) = match status {
+            429 => (
+                Outcome::Refused,
+                ErrorKind::RateLimited,
+                "HTTP 429 Too Many Requests: rate limited by Hero".to_owned(),
+                Some(match retry_after {
+                    Some(wait) if wait <= self.inner.max_retry_wait => wait,
+                    Some(_) => Duration::MAX,
+                    None => retry::backoff(attempt, Duration::from_millis(500)),
+                }),
+            ),
+            300..=399 => (
+                Outcome::Refused,
+                ErrorKind::Redirect,
+                format!("HTTP {status} redirect, not followed: check the base URL"),
+                None,
+            ),
+            403 => (
+                Outcome::Refused,
+                ErrorKind::HttpStatus,
+                "HTTP 403 Unauthorised: check the API key, practice group id and the key's permissions".to_owned(),
+                None,
+            ),
+            400..=499 => (
+                Outcome::Refused,
+                ErrorKind::HttpStatus,
+                format!("HTTP {status}: Hero did not accept the request"),
+                None,
+            ),
+            _ => (
+                Outcome::MayHaveBeenSent,
+                ErrorKind::HttpStatus,
+                format!("HTTP {status} from the server"),
+                None,
+            ),
+        };
+        let error = Error::new(outcome, kind, detail)
+            .with_status(status)
+            .with_body(buf)
+            .with_retry_after(retry_after);
+        Err(Failed { error, retry_in })
+    }
+}
+
+/// Classifies a failure that produced no HTTP answer.
+fn transport_failure(e: ureq::Error, written: bool, url: &str, attempt: u32) -> Failed {
+    use ureq::Error as U;
+    use ureq::Timeout as T;
+    let host = ureq::http::Uri::try_from(url)
+        .ok()
+        .and_then(|u| u.host().map(str::to_owned))
+        .unwrap_or_default();
+    let connect_retry = Some(retry::backoff(attempt, Duration::from_millis(200)));
+    let (kind, detail, retry_in) = match &e {
+        U::HostNotFound => (
+            ErrorKind::Dns,
+            format!("could not resolve host {host}"),
+            connect_retry,
+        ),
+        U::Timeout(T::Resolve) => (
+            ErrorKind::Dns,
+            format!("timed out resolving host {host}"),
+            connect_retry,
+        ),
+        U::Timeout(T::Connect) if !written => (
+            ErrorKind::Timeout,
+            format!("timed out connecting to {host}"),
+            connect_retry,
+        ),
+        U::ConnectionFailed => (
+            ErrorKind::Connect,
+            format!("could not connect to {host}"),
+            connect_retry,
+        ),
+        U::ConnectProxyFailed(_) => (
+            ErrorKind::Proxy,
+            "the proxy refused the connection".to_owned(),
+            None,
+        ),
+        U::Rustls(r) => (ErrorKind::Tls, format!("TLS with {host} failed: {r}"), None),
+        U::Tls(r) => (ErrorKind::Tls, format!("TLS with {host} failed: {r}"), None),
+        U::Pem(_) => (
+            ErrorKind::Config,
+            "CA certificates could not be read".to_owned(),
+            None,
+        ),
+        U::BadUri(_) | U::Http(_) | U::InvalidProxyUrl => (
+            ErrorKind::Config,
+            "the request could not be built".to_owned(),
+            None,
+        ),
+        U::Timeout(_) => (ErrorKind::Timeout, "deadline passed".to_owned(), None),
+        U::Io(io) if !written => (
+            ErrorKind::Connect,
+            format!("could not connect to {host}: {}", io.kind()),
+            connect_retry,
+        ),
+        U::Io(io) => (
+            ErrorKind::ConnectionLost,
+            format!("connection to {host} lost: {}", io.kind()),
+            None,
+        ),
+        U::Protocol(_) => (
+            ErrorKind::Protocol,
+            "the server's answer was not valid HTTP".to_owned(),
+            None,
+        ),
+        _ => (
+            ErrorKind::ConnectionLost,
+            "the request failed".to_owned(),
+            None,
+        ),
+    };
+    let outcome = if written {
+        Outcome::MayHaveBeenSent
+    } else {
+        Outcome::NotSent
+    };
+    Failed {
+        error: Error::new(outcome, kind, detail),
+        // Only ever retry what certainly did not go.
+        retry_in: if written { None } else { retry_in },
+    }
+}

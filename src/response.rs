@@ -1,0 +1,238 @@
+//! Hero's 200 answer to `POST /v1/messages/send`: all 9 fields.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// What Hero said about an accepted message.
+///
+/// Only `message_id` is essential; every other field is optional here, because
+/// an earlier revision of Hero's reference documented only `message_id`. A
+/// field of an unexpected JSON type reads as absent rather than failing the
+/// whole reply (the message was accepted either way). Unknown fields are
+/// ignored.
+#[derive(Clone, PartialEq, Default, Deserialize)]
+pub struct MessageResponse {
+    #[serde(default, deserialize_with = "loose_string")]
+    message_id: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    content: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    created_at: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    snomed_code: Option<String>,
+    #[serde(default, deserialize_with = "loose_bool")]
+    write_to_record: Option<bool>,
+    #[serde(default, deserialize_with = "loose_string")]
+    auth_token: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    confirm_write_to_record_url: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    submitted_by: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    send_at: Option<String>,
+}
+
+impl MessageResponse {
+    /// Parses a 2xx body. `None` when it is not a JSON object or has no
+    /// non-empty string `message_id`.
+    pub(crate) fn parse(body: &[u8]) -> Option<Self> {
+        let r: MessageResponse = serde_json::from_slice(body).ok()?;
+        match r.message_id.as_deref() {
+            Some(id) if !id.is_empty() => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Hero's id for the message: quote it when reconciling.
+    pub fn message_id(&self) -> &str {
+        self.message_id.as_deref().unwrap_or_default()
+    }
+    /// The message content as Hero stored it (patient data).
+    pub fn content(&self) -> Option<&str> {
+        self.content.as_deref()
+    }
+    /// When Hero created the message.
+    pub fn created_at(&self) -> Option<&str> {
+        self.created_at.as_deref()
+    }
+    /// The SNOMED code attached to the record entry (Hero's default if none was sent).
+    pub fn snomed_code(&self) -> Option<&str> {
+        self.snomed_code.as_deref()
+    }
+    /// Whether the message will be written to the GP record.
+    pub fn write_to_record(&self) -> Option<bool> {
+        self.write_to_record
+    }
+    /// Token for the patient's access to the message (a secret).
+    pub fn auth_token(&self) -> Option<&str> {
+        self.auth_token.as_deref()
+    }
+    /// Where an admin confirms the record write, when approval is needed.
+    pub fn confirm_write_to_record_url(&self) -> Option<&str> {
+        self.confirm_write_to_record_url.as_deref()
+    }
+    /// Who Hero records as the sender.
+    pub fn submitted_by(&self) -> Option<&str> {
+        self.submitted_by.as_deref()
+    }
+    /// The scheduled send time, echoed.
+    pub fn send_at(&self) -> Option<&str> {
+        self.send_at.as_deref()
+    }
+
+    /// All 9 fields as one JSON object, `null` where absent.
+    pub fn to_json(&self) -> String {
+        let v = serde_json::json!({
+            "message_id": self.message_id,
+            "content": self.content,
+            "created_at": self.created_at,
+            "snomed_code": self.snomed_code,
+            "write_to_record": self.write_to_record,
+            "auth_token": self.auth_token,
+            "confirm_write_to_record_url": self.confirm_write_to_record_url,
+            "submitted_by": self.submitted_by,
+            "send_at": self.send_at,
+        });
+        v.to_string()
+    }
+}
+
+/// Patient content and the auth token are redacted.
+impl fmt::Debug for MessageResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessageResponse")
+            .field("message_id", &self.message_id)
+            .field(
+                "content",
+                &self
+                    .content
+                    .as_ref()
+                    .map(|c| format!("<{} bytes>", c.len())),
+            )
+            .field("created_at", &self.created_at)
+            .field("snomed_code", &self.snomed_code)
+            .field("write_to_record", &self.write_to_record)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "confirm_write_to_record_url",
+                &self.confirm_write_to_record_url,
+            )
+            .field("submitted_by", &self.submitted_by)
+            .field("send_at", &self.send_at)
+            .finish()
+    }
+}
+
+/// Reads a string; any other JSON value (null, number, object…) reads as None.
+fn loose_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_any(Loose(|v| match v {
+        Scalar::Str(s) => Some(s),
+        _ => None,
+    }))
+}
+
+/// Reads a boolean; any other JSON value reads as None.
+fn loose_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    d.deserialize_any(Loose(|v| match v {
+        Scalar::Bool(b) => Some(b),
+        _ => None,
+    }))
+}
+
+enum Scalar {
+    Str(String),
+    Bool(bool),
+    Other,
+}
+
+struct Loose<F>(F);
+
+impl<'de, T, F: FnOnce(Scalar) -> Option<T>> Visitor<'de> for Loose<F> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Str(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Str(v)))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Bool(v)))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Other))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Other))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Other))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_nine_fields_read() {
+        let body = br#"{"message_id":"m1","content":"c","created_at":"2019-08-24T14:15:22Z",
+            "snomed_code":"185317003","write_to_record":true,"auth_token":"t",
+            "confirm_write_to_record_url":"https://x/c","submitted_by":"s",
+            "send_at":"2026-12-01T09:00:00Z","extra":{"a":[1,2]}}"#;
+        let r = MessageResponse::parse(body).unwrap();
+        assert_eq!(r.message_id(), "m1");
+        assert_eq!(r.content(), Some("c"));
+        assert_eq!(r.created_at(), Some("2019-08-24T14:15:22Z"));
+        assert_eq!(r.snomed_code(), Some("185317003"));
+        assert_eq!(r.write_to_record(), Some(true));
+        assert_eq!(r.auth_token(), Some("t"));
+        assert_eq!(r.confirm_write_to_record_url(), Some("https://x/c"));
+        assert_eq!(r.submitted_by(), Some("s"));
+        assert_eq!(r.send_at(), Some("2026-12-01T09:00:00Z"));
+    }
+
+    #[test]
+    fn only_message_id_is_essential() {
+        let r = MessageResponse::parse(
+            br#"{"message_id":"m2","snomed_code":null,"write_to_record":"yes","content":7}"#,
+        )
+        .unwrap();
+        assert_eq!(r.message_id(), "m2");
+        assert_eq!(r.snomed_code(), None);
+        assert_eq!(r.write_to_record(), None);
+        assert_eq!(r.content(), None);
+        for bad in [
+            &b"not json"[..],
+            b"{}",
+            br#"{"message_id":""}"#,
+            br#"{"message_id":5}"#,
+            b"[1]",
+            b"\xff\xfe",
+        ] {
+            assert!(MessageResponse::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Knows whether any byte of the request has been handed to the network.
+//!
+//! That single fact separates "not sent" from "may have been sent" when a
+//! send fails: every transport error before the first request byte is safe
+//! to retry, every one after it is not. The marker wraps the outermost
+//! transport (after TLS and any proxy CONNECT), so handshake and proxy bytes
+//! do not count, only HTTP request bytes do.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTimeout, Transport};
+
+use crate::log::{LogLevel, Logger};
+
+thread_local! {
+    // The client is blocking: a send runs start to end on the caller's thread.
+    static WROTE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Starts a new attempt on this thread.
+pub(crate) fn reset() {
+    WROTE.set(false);
+}
+
+/// True once this thread's current attempt has written request bytes.
+pub(crate) fn request_written() -> bool {
+    WROTE.get()
+}
+
+/// Connector that wraps each new connection in [`Marked`] and counts them.
+#[derive(Debug)]
+pub(crate) struct MarkWrites {
+    pub(crate) opened: Arc<AtomicU64>,
+    pub(crate) log: Logger,
+}
+
+impl Connector<Box<dyn Transport>> for MarkWrites {
+    type Out = Marked;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<Box<dyn Transport>>,
+    ) -> Result<Option<Marked>, ureq::Error> {
+        Ok(chained.map(|t| {
+            self.opened.fetch_add(1, Ordering::Relaxed);
+            self.log.log(
+                LogLevel::Debug,
+                format_args!(
+                    "new connection to {}:{} ({})",
+                    details.uri.host().unwrap_or(""),
+                    details.uri.port_u16().unwrap_or(0),
+                    if t.is_tls() { "tls" } else { "plain" }
+                ),
+            );
+            Marked(t)
+        }))
+    }
+}
+
+/// A transport that records, per thread, that request bytes went out.
+#[derive(Debug)]
+pub(crate) struct Marked(Box<dyn Transport>);
+
+impl Transport for Marked {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        if amount > 0 {
+            // Set before writing: a write that fails halfway may still have delivered bytes.
+            WROTE.set(true);
+        }
+        self.0.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.0.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.0.is_tls()
+    }
+}
