@@ -2,15 +2,16 @@
 
 use std::fmt;
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use ureq::Agent;
 use ureq::config::Config;
-use ureq::tls::{RootCerts, TlsConfig};
+use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
 use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{Connector, DefaultConnector};
+use ureq::{Agent, Proxy};
 
 use crate::error::{Error, ErrorKind, Outcome};
 use crate::log::{Hook, LogLevel, Logger};
@@ -54,6 +55,8 @@ pub struct ClientBuilder {
     strict_checks: bool,
     user_agent_suffix: Option<String>,
     log_hook: Option<Hook>,
+    ca_file: Option<PathBuf>,
+    proxy: Option<String>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -69,6 +72,8 @@ impl fmt::Debug for ClientBuilder {
             .field("strict_checks", &self.strict_checks)
             .field("user_agent_suffix", &self.user_agent_suffix)
             .field("log_hook", &self.log_hook.is_some())
+            .field("ca_file", &self.ca_file)
+            .field("proxy", &self.proxy.is_some())
             .finish()
     }
 }
@@ -86,6 +91,8 @@ impl ClientBuilder {
             strict_checks: true,
             user_agent_suffix: None,
             log_hook: None,
+            ca_file: None,
+            proxy: None,
         }
     }
 
@@ -126,7 +133,9 @@ impl ClientBuilder {
                 ));
             }
         };
-        Ok(ClientBuilder::new(target, &key, &group))
+        let mut builder = ClientBuilder::new(target, &key, &group);
+        builder.ca_file = var("HERO_CA_FILE")?.map(PathBuf::from);
+        Ok(builder)
     }
 
     /// Time allowed to open a connection, TLS included (default 10 s).
@@ -177,6 +186,23 @@ impl ClientBuilder {
         self
     }
 
+    /// Trust the CA certificates in this PEM file instead of the operating
+    /// system's trust store (also `HERO_CA_FILE`). Without it, servers are
+    /// verified against the OS store, so a practice's private CA installed
+    /// there is trusted. There is deliberately no way to skip verification.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Send through this HTTP proxy (`http://host:port`), overriding
+    /// `HTTPS_PROXY` / `ALL_PROXY` / `HTTP_PROXY`. Without it those variables
+    /// are honoured, with `NO_PROXY`, except for loopback targets.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(url.into());
+        self
+    }
+
     /// Checks every setting and creates the client (and its connection pool).
     pub fn build(self) -> Result<Client, Error> {
         validate::credential("api_key", self.api_key.expose())?;
@@ -190,15 +216,25 @@ impl ClientBuilder {
         }
         let log = Logger::new(self.log_hook.clone());
         let opened = Arc::new(AtomicU64::new(0));
+        let roots = match &self.ca_file {
+            None => RootCerts::PlatformVerifier,
+            Some(path) => read_ca_file(path)?,
+        };
+        let proxy = match &self.proxy {
+            Some(url) => Some(
+                Proxy::new(url)
+                    .map_err(|_| Error::config("proxy URL is not a valid http:// proxy"))?,
+            ),
+            // A local mock or test server is never reached through a proxy from the environment.
+            None if self.target.is_loopback() => None,
+            None => Proxy::try_from_env(),
+        };
         let config = Config::builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(user_agent.as_str())
-            .tls_config(
-                TlsConfig::builder()
-                    .root_certs(RootCerts::PlatformVerifier)
-                    .build(),
-            )
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .proxy(proxy)
             .timeout_connect(Some(self.connect_timeout))
             .build();
         let connector = DefaultConnector::new().chain(wire::MarkWrites {
@@ -500,6 +536,38 @@ impl Client {
             .with_retry_after(retry_after);
         Err(Failed { error, retry_in })
     }
+}
+
+/// Reads a PEM bundle; a missing, unreadable or certificate-less file is a
+/// configuration error now rather than a TLS failure at the first send.
+fn read_ca_file(path: &Path) -> Result<RootCerts, Error> {
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::config(format!(
+            "CA file {} could not be read: {}",
+            path.display(),
+            e.kind()
+        ))
+    })?;
+    let mut certs = Vec::new();
+    for item in parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(_) => {
+                return Err(Error::config(format!(
+                    "CA file {} is not valid PEM",
+                    path.display()
+                )));
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::config(format!(
+            "CA file {} holds no certificate",
+            path.display()
+        )));
+    }
+    Ok(RootCerts::Specific(Arc::new(certs)))
 }
 
 /// Classifies a failure that produced no HTTP answer.

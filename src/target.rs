@@ -27,6 +27,18 @@ impl Target {
         }
     }
 
+    /// True for a custom URL whose host is loopback (the mock, tests).
+    pub(crate) fn is_loopback(&self) -> bool {
+        match self {
+            Target::Custom(url) => url
+                .parse::<ureq::http::Uri>()
+                .ok()
+                .and_then(|u| u.host().map(is_loopback))
+                .unwrap_or(false),
+            _ => false,
+        }
+    }
+
     /// The checked base URL, without a trailing slash.
     pub(crate) fn base_url(&self) -> Result<String, Error> {
         match self {

@@ -52,10 +52,10 @@ pub(crate) fn message(msg: &SendMessage, strict: bool) -> Result<(), Error> {
         }
         _ => {}
     }
-    if let Some(at) = &msg.send_at {
-        if !checks::is_rfc3339_date_time(at) {
-            return Err(Error::invalid("send_at", RULE_SEND_AT));
-        }
+    if let Some(at) = &msg.send_at
+        && !checks::is_rfc3339_date_time(at)
+    {
+        return Err(Error::invalid("send_at", RULE_SEND_AT));
     }
     if strict {
         clinical_and_contact(msg)?;
@@ -72,10 +72,10 @@ fn non_empty(field: &'static str, value: &Option<String>) -> Result<(), Error> {
 
 /// Checks that catch a typo before it reaches a patient or a GP record.
 fn clinical_and_contact(msg: &SendMessage) -> Result<(), Error> {
-    if let Some(code) = &msg.snomed_code {
-        if !checks::is_snomed_ct_id(code) {
-            return Err(Error::invalid("snomed_code", RULE_SNOMED));
-        }
+    if let Some(code) = &msg.snomed_code
+        && !checks::is_snomed_ct_id(code)
+    {
+        return Err(Error::invalid("snomed_code", RULE_SNOMED));
     }
     if msg.snomed_term.is_some() && msg.snomed_code.is_none() {
         // Hero would pair the term with its default code: a mismatched record entry.
