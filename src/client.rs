@@ -186,6 +186,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Removes the log hook.
+    pub(crate) fn without_log_hook(mut self) -> Self {
+        self.log_hook = None;
+        self
+    }
+
     /// Trust the CA certificates in this PEM file instead of the operating
     /// system's trust store (also `HERO_CA_FILE`). Without it, servers are
     /// verified against the OS store, so a practice's private CA installed

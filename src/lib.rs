@@ -22,6 +22,7 @@
 mod checks;
 mod client;
 mod error;
+pub mod ffi;
 mod log;
 mod request;
 mod response;

@@ -1,0 +1,164 @@
+//! The C ABI: `libherohealth`, declared in `include/herohealth.h`.
+//!
+//! Every exported function is a thin shell: check pointers and UTF-8, run
+//! the call inside [`guard`] so no Rust panic crosses into C, and call the
+//! Rust core. Rules live in the core only.
+//!
+//! Naming follows one prefix, `hero_`; handles are opaque; every fallible
+//! function returns a [`hero_status`]; every `_new` has a `_free` that
+//! accepts NULL.
+
+// C callers see these as plain functions: `unsafe` means nothing to them, so the
+// pointer contracts are written in each doc comment instead.
+#![allow(non_camel_case_types, clippy::not_unsafe_ptr_arg_deref)]
+
+use std::ffi::{CStr, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+mod client;
+mod error;
+mod message;
+mod response;
+
+pub use client::*;
+pub use error::*;
+pub use message::*;
+pub use response::*;
+
+/// Major version of this library (semantic versioning).
+pub const HERO_VERSION_MAJOR: u32 = 0;
+/// Minor version of this library.
+pub const HERO_VERSION_MINOR: u32 = 1;
+/// Patch version of this library.
+pub const HERO_VERSION_PATCH: u32 = 0;
+
+/// Result of every fallible `hero_` function.
+///
+/// `HERO_OK` is success. The next four say, after a send, whether the message
+/// may have reached the patient; a `hero_error` then carries the details.
+/// The rest report misuse of the API: nothing was done.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum hero_status {
+    /// Success.
+    HERO_OK = 0,
+    /// The message certainly did not go (invalid input, configuration,
+    /// DNS, connect or TLS failure). Fix the cause; resending is safe.
+    HERO_NOT_SENT = 1,
+    /// Hero answered 3xx/4xx (429 included): not processed. Resending is
+    /// safe once the cause is fixed (for 429, after `hero_error_retry_after_ms`).
+    HERO_REFUSED = 2,
+    /// The request went out and no clear answer came back (5xx, timeout,
+    /// connection lost). Do NOT resend before checking in Hero.
+    HERO_MAY_HAVE_BEEN_SENT = 3,
+    /// Hero accepted the message (2xx) but its reply was unreadable, so the
+    /// message id is unknown. Do NOT resend.
+    HERO_ACCEPTED_ID_UNKNOWN = 4,
+    /// A required pointer argument was NULL.
+    HERO_NULL_ARGUMENT = 10,
+    /// A string argument was not valid UTF-8.
+    HERO_INVALID_UTF8 = 11,
+    /// An argument is out of range (for example an unknown enum value or
+    /// type name).
+    HERO_INVALID_ARGUMENT = 12,
+    /// An internal error was caught at the library boundary (a bug).
+    HERO_INTERNAL_ERROR = 13,
+}
+
+pub(crate) use hero_status::*;
+
+/// Runs `f`, turning a panic into `on_panic`: a Rust panic must never
+/// unwind into C or abort the host program.
+pub(crate) fn guard(on_panic: hero_status, f: impl FnOnce() -> hero_status) -> hero_status {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
+}
+
+/// Borrows a NUL-terminated UTF-8 argument.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string valid for `'a`.
+pub(crate) unsafe fn str_arg<'a>(p: *const c_char) -> Result<&'a str, hero_status> {
+    if p.is_null() {
+        return Err(HERO_NULL_ARGUMENT);
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .map_err(|_| HERO_INVALID_UTF8)
+}
+
+/// Borrows a handle argument.
+///
+/// # Safety
+/// `p` is NULL or a live handle of this type, not mutated elsewhere meanwhile.
+pub(crate) unsafe fn ref_arg<'a, T>(p: *const T) -> Result<&'a T, hero_status> {
+    // SAFETY: per the caller's contract.
+    unsafe { p.as_ref() }.ok_or(HERO_NULL_ARGUMENT)
+}
+
+/// Borrows a handle argument mutably.
+///
+/// # Safety
+/// `p` is NULL or a live handle of this type used by this thread only.
+pub(crate) unsafe fn mut_arg<'a, T>(p: *mut T) -> Result<&'a mut T, hero_status> {
+    // SAFETY: per the caller's contract.
+    unsafe { p.as_mut() }.ok_or(HERO_NULL_ARGUMENT)
+}
+
+/// Unwraps a `Result<_, hero_status>` or returns the status.
+macro_rules! ffi_try {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(status) => return status,
+        }
+    };
+}
+pub(crate) use ffi_try;
+
+/// Gives ownership of `value` to C through `out`.
+///
+/// # Safety
+/// `out` is a valid pointer to write to.
+pub(crate) unsafe fn give<T>(out: *mut *mut T, value: T) {
+    // SAFETY: per the caller's contract.
+    unsafe { *out = Box::into_raw(Box::new(value)) };
+}
+
+/// Frees a handle made by [`give`]; NULL is ignored.
+///
+/// # Safety
+/// `p` is NULL or came from [`give`] with the same `T` and is not used again.
+pub(crate) unsafe fn take<T>(p: *mut T) {
+    if !p.is_null() {
+        // SAFETY: per the caller's contract.
+        drop(unsafe { Box::from_raw(p) });
+    }
+}
+
+/// The library version as a static string, e.g. `"0.1.0"`.
+///
+/// Never NULL; valid for the life of the program; any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_macros_match_the_crate() {
+        assert_eq!(
+            super::HERO_VERSION_MAJOR.to_string(),
+            env!("CARGO_PKG_VERSION_MAJOR")
+        );
+        assert_eq!(
+            super::HERO_VERSION_MINOR.to_string(),
+            env!("CARGO_PKG_VERSION_MINOR")
+        );
+        assert_eq!(
+            super::HERO_VERSION_PATCH.to_string(),
+            env!("CARGO_PKG_VERSION_PATCH")
+        );
+    }
+}
