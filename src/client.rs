@@ -479,7 +479,7 @@ impl Client {
             let detail = match read {
                 Err(_) => "the reply broke off before its end",
                 Ok(_) if buf.len() > RESPONSE_BODY_CAP => "the reply is larger than 1 MiB",
-                Ok(_) => match MessageResponse::parse(&buf) {
+                Ok(_) => match MessageResponse::from_json(&buf) {
                     Some(reply) => return Ok(reply),
                     None => "the reply is not JSON with a message_id",
                 },

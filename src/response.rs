@@ -35,9 +35,10 @@ pub struct MessageResponse {
 }
 
 impl MessageResponse {
-    /// Parses a 2xx body. `None` when it is not a JSON object or has no
+    /// Parses a reply body as Hero sends it (or as stored from
+    /// [`to_json`](Self::to_json)). `None` when it is not a JSON object with a
     /// non-empty string `message_id`.
-    pub(crate) fn parse(body: &[u8]) -> Option<Self> {
+    pub fn from_json(body: &[u8]) -> Option<Self> {
         let r: MessageResponse = serde_json::from_slice(body).ok()?;
         match r.message_id.as_deref() {
             Some(id) if !id.is_empty() => Some(r),
@@ -202,7 +203,7 @@ mod tests {
             "snomed_code":"185317003","write_to_record":true,"auth_token":"t",
             "confirm_write_to_record_url":"https://x/c","submitted_by":"s",
             "send_at":"2026-12-01T09:00:00Z","extra":{"a":[1,2]}}"#;
-        let r = MessageResponse::parse(body).unwrap();
+        let r = MessageResponse::from_json(body).unwrap();
         assert_eq!(r.message_id(), "m1");
         assert_eq!(r.content(), Some("c"));
         assert_eq!(r.created_at(), Some("2019-08-24T14:15:22Z"));
@@ -216,7 +217,7 @@ mod tests {
 
     #[test]
     fn only_message_id_is_essential() {
-        let r = MessageResponse::parse(
+        let r = MessageResponse::from_json(
             br#"{"message_id":"m2","snomed_code":null,"write_to_record":"yes","content":7}"#,
         )
         .unwrap();
@@ -232,7 +233,7 @@ mod tests {
             b"[1]",
             b"\xff\xfe",
         ] {
-            assert!(MessageResponse::parse(bad).is_none(), "{bad:?}");
+            assert!(MessageResponse::from_json(bad).is_none(), "{bad:?}");
         }
     }
 }
