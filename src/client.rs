@@ -241,6 +241,10 @@ impl ClientBuilder {
             .user_agent(user_agent.as_str())
             .tls_config(TlsConfig::builder().root_certs(roots).build())
             .proxy(proxy)
+            // ureq keeps 3 idle connections per host by default: too few for a
+            // client shared by many threads, which would reconnect (and redo TLS).
+            .max_idle_connections(64)
+            .max_idle_connections_per_host(64)
             .timeout_connect(Some(self.connect_timeout))
             .build();
         let connector = DefaultConnector::new().chain(wire::MarkWrites {
