@@ -28,12 +28,33 @@ impl Clone for Secret {
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        for b in self.0.iter_mut() {
-            // SAFETY: `b` is a valid, aligned, exclusive reference into our own buffer.
-            // Volatile so the compiler cannot drop the "dead" stores.
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
-        compiler_fence(Ordering::SeqCst);
+        wipe(&mut self.0);
+    }
+}
+
+/// Overwrites `bytes` with zeros in a way the optimiser cannot remove.
+fn wipe(bytes: &mut [u8]) {
+    for b in bytes.iter_mut() {
+        // SAFETY: `b` is a valid, aligned, exclusive reference into the slice.
+        // Volatile so the compiler cannot drop the "dead" stores.
+        unsafe { std::ptr::write_volatile(b, 0) };
+    }
+    compiler_fence(Ordering::SeqCst);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_wipes_the_bytes_and_debug_hides_them() {
+        let mut s = Secret::new("key-4f2a");
+        assert_eq!(s.expose(), "key-4f2a");
+        assert_eq!(format!("{s:?}"), "<redacted>");
+        // Run Drop's body on the live buffer, then look at it before it is freed.
+        wipe(&mut s.0);
+        assert!(s.0.iter().all(|&b| b == 0));
+        assert_eq!(s.0.len(), 8);
     }
 }
 

@@ -1,7 +1,7 @@
 //! The C ABI: `libherohealth`, declared in `include/herohealth.h`.
 //!
 //! Every exported function is a thin shell: check pointers and UTF-8, run
-//! the call inside [`guard`] so no Rust panic crosses into C, and call the
+//! the call inside one panic-boundary helper so no Rust panic crosses into C, and call the
 //! Rust core. Rules live in the core only.
 //!
 //! Naming follows one prefix, `hero_`; handles are opaque; every fallible
