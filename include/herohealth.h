@@ -358,6 +358,64 @@ hero_status hero_message_new(const char *patient_id,
                              const char *message_string,
                              hero_message **message_out);
 
+// Sets `recipient_contact_detail`: phone number for sms, address for
+// email; Hero uses the patient's default when unset.
+//
+// `value` is copied and sent exactly as given; setting again replaces it.
+// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+// message is then unchanged). One thread at a time.
+hero_status hero_message_set_recipient_contact_detail(hero_message *message, const char *value);
+
+// Sets `fallback_contact_detail` (set `fallback_message_type` too).
+//
+// `value` is copied and sent exactly as given; setting again replaces it.
+// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+// message is then unchanged). One thread at a time.
+hero_status hero_message_set_fallback_contact_detail(hero_message *message, const char *value);
+
+// Sets `snomed_code`, the SNOMED CT concept id for the record entry.
+//
+// `value` is copied and sent exactly as given; setting again replaces it.
+// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+// message is then unchanged). One thread at a time.
+hero_status hero_message_set_snomed_code(hero_message *message, const char *value);
+
+// Sets `snomed_term`, the SNOMED CT term for the record entry.
+//
+// `value` is copied and sent exactly as given; setting again replaces it.
+// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+// message is then unchanged). One thread at a time.
+hero_status hero_message_set_snomed_term(hero_message *message, const char *value);
+
+// Sets `task_id`.
+//
+// `value` is copied and sent exactly as given; setting again replaces it.
+// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+// message is then unchanged). One thread at a time.
+hero_status hero_message_set_task_id(hero_message *message, const char *value);
+
+// Sets `attachment_uuid` (must not be empty).
+//
+// `value` is copied and sent exactly as given; setting again replaces it.
+// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+// message is then unchanged). One thread at a time.
+hero_status hero_message_set_attachment_uuid(hero_message *message, const char *value);
+
+// Sets `short_link_id` (must not be empty).
+//
+// `value` is copied and sent exactly as given; setting again replaces it.
+// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+// message is then unchanged). One thread at a time.
+hero_status hero_message_set_short_link_id(hero_message *message, const char *value);
+
+// Sets `send_at`, an RFC 3339 date-time with offset, e.g.
+// `"2026-12-01T09:00:00Z"`.
+//
+// `value` is copied and sent exactly as given; setting again replaces it.
+// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+// message is then unchanged). One thread at a time.
+hero_status hero_message_set_send_at(hero_message *message, const char *value);
+
 // Sets `encrypted` to the string `value` (Hero types the field "boolean
 // or string"); see `hero_message_set_encrypted` for the boolean form.
 // Same rules as the other string setters.
@@ -403,11 +461,54 @@ hero_status hero_assignee_type_from_name(const char *name, hero_assignee_type *v
 // Frees a message. NULL is ignored.
 void hero_message_free(hero_message *message);
 
-// Hero's id for the message: keep it to reconcile later.
+// Hero's id for the message: keep it to reconcile later. Never NULL for
+// a live response.
 //
-// Never NULL for a live response (NULL only if `response` is NULL).
-// Borrowed: valid until `hero_response_free(response)`.
+// Borrowed: valid until `hero_response_free(response)`. NULL when the
+// field was absent or null, or when `response` is NULL.
 const char *hero_response_message_id(const hero_response *response);
+
+// The message content as Hero stored it (patient data).
+//
+// Borrowed: valid until `hero_response_free(response)`. NULL when the
+// field was absent or null, or when `response` is NULL.
+const char *hero_response_content(const hero_response *response);
+
+// When Hero created the message (RFC 3339).
+//
+// Borrowed: valid until `hero_response_free(response)`. NULL when the
+// field was absent or null, or when `response` is NULL.
+const char *hero_response_created_at(const hero_response *response);
+
+// The SNOMED code attached to the record entry.
+//
+// Borrowed: valid until `hero_response_free(response)`. NULL when the
+// field was absent or null, or when `response` is NULL.
+const char *hero_response_snomed_code(const hero_response *response);
+
+// The patient's access token for the message (treat as a secret).
+//
+// Borrowed: valid until `hero_response_free(response)`. NULL when the
+// field was absent or null, or when `response` is NULL.
+const char *hero_response_auth_token(const hero_response *response);
+
+// Where an admin confirms the record write, when approval is needed.
+//
+// Borrowed: valid until `hero_response_free(response)`. NULL when the
+// field was absent or null, or when `response` is NULL.
+const char *hero_response_confirm_write_to_record_url(const hero_response *response);
+
+// Who Hero records as the sender.
+//
+// Borrowed: valid until `hero_response_free(response)`. NULL when the
+// field was absent or null, or when `response` is NULL.
+const char *hero_response_submitted_by(const hero_response *response);
+
+// The scheduled send time, echoed.
+//
+// Borrowed: valid until `hero_response_free(response)`. NULL when the
+// field was absent or null, or when `response` is NULL.
+const char *hero_response_send_at(const hero_response *response);
 
 // `write_to_record` from the reply: 1 true, 0 false, -1 absent (or
 // `response` NULL).

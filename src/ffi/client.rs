@@ -386,7 +386,7 @@ pub extern "C" fn hero_client_send(
         match client.client.send(msg) {
             Ok(reply) => {
                 // SAFETY: checked non-NULL above.
-                unsafe { give(response_out, hero_response::new(&reply)) };
+                unsafe { give(response_out, hero_response::new(reply)) };
                 HERO_OK
             }
             // SAFETY: error_out is NULL or writable.

@@ -124,41 +124,120 @@ pub extern "C" fn hero_message_new(
     })
 }
 
-macro_rules! string_setters {
-    ($($(#[$doc:meta])* $fn_name:ident => $method:ident;)*) => {$(
-        $(#[$doc])*
-        ///
-        /// `value` is copied and sent exactly as given; setting again
-        /// replaces it. Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8`
-        /// on misuse (the message is then unchanged). One thread at a time.
-        #[unsafe(no_mangle)]
-        pub extern "C" fn $fn_name(message: *mut hero_message, value: *const c_char) -> hero_status {
-            // SAFETY: NULL or NUL-terminated, per the contract above.
-            let value = unsafe { str_arg(value) };
-            update(message, value, |m, v| m.$method(v))
-        }
-    )*};
+/// Sets one string field from a C string.
+fn set_string(
+    message: *mut hero_message,
+    value: *const c_char,
+    apply: fn(SendMessage, &str) -> SendMessage,
+) -> hero_status {
+    // SAFETY: NULL or NUL-terminated, per the setters' contract.
+    update(message, unsafe { str_arg(value) }, apply)
 }
 
-string_setters! {
-    /// Sets `recipient_contact_detail`: phone number for sms, address for
-    /// email; Hero uses the patient's default when unset.
-    hero_message_set_recipient_contact_detail => recipient_contact_detail;
-    /// Sets `fallback_contact_detail` (set `fallback_message_type` too).
-    hero_message_set_fallback_contact_detail => fallback_contact_detail;
-    /// Sets `snomed_code`, the SNOMED CT concept id for the record entry.
-    hero_message_set_snomed_code => snomed_code;
-    /// Sets `snomed_term`, the SNOMED CT term for the record entry.
-    hero_message_set_snomed_term => snomed_term;
-    /// Sets `task_id`.
-    hero_message_set_task_id => task_id;
-    /// Sets `attachment_uuid` (must not be empty).
-    hero_message_set_attachment_uuid => attachment_uuid;
-    /// Sets `short_link_id` (must not be empty).
-    hero_message_set_short_link_id => short_link_id;
-    /// Sets `send_at`, an RFC 3339 date-time with offset, e.g.
-    /// `"2026-12-01T09:00:00Z"`.
-    hero_message_set_send_at => send_at;
+/// Sets `recipient_contact_detail`: phone number for sms, address for
+/// email; Hero uses the patient's default when unset.
+///
+/// `value` is copied and sent exactly as given; setting again replaces it.
+/// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+/// message is then unchanged). One thread at a time.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_message_set_recipient_contact_detail(
+    message: *mut hero_message,
+    value: *const c_char,
+) -> hero_status {
+    set_string(message, value, |m, v| m.recipient_contact_detail(v))
+}
+
+/// Sets `fallback_contact_detail` (set `fallback_message_type` too).
+///
+/// `value` is copied and sent exactly as given; setting again replaces it.
+/// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+/// message is then unchanged). One thread at a time.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_message_set_fallback_contact_detail(
+    message: *mut hero_message,
+    value: *const c_char,
+) -> hero_status {
+    set_string(message, value, |m, v| m.fallback_contact_detail(v))
+}
+
+/// Sets `snomed_code`, the SNOMED CT concept id for the record entry.
+///
+/// `value` is copied and sent exactly as given; setting again replaces it.
+/// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+/// message is then unchanged). One thread at a time.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_message_set_snomed_code(
+    message: *mut hero_message,
+    value: *const c_char,
+) -> hero_status {
+    set_string(message, value, |m, v| m.snomed_code(v))
+}
+
+/// Sets `snomed_term`, the SNOMED CT term for the record entry.
+///
+/// `value` is copied and sent exactly as given; setting again replaces it.
+/// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+/// message is then unchanged). One thread at a time.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_message_set_snomed_term(
+    message: *mut hero_message,
+    value: *const c_char,
+) -> hero_status {
+    set_string(message, value, |m, v| m.snomed_term(v))
+}
+
+/// Sets `task_id`.
+///
+/// `value` is copied and sent exactly as given; setting again replaces it.
+/// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+/// message is then unchanged). One thread at a time.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_message_set_task_id(
+    message: *mut hero_message,
+    value: *const c_char,
+) -> hero_status {
+    set_string(message, value, |m, v| m.task_id(v))
+}
+
+/// Sets `attachment_uuid` (must not be empty).
+///
+/// `value` is copied and sent exactly as given; setting again replaces it.
+/// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+/// message is then unchanged). One thread at a time.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_message_set_attachment_uuid(
+    message: *mut hero_message,
+    value: *const c_char,
+) -> hero_status {
+    set_string(message, value, |m, v| m.attachment_uuid(v))
+}
+
+/// Sets `short_link_id` (must not be empty).
+///
+/// `value` is copied and sent exactly as given; setting again replaces it.
+/// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+/// message is then unchanged). One thread at a time.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_message_set_short_link_id(
+    message: *mut hero_message,
+    value: *const c_char,
+) -> hero_status {
+    set_string(message, value, |m, v| m.short_link_id(v))
+}
+
+/// Sets `send_at`, an RFC 3339 date-time with offset, e.g.
+/// `"2026-12-01T09:00:00Z"`.
+///
+/// `value` is copied and sent exactly as given; setting again replaces it.
+/// Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
+/// message is then unchanged). One thread at a time.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_message_set_send_at(
+    message: *mut hero_message,
+    value: *const c_char,
+) -> hero_status {
+    set_string(message, value, |m, v| m.send_at(v))
 }
 
 /// Sets `encrypted` to the string `value` (Hero types the field "boolean
