@@ -43,7 +43,7 @@ fn every_exported_function_is_declared() {
                 .collect();
             exported += 1;
             assert!(
-                header.contains(&format!(" {name}(")),
+                header.contains(&format!(" {name}(")) || header.contains(&format!("*{name}(")),
                 "{name} is missing from the header"
             );
         }
