@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::error::report;
 use super::{
     HERO_INTERNAL_ERROR, HERO_INVALID_ARGUMENT, HERO_MAY_HAVE_BEEN_SENT, HERO_NULL_ARGUMENT,
-    HERO_OK, ffi_try, give, guard, hero_error, hero_message, hero_response, hero_status, mut_arg,
-    ref_arg, str_arg, take,
+    HERO_OK, clear_outs, ffi_try, give, guard, hero_error, hero_message, hero_response,
+    hero_status, mut_arg, ref_arg, str_arg, take,
 };
 use crate::{Client, ClientBuilder, LogLevel, Target};
 
@@ -84,11 +84,8 @@ pub extern "C" fn hero_config_new(
     config_out: *mut *mut hero_config,
 ) -> hero_status {
     guard(HERO_INTERNAL_ERROR, || {
-        if config_out.is_null() {
-            return HERO_NULL_ARGUMENT;
-        }
-        // SAFETY: non-NULL out pointer.
-        unsafe { *config_out = ptr::null_mut() };
+        // SAFETY: NULL or a writable out-parameter (documented).
+        ffi_try!(unsafe { clear_outs(config_out, ptr::null_mut()) });
         // SAFETY: NULL or NUL-terminated strings (documented).
         let key = ffi_try!(unsafe { str_arg(api_key) });
         let group = ffi_try!(unsafe { str_arg(practice_group_id) });
@@ -132,16 +129,8 @@ pub extern "C" fn hero_config_new_from_env(
     error_out: *mut *mut hero_error,
 ) -> hero_status {
     guard(HERO_INTERNAL_ERROR, || {
-        if config_out.is_null() {
-            return HERO_NULL_ARGUMENT;
-        }
-        // SAFETY: non-NULL out pointers (error_out checked before writing).
-        unsafe {
-            *config_out = ptr::null_mut();
-            if !error_out.is_null() {
-                *error_out = ptr::null_mut();
-            }
-        }
+        // SAFETY: NULL or writable out-parameters (documented).
+        ffi_try!(unsafe { clear_outs(config_out, error_out) });
         match ClientBuilder::from_env() {
             Ok(builder) => {
                 // SAFETY: checked non-NULL above.
@@ -289,16 +278,8 @@ pub extern "C" fn hero_client_new(
     error_out: *mut *mut hero_error,
 ) -> hero_status {
     guard(HERO_INTERNAL_ERROR, || {
-        if client_out.is_null() {
-            return HERO_NULL_ARGUMENT;
-        }
-        // SAFETY: non-NULL out pointers (error_out checked before writing).
-        unsafe {
-            *client_out = ptr::null_mut();
-            if !error_out.is_null() {
-                *error_out = ptr::null_mut();
-            }
-        }
+        // SAFETY: NULL or writable out-parameters (documented).
+        ffi_try!(unsafe { clear_outs(client_out, error_out) });
         // SAFETY: NULL or a live hero_config.
         let config = ffi_try!(unsafe { ref_arg(config) });
         let Some(builder) = config.builder.clone() else {
@@ -367,16 +348,8 @@ pub extern "C" fn hero_client_send(
     error_out: *mut *mut hero_error,
 ) -> hero_status {
     guard(HERO_MAY_HAVE_BEEN_SENT, || {
-        if response_out.is_null() {
-            return HERO_NULL_ARGUMENT;
-        }
-        // SAFETY: non-NULL out pointers (error_out checked before writing).
-        unsafe {
-            *response_out = ptr::null_mut();
-            if !error_out.is_null() {
-                *error_out = ptr::null_mut();
-            }
-        }
+        // SAFETY: NULL or writable out-parameters (documented).
+        ffi_try!(unsafe { clear_outs(response_out, error_out) });
         // SAFETY: NULL or live handles (documented thread rules).
         let client = ffi_try!(unsafe { ref_arg(client) });
         let message = ffi_try!(unsafe { ref_arg(message) });

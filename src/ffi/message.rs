@@ -3,8 +3,8 @@
 use std::ffi::c_char;
 
 use super::{
-    HERO_INTERNAL_ERROR, HERO_INVALID_ARGUMENT, HERO_NULL_ARGUMENT, HERO_OK, ffi_try, give, guard,
-    hero_status, mut_arg, str_arg, take,
+    HERO_INTERNAL_ERROR, HERO_INVALID_ARGUMENT, HERO_NULL_ARGUMENT, HERO_OK, clear_outs, ffi_try,
+    give, guard, hero_status, mut_arg, str_arg, take,
 };
 use crate::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
 
@@ -108,11 +108,8 @@ pub extern "C" fn hero_message_new(
     message_out: *mut *mut hero_message,
 ) -> hero_status {
     guard(HERO_INTERNAL_ERROR, || {
-        if message_out.is_null() {
-            return HERO_NULL_ARGUMENT;
-        }
-        // SAFETY: non-NULL out pointer given by the caller.
-        unsafe { *message_out = std::ptr::null_mut() };
+        // SAFETY: NULL or a writable out-parameter (documented).
+        ffi_try!(unsafe { clear_outs(message_out, std::ptr::null_mut()) });
         // SAFETY: NULL or NUL-terminated strings, per the contract above.
         let patient_id = ffi_try!(unsafe { str_arg(patient_id) });
         let text = ffi_try!(unsafe { str_arg(message_string) });

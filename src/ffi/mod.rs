@@ -116,6 +116,28 @@ macro_rules! ffi_try {
 }
 pub(crate) use ffi_try;
 
+/// Checks the required out-parameter `out` and sets it, and the optional
+/// `error_out`, to NULL: both are then NULL on every failure path.
+///
+/// # Safety
+/// `out` and `error_out` are each NULL or valid to write.
+pub(crate) unsafe fn clear_outs<T>(
+    out: *mut *mut T,
+    error_out: *mut *mut hero_error,
+) -> Result<(), hero_status> {
+    if out.is_null() {
+        return Err(HERO_NULL_ARGUMENT);
+    }
+    // SAFETY: both checked non-NULL; writable per the caller's contract.
+    unsafe {
+        *out = std::ptr::null_mut();
+        if !error_out.is_null() {
+            *error_out = std::ptr::null_mut();
+        }
+    }
+    Ok(())
+}
+
 /// Gives ownership of `value` to C through `out`.
 ///
 /// # Safety
