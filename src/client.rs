@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ureq::config::Config;
+use ureq::http::Uri;
+use ureq::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
 use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{Connector, DefaultConnector};
@@ -24,6 +26,8 @@ use crate::{validate, wire};
 
 /// Path of the one operation, appended to the base URL.
 const SEND_PATH: &str = "/v1/messages/send";
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+const X_PRACTICE_GROUP_ID: HeaderName = HeaderName::from_static("x-practice-group-id");
 /// A 2xx body larger than this is not a Send a Message reply.
 pub const RESPONSE_BODY_CAP: usize = 1 << 20;
 /// How much of an error body is kept for [`Error::response_body`].
@@ -246,16 +250,23 @@ impl ClientBuilder {
             .max_idle_connections(64)
             .max_idle_connections_per_host(64)
             .timeout_connect(Some(self.connect_timeout))
+            .timeout_global(Some(self.deadline))
             .build();
         let connector = DefaultConnector::new().chain(wire::MarkWrites {
             opened: opened.clone(),
             log: log.clone(),
         });
+        let url = format!("{base}{SEND_PATH}");
         let agent = Agent::with_parts(config, connector, DefaultResolver::default());
         Ok(Client {
             inner: Arc::new(Inner {
                 agent,
-                url: format!("{base}{SEND_PATH}"),
+                uri: url
+                    .parse()
+                    .map_err(|_| Error::config("base URL is not a valid URL"))?,
+                group_header: HeaderValue::from_str(&self.practice_group_id)
+                    .map_err(|_| Error::invalid("practice_group_id", "must be printable ASCII"))?,
+                url,
                 api_key: self.api_key,
                 practice_group_id: self.practice_group_id,
                 user_agent,
@@ -295,6 +306,8 @@ pub struct Client {
 struct Inner {
     agent: Agent,
     url: String,
+    uri: Uri,
+    group_header: HeaderValue,
     api_key: Secret,
     practice_group_id: String,
     user_agent: String,
@@ -444,17 +457,29 @@ impl Client {
             });
         }
         wire::reset();
-        let result = i
+        // The key's header value is made per request rather than kept, so the
+        // only long-lived copy is the one wiped on drop.
+        let key = HeaderValue::from_str(i.api_key.expose()).map_err(|_| Failed {
+            error: Error::invalid("api_key", "must be printable ASCII"),
+            retry_in: None,
+        })?;
+        let request = i
             .agent
-            .post(&i.url)
-            .header("x-api-key", i.api_key.expose())
-            .header("x-practice-group-id", &i.practice_group_id)
-            .header("content-type", "application/json")
-            .config()
-            .timeout_global(Some(remaining))
-            .timeout_connect(Some(i.connect_timeout.min(remaining)))
-            .build()
-            .send(body);
+            .post(i.uri.clone())
+            .header(X_API_KEY, key)
+            .header(X_PRACTICE_GROUP_ID, i.group_header.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let result = if attempt == 1 {
+            // The agent's own timeouts already equal the full deadline: no per-request config.
+            request.send(body)
+        } else {
+            request
+                .config()
+                .timeout_global(Some(remaining))
+                .timeout_connect(Some(i.connect_timeout.min(remaining)))
+                .build()
+                .send(body)
+        };
         let written = wire::request_written();
         match result {
             Ok(response) => self.answer(response, attempt),
