@@ -239,6 +239,7 @@ impl ClientBuilder {
             None if self.target.is_loopback() => None,
             None => Proxy::try_from_env(),
         };
+        let has_proxy = proxy.is_some();
         let config = Config::builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -255,6 +256,7 @@ impl ClientBuilder {
         let connector = DefaultConnector::new().chain(wire::MarkWrites {
             opened: opened.clone(),
             log: log.clone(),
+            has_proxy,
         });
         let url = format!("{base}{SEND_PATH}");
         let agent = Agent::with_parts(config, connector, DefaultResolver::default());
@@ -653,6 +655,17 @@ fn transport_failure(e: ureq::Error, written: bool, url: &str, attempt: u32) -> 
             None,
         ),
         U::Timeout(_) => (ErrorKind::Timeout, "deadline passed".to_owned(), None),
+        // rustls reports a failed handshake (untrusted certificate, wrong host
+        // name) as InvalidData; a plain TCP connect never does.
+        U::Io(io) if !written && io.kind() == std::io::ErrorKind::InvalidData => (
+            ErrorKind::Tls,
+            format!(
+                "TLS with {host} failed: {}",
+                io.get_ref()
+                    .map_or_else(|| io.kind().to_string(), ToString::to_string)
+            ),
+            None,
+        ),
         U::Io(io) if !written => (
             ErrorKind::Connect,
             format!("could not connect to {host}: {}", io.kind()),

@@ -34,6 +34,9 @@ pub(crate) fn request_written() -> bool {
 pub(crate) struct MarkWrites {
     pub(crate) opened: Arc<AtomicU64>,
     pub(crate) log: Logger,
+    /// Whether the client may use a proxy: ureq then runs this same chain a
+    /// second time, without the proxy setting, for the leg to the proxy.
+    pub(crate) has_proxy: bool,
 }
 
 impl Connector<Box<dyn Transport>> for MarkWrites {
@@ -44,6 +47,15 @@ impl Connector<Box<dyn Transport>> for MarkWrites {
         details: &ConnectionDetails,
         chained: Option<Box<dyn Transport>>,
     ) -> Result<Option<Marked>, ureq::Error> {
+        // The leg to the proxy carries the CONNECT line, not the request: its
+        // bytes must not count, and the tunnel is counted once, outside.
+        let proxy_leg = self.has_proxy && details.config.proxy().is_none();
+        if proxy_leg {
+            return Ok(chained.map(|t| Marked {
+                inner: t,
+                mark: false,
+            }));
+        }
         Ok(chained.map(|t| {
             self.opened.fetch_add(1, Ordering::Relaxed);
             self.log.log(
@@ -55,37 +67,43 @@ impl Connector<Box<dyn Transport>> for MarkWrites {
                     if t.is_tls() { "tls" } else { "plain" }
                 ),
             );
-            Marked(t)
+            Marked {
+                inner: t,
+                mark: true,
+            }
         }))
     }
 }
 
 /// A transport that records, per thread, that request bytes went out.
 #[derive(Debug)]
-pub(crate) struct Marked(Box<dyn Transport>);
+pub(crate) struct Marked {
+    inner: Box<dyn Transport>,
+    mark: bool,
+}
 
 impl Transport for Marked {
     fn buffers(&mut self) -> &mut dyn Buffers {
-        self.0.buffers()
+        self.inner.buffers()
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        if amount > 0 {
+        if self.mark && amount > 0 {
             // Set before writing: a write that fails halfway may still have delivered bytes.
             WROTE.set(true);
         }
-        self.0.transmit_output(amount, timeout)
+        self.inner.transmit_output(amount, timeout)
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        self.0.await_input(timeout)
+        self.inner.await_input(timeout)
     }
 
     fn is_open(&mut self) -> bool {
-        self.0.is_open()
+        self.inner.is_open()
     }
 
     fn is_tls(&self) -> bool {
-        self.0.is_tls()
+        self.inner.is_tls()
     }
 }

@@ -1,0 +1,1233 @@
+//! The client against real sockets on loopback: TLS with certificates made
+//! at test time, an HTTP CONNECT proxy, a matrix of misbehaving servers,
+//! stale keep-alive connections, and what reaches the log hook.
+//!
+//! Every case asserts the `Outcome` (and the `ErrorKind` where it means
+//! something) and that the call came back within its deadline. Servers are
+//! threads scripted per case; each connection gets its own thread, and
+//! every socket has a read timeout, so nothing here can hang a run.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use herohealth::{
+    Client, ClientBuilder, ERROR_BODY_CAP, Error, ErrorKind, LogLevel, MessageResponse,
+    MessageType, Outcome, SendMessage, Target,
+};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The deadline of most cases: short, so a hang shows as a failure.
+const DEADLINE: Duration = Duration::from_secs(2);
+/// How late past its deadline a call may come back.
+const SLACK: Duration = Duration::from_millis(1500);
+/// A valid Send a Message reply.
+const REPLY: &str = r#"{"message_id":"m-1","content":"Hello","created_at":"2026-01-01T09:00:00Z","write_to_record":false}"#;
+
+// ---------------------------------------------------------------------------
+// Scripted servers
+// ---------------------------------------------------------------------------
+
+/// What a test server saw.
+#[derive(Default)]
+struct Stats {
+    /// Connections accepted.
+    conns: AtomicUsize,
+    /// Complete HTTP requests read.
+    requests: AtomicUsize,
+    /// HTTP bytes read (the plaintext, for TLS), complete requests or not.
+    http_bytes: AtomicUsize,
+    /// Free-form notes: CONNECT lines, handshake results.
+    notes: Mutex<Vec<String>>,
+}
+
+impl Stats {
+    fn conns(&self) -> usize {
+        self.conns.load(SeqCst)
+    }
+    fn requests(&self) -> usize {
+        self.requests.load(SeqCst)
+    }
+    fn http_bytes(&self) -> usize {
+        self.http_bytes.load(SeqCst)
+    }
+    fn note(&self, note: impl Into<String>) {
+        self.notes.lock().unwrap().push(note.into());
+    }
+    fn notes(&self) -> Vec<String> {
+        self.notes.lock().unwrap().clone()
+    }
+}
+
+struct Server {
+    port: u16,
+    stats: Arc<Stats>,
+}
+
+impl Server {
+    fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+    fn https_url(&self) -> String {
+        format!("https://localhost:{}", self.port)
+    }
+    fn proxy_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// A loopback listener whose every connection runs `handler` on its own thread.
+fn serve<H>(handler: H) -> Server
+where
+    H: Fn(TcpStream, &Stats) + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().unwrap().port();
+    let stats = Arc::new(Stats::default());
+    let handler = Arc::new(handler);
+    let seen = stats.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            seen.conns.fetch_add(1, SeqCst);
+            let (handler, seen) = (handler.clone(), seen.clone());
+            thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+                handler(stream, &seen);
+            });
+        }
+    });
+    Server { port, stats }
+}
+
+/// One HTTP request as read by a test server.
+struct Request {
+    /// 1 for the first complete request this server read, and so on.
+    n: usize,
+    head: String,
+    body: Vec<u8>,
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Reads one request (head and `Content-Length` body); `None` when the peer
+/// closed, timed out or broke off first. The client never pipelines, so
+/// nothing past the request is read.
+fn read_request(stream: &mut impl Read, stats: &Stats) -> Option<Request> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut more = |buf: &mut Vec<u8>| -> Option<()> {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        stats.http_bytes.fetch_add(n, SeqCst);
+        buf.extend_from_slice(&chunk[..n]);
+        Some(())
+    };
+    let head_end = loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        more(&mut buf)?;
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let length = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        more(&mut buf)?;
+    }
+    let n = stats.requests.fetch_add(1, SeqCst) + 1;
+    Some(Request {
+        n,
+        head,
+        body: buf[head_end..].to_vec(),
+    })
+}
+
+/// An HTTP/1.1 response with a `Content-Length` for `body`.
+fn response(status: &str, headers: &[&str], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status}\r\n");
+    for h in headers {
+        out.push_str(h);
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+fn ok_reply() -> Vec<u8> {
+    response(
+        "200 OK",
+        &["Content-Type: application/json"],
+        REPLY.as_bytes(),
+    )
+}
+
+/// Reads until the peer closes (or the read timeout): a server that has
+/// nothing more to say and waits for the client to give up.
+fn drain(stream: &mut impl Read) {
+    let mut sink = [0u8; 4096];
+    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+}
+
+/// Ends a connection cleanly: FIN after the answer, then wait for the
+/// client's close (so no unread byte turns the close into a reset).
+fn finish(mut stream: TcpStream) {
+    let _ = stream.flush();
+    let _ = stream.shutdown(Shutdown::Write);
+    drain(&mut stream);
+}
+
+/// Reads one request and writes `reply`, whatever was asked.
+fn answering(reply: Vec<u8>) -> impl Fn(TcpStream, &Stats) + Send + Sync + 'static {
+    move |mut stream, stats| {
+        if read_request(&mut stream, stats).is_some() {
+            let _ = stream.write_all(&reply);
+        }
+        finish(stream);
+    }
+}
+
+/// Polls `cond` for up to two seconds (server threads run independently).
+fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let until = Instant::now() + Duration::from_secs(2);
+    while !cond() {
+        assert!(Instant::now() < until, "timed out waiting for: {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Certificates and TLS servers
+// ---------------------------------------------------------------------------
+
+/// A private CA made for this run.
+struct Pki {
+    ca_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "herohealth network test CA");
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        Pki {
+            ca_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A server certificate for `names` (DNS names or IP addresses) signed by this CA.
+    fn leaf(&self, names: &[&str]) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        let sans: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(sans).unwrap();
+        params.distinguished_name.push(DnType::CommonName, names[0]);
+        params.use_authority_key_identifier_extension = true;
+        params.key_usages.push(KeyUsagePurpose::DigitalSignature);
+        params
+            .extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ServerAuth);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (
+            vec![cert.der().clone()],
+            PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+    }
+}
+
+/// A file in the temporary directory, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(stem: &str, contents: &[u8]) -> TempFile {
+        let path = std::env::temp_dir().join(format!("herohealth-{stem}-{}.pem", unique_hex()));
+        std::fs::write(&path, contents).unwrap();
+        TempFile(path)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A TLS server (rustls, ring) that answers each request on a connection
+/// with `reply` and notes how each handshake ended.
+fn serve_tls(
+    leaf: (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>),
+    reply: Vec<u8>,
+) -> Server {
+    serve_tls_idle(leaf, reply, Duration::from_secs(10))
+}
+
+/// Like [`serve_tls`], closing a connection left idle for `idle` after an answer.
+fn serve_tls_idle(
+    (chain, key): (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>),
+    reply: Vec<u8>,
+    idle: Duration,
+) -> Server {
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let config = Arc::new(config);
+    serve(move |mut tcp, stats| {
+        let mut conn = rustls::ServerConnection::new(config.clone()).unwrap();
+        while conn.is_handshaking() {
+            if let Err(e) = conn.complete_io(&mut tcp) {
+                stats.note(format!("handshake failed: {e}"));
+                return;
+            }
+        }
+        stats.note("handshake done");
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        while read_request(&mut tls, stats).is_some() {
+            if tls.write_all(&reply).and_then(|()| tls.flush()).is_err() {
+                return;
+            }
+            let _ = tls.sock.set_read_timeout(Some(idle));
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Client side
+// ---------------------------------------------------------------------------
+
+fn unique_hex() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.write_u32(std::process::id());
+    h.write_usize(COUNTER.fetch_add(1, SeqCst));
+    format!("{:016x}", h.finish())
+}
+
+fn builder(url: impl Into<String>) -> ClientBuilder {
+    Client::builder(Target::Custom(url.into()), "test-key", "test-group").deadline(DEADLINE)
+}
+
+fn hello() -> SendMessage {
+    SendMessage::new("4242", MessageType::Hero, "Hello")
+}
+
+/// Sends `msg` and checks the call returned within `deadline` + [`SLACK`].
+fn timed(
+    client: &Client,
+    msg: &SendMessage,
+    deadline: Duration,
+) -> (Result<MessageResponse, Error>, Duration) {
+    let start = Instant::now();
+    let result = client.send(msg);
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed < deadline + SLACK,
+        "returned after {elapsed:?}, deadline {deadline:?}: {result:?}"
+    );
+    (result, elapsed)
+}
+
+fn send_ok(client: &Client) -> MessageResponse {
+    match timed(client, &hello(), DEADLINE).0 {
+        Ok(reply) => reply,
+        Err(e) => panic!("expected success, got {e} / {e:?}"),
+    }
+}
+
+fn send_err(client: &Client) -> Error {
+    match timed(client, &hello(), DEADLINE).0 {
+        Ok(reply) => panic!("expected an error, got {reply:?}"),
+        Err(e) => e,
+    }
+}
+
+#[track_caller]
+fn expect(e: &Error, outcome: Outcome, kind: ErrorKind) {
+    assert_eq!(e.outcome(), outcome, "{e} / {e:?}");
+    assert_eq!(e.kind(), kind, "{e} / {e:?}");
+}
+
+/// A 200 body that is not a reply: the message was accepted, its id is unknown.
+#[track_caller]
+fn expect_accepted_unreadable(e: &Error) {
+    expect(e, Outcome::AcceptedIdUnknown, ErrorKind::UnreadableResponse);
+    assert_eq!(e.status(), Some(200), "{e:?}");
+    assert!(!e.outcome().safe_to_resend());
+}
+
+// ---------------------------------------------------------------------------
+// 1. TLS
+// ---------------------------------------------------------------------------
+
+#[test]
+fn tls_with_ca_file_succeeds() {
+    let pki = Pki::new();
+    let server = serve_tls(pki.leaf(&["localhost", "127.0.0.1"]), ok_reply());
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    let client = builder(server.https_url())
+        .ca_file(ca.path())
+        .build()
+        .unwrap();
+    assert_eq!(send_ok(&client).message_id(), "m-1");
+    assert_eq!(server.stats.requests(), 1);
+    // The same client and the same CA, again over the kept-alive connection.
+    assert_eq!(send_ok(&client).message_id(), "m-1");
+    assert_eq!(server.stats.requests(), 2);
+    assert_eq!(client.connections_opened(), 1);
+}
+
+/// Sends to a TLS server the client must not trust and checks what must
+/// hold whatever the classification: not sent, the host named, and only a
+/// handshake (no HTTP byte) at the server.
+fn untrusted_tls_send(server: &Server, client: &Client) -> Error {
+    let e = send_err(client);
+    assert_eq!(e.outcome(), Outcome::NotSent, "{e} / {e:?}");
+    assert!(e.to_string().contains("localhost"), "{e}");
+    eventually("the server saw the handshake fail", || {
+        server
+            .stats
+            .notes()
+            .iter()
+            .any(|n| n.starts_with("handshake failed"))
+    });
+    assert_eq!(
+        server.stats.http_bytes(),
+        0,
+        "HTTP bytes reached the server"
+    );
+    assert_eq!(server.stats.requests(), 0);
+    assert!(
+        !server.stats.notes().contains(&"handshake done".to_owned()),
+        "{:?}",
+        server.stats.notes()
+    );
+    e
+}
+
+#[test]
+fn tls_untrusted_by_os_store_is_not_sent() {
+    let pki = Pki::new();
+    let server = serve_tls(pki.leaf(&["localhost", "127.0.0.1"]), ok_reply());
+    // No ca_file: the OS trust store, which has never heard of this CA.
+    let client = builder(server.https_url()).build().unwrap();
+    untrusted_tls_send(&server, &client);
+}
+
+#[test]
+fn tls_wrong_host_name_is_not_sent() {
+    let pki = Pki::new();
+    let server = serve_tls(pki.leaf(&["other.example"]), ok_reply());
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    let client = builder(server.https_url())
+        .ca_file(ca.path())
+        .build()
+        .unwrap();
+    untrusted_tls_send(&server, &client);
+}
+
+#[test]
+fn tls_failure_is_kind_tls_and_not_retried() {
+    let pki = Pki::new();
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    let untrusted = serve_tls(pki.leaf(&["localhost"]), ok_reply());
+    let wrong_name = serve_tls(pki.leaf(&["other.example"]), ok_reply());
+    let cases = [
+        (&untrusted, builder(untrusted.https_url())),
+        (
+            &wrong_name,
+            builder(wrong_name.https_url()).ca_file(ca.path()),
+        ),
+    ];
+    for (server, builder) in cases {
+        let e = untrusted_tls_send(server, &builder.build().unwrap());
+        expect(&e, Outcome::NotSent, ErrorKind::Tls);
+        // A certificate that fails once fails every time: no retry.
+        assert_eq!(e.attempts(), 1, "{e:?}");
+        assert_eq!(server.stats.conns(), 1);
+    }
+}
+
+#[test]
+fn unusable_ca_file_fails_build() {
+    let missing = std::env::temp_dir().join(format!("herohealth-missing-{}.pem", unique_hex()));
+    let no_cert = TempFile::new("no-cert", b"not a certificate\n");
+    let key_only = TempFile::new(
+        "key-only",
+        KeyPair::generate().unwrap().serialize_pem().as_bytes(),
+    );
+    let empty = TempFile::new("empty", b"");
+    for path in [&*missing, no_cert.path(), key_only.path(), empty.path()] {
+        let e = builder("https://localhost:9")
+            .ca_file(path)
+            .build()
+            .expect_err("a CA file without a certificate must not build");
+        expect(&e, Outcome::NotSent, ErrorKind::Config);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 2. HTTP CONNECT proxy
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy)]
+enum ProxyMode {
+    /// `200 Connection established`, then pipe both ways.
+    Tunnel,
+    /// `403 Forbidden` to the CONNECT.
+    Forbid,
+    /// Accept the CONNECT, read the first tunnelled bytes, close both sides.
+    CutAfterFirstBytes,
+}
+
+/// Reads the CONNECT head one byte at a time, so no tunnelled byte is taken.
+fn read_connect_head(stream: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+fn connect_proxy(mode: ProxyMode) -> Server {
+    serve(move |mut client, stats| {
+        let Some(head) = read_connect_head(&mut client) else {
+            return;
+        };
+        let line = head.lines().next().unwrap_or_default().to_owned();
+        stats.note(line.clone());
+        let target = line
+            .strip_prefix("CONNECT ")
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap_or_default()
+            .to_owned();
+        if let ProxyMode::Forbid = mode {
+            let _ = client.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+            finish(client);
+            return;
+        }
+        let Ok(upstream) = TcpStream::connect(&target) else {
+            let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+            return;
+        };
+        let _ = upstream.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+        match mode {
+            ProxyMode::CutAfterFirstBytes => {
+                let mut first = [0u8; 16];
+                let n = client.read(&mut first).unwrap_or(0);
+                stats.http_bytes.fetch_add(n, SeqCst);
+                let _ = upstream.shutdown(Shutdown::Both);
+                let _ = client.shutdown(Shutdown::Both);
+            }
+            _ => {
+                let (mut up_w, mut client_r) =
+                    (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+                let up = thread::spawn(move || {
+                    let _ = std::io::copy(&mut client_r, &mut up_w);
+                    let _ = up_w.shutdown(Shutdown::Write);
+                });
+                let mut upstream = upstream;
+                let _ = std::io::copy(&mut upstream, &mut client);
+                let _ = client.shutdown(Shutdown::Write);
+                let _ = up.join();
+            }
+        }
+    })
+}
+
+#[test]
+fn proxy_tunnels_plain_http() {
+    let server = serve(answering(ok_reply()));
+    let proxy = connect_proxy(ProxyMode::Tunnel);
+    let client = builder(server.http_url())
+        .proxy(proxy.proxy_url())
+        .build()
+        .unwrap();
+    assert_eq!(send_ok(&client).message_id(), "m-1");
+    assert_eq!(
+        proxy.stats.notes(),
+        [format!("CONNECT 127.0.0.1:{} HTTP/1.1", server.port)]
+    );
+    assert_eq!(server.stats.requests(), 1);
+}
+
+#[test]
+fn proxy_tunnels_tls() {
+    let pki = Pki::new();
+    let server = serve_tls(pki.leaf(&["localhost"]), ok_reply());
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    let proxy = connect_proxy(ProxyMode::Tunnel);
+    let client = builder(server.https_url())
+        .ca_file(ca.path())
+        .proxy(proxy.proxy_url())
+        .build()
+        .unwrap();
+    assert_eq!(send_ok(&client).message_id(), "m-1");
+    assert_eq!(
+        proxy.stats.notes(),
+        [format!("CONNECT localhost:{} HTTP/1.1", server.port)]
+    );
+    assert_eq!(server.stats.requests(), 1);
+}
+
+#[test]
+fn proxy_refusing_connect_is_not_sent() {
+    let server = serve(answering(ok_reply()));
+    let proxy = connect_proxy(ProxyMode::Forbid);
+    let client = builder(server.http_url())
+        .proxy(proxy.proxy_url())
+        .build()
+        .unwrap();
+    let e = send_err(&client);
+    expect(&e, Outcome::NotSent, ErrorKind::Proxy);
+    assert_eq!(e.attempts(), 1, "{e:?}");
+    assert_eq!(proxy.stats.conns(), 1);
+    assert_eq!(server.stats.conns(), 0);
+}
+
+#[test]
+fn proxy_cutting_the_tunnel_after_request_bytes_may_have_sent() {
+    // A plain-HTTP target: through a TLS target the first tunnelled bytes
+    // would be the ClientHello, not request bytes (that is the TLS case).
+    let server = serve(answering(ok_reply()));
+    let proxy = connect_proxy(ProxyMode::CutAfterFirstBytes);
+    let client = builder(server.http_url())
+        .proxy(proxy.proxy_url())
+        .build()
+        .unwrap();
+    let e = send_err(&client);
+    assert_eq!(e.outcome(), Outcome::MayHaveBeenSent, "{e} / {e:?}");
+    assert_eq!(e.attempts(), 1, "{e:?}");
+    assert!(proxy.stats.http_bytes() > 0);
+    assert_eq!(proxy.stats.conns(), 1, "resent after the request went out");
+}
+
+#[test]
+fn proxy_cutting_the_tunnel_during_tls_handshake_is_not_sent() {
+    let pki = Pki::new();
+    let server = serve_tls(pki.leaf(&["localhost"]), ok_reply());
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    let proxy = connect_proxy(ProxyMode::CutAfterFirstBytes);
+    let client = builder(server.https_url())
+        .ca_file(ca.path())
+        .proxy(proxy.proxy_url())
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    let e = send_err(&client);
+    // Only the ClientHello went: no HTTP byte can have reached anyone.
+    assert_eq!(e.outcome(), Outcome::NotSent, "{e} / {e:?}");
+}
+
+#[test]
+fn proxy_tunnel_counts_as_one_connection() {
+    let server = serve(answering(ok_reply()));
+    let proxy = connect_proxy(ProxyMode::Tunnel);
+    let client = builder(server.http_url())
+        .proxy(proxy.proxy_url())
+        .build()
+        .unwrap();
+    send_ok(&client);
+    assert_eq!(client.connections_opened(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// 3. Fault matrix
+// ---------------------------------------------------------------------------
+
+#[test]
+fn connection_refused_is_not_sent() {
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let client = builder(format!("http://127.0.0.1:{port}")).build().unwrap();
+    let e = send_err(&client);
+    expect(&e, Outcome::NotSent, ErrorKind::Connect);
+    // Connect failures are the one transport error worth retrying.
+    assert!(e.attempts() >= 1, "{e:?}");
+}
+
+#[test]
+fn accept_then_close_before_reading_may_have_sent() {
+    // The server accepts and closes at once, reading nothing. The client
+    // cannot tell this from a server that read the request and then died:
+    // on a fresh connection it writes without waiting, so the request bytes
+    // are handed to the kernel whether the FIN arrived just before or just
+    // after; only then does it see the close (EOF or reset). Once bytes are
+    // handed over, "may have been sent" is the honest answer, and it is
+    // deterministic: the write always happens before any read.
+    let server = serve(|stream, _| drop(stream));
+    let client = builder(server.http_url()).build().unwrap();
+    let e = send_err(&client);
+    assert_eq!(e.outcome(), Outcome::MayHaveBeenSent, "{e} / {e:?}");
+    assert_eq!(e.attempts(), 1, "{e:?}");
+    assert_eq!(server.stats.conns(), 1, "resent after the request went out");
+}
+
+#[test]
+fn close_after_full_request_may_have_sent_once() {
+    let server = serve(|mut stream, stats| {
+        let _ = read_request(&mut stream, stats);
+    });
+    let client = builder(server.http_url()).build().unwrap();
+    let e = send_err(&client);
+    expect(&e, Outcome::MayHaveBeenSent, ErrorKind::ConnectionLost);
+    assert_eq!(e.attempts(), 1, "{e:?}");
+    assert_eq!(server.stats.requests(), 1);
+    assert_eq!(server.stats.conns(), 1);
+}
+
+#[test]
+fn headers_never_finishing_may_have_sent_within_deadline() {
+    let server = serve(|mut stream, stats| {
+        if read_request(&mut stream, stats).is_some() {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
+        }
+        drain(&mut stream);
+    });
+    let client = builder(server.http_url()).build().unwrap();
+    let e = send_err(&client);
+    expect(&e, Outcome::MayHaveBeenSent, ErrorKind::Timeout);
+    assert_eq!(server.stats.requests(), 1);
+}
+
+#[test]
+fn garbage_instead_of_http_may_have_sent() {
+    let server = serve(answering(b"SSH-2.0-OpenSSH_9.6\r\n\r\n".to_vec()));
+    let client = builder(server.http_url()).build().unwrap();
+    let e = send_err(&client);
+    expect(&e, Outcome::MayHaveBeenSent, ErrorKind::Protocol);
+    assert_eq!(e.attempts(), 1);
+    assert_eq!(server.stats.requests(), 1);
+}
+
+#[test]
+fn silent_tls_server_is_not_sent_within_deadline() {
+    // Accepts the connection and never answers the ClientHello.
+    let server = serve(|mut stream, _| drain(&mut stream));
+    let client = builder(format!("https://localhost:{}", server.port))
+        .build()
+        .unwrap();
+    let e = send_err(&client);
+    expect(&e, Outcome::NotSent, ErrorKind::Timeout);
+}
+
+#[test]
+fn body_stalling_halfway_is_accepted_id_unknown() {
+    let server = serve(|mut stream, stats| {
+        if read_request(&mut stream, stats).is_some() {
+            let mut r = response("200 OK", &["Content-Type: application/json"], &[b' '; 100]);
+            r.truncate(r.len() - 50);
+            let _ = stream.write_all(&r);
+        }
+        drain(&mut stream);
+    });
+    let client = builder(server.http_url()).build().unwrap();
+    let e = send_err(&client);
+    expect_accepted_unreadable(&e);
+}
+
+#[test]
+fn body_shorter_than_content_length_then_close_is_accepted_id_unknown() {
+    let server = serve(|mut stream, stats| {
+        if read_request(&mut stream, stats).is_some() {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                REPLY.len() + 40
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(REPLY.as_bytes());
+        }
+        finish(stream);
+    });
+    let client = builder(server.http_url()).build().unwrap();
+    let e = send_err(&client);
+    expect_accepted_unreadable(&e);
+}
+
+#[test]
+fn chunked_reply_succeeds() {
+    let (a, b) = REPLY.split_at(20);
+    let mut reply =
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    for part in [a, b] {
+        reply.extend_from_slice(format!("{:x}\r\n{part}\r\n", part.len()).as_bytes());
+    }
+    reply.extend_from_slice(b"0\r\n\r\n");
+    let server = serve(answering(reply));
+    let client = builder(server.http_url()).build().unwrap();
+    let reply = send_ok(&client);
+    assert_eq!(reply.message_id(), "m-1");
+    assert_eq!(reply.content(), Some("Hello"));
+}
+
+#[test]
+fn unreadable_200_bodies_are_accepted_id_unknown() {
+    let json = |body: &[u8]| response("200 OK", &["Content-Type: application/json"], body);
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("invalid JSON", json(b"{\"message_id\": ")),
+        ("not UTF-8", json(b"{\"message_id\":\"m-\xff\xfe\"}")),
+        ("no message_id", json(b"{\"content\":\"Hello\"}")),
+    ];
+    for (what, reply) in cases {
+        let body = reply[find(&reply, b"\r\n\r\n").unwrap() + 4..].to_vec();
+        let server = serve(answering(reply));
+        let client = builder(server.http_url()).build().unwrap();
+        let e = send_err(&client);
+        expect_accepted_unreadable(&e);
+        assert_eq!(e.response_body(), Some(&body[..]), "{what}");
+        assert_eq!(server.stats.requests(), 1, "{what}");
+    }
+}
+
+#[test]
+fn huge_200_body_is_accepted_id_unknown_with_capped_body() {
+    let server = serve(|mut stream, stats| {
+        if read_request(&mut stream, stats).is_some() {
+            let size = 5 << 20;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+            );
+            let chunk = vec![b'x'; 64 << 10];
+            let _ = stream.write_all(head.as_bytes());
+            for _ in 0..size / chunk.len() {
+                if stream.write_all(&chunk).is_err() {
+                    break; // the client stopped reading: expected
+                }
+            }
+        }
+    });
+    let client = builder(server.http_url()).build().unwrap();
+    let e = send_err(&client);
+    expect_accepted_unreadable(&e);
+    let kept = e.response_body().expect("the start of the body is kept");
+    assert!(
+        kept.len() <= 64 << 10 && kept.len() <= ERROR_BODY_CAP,
+        "{}",
+        kept.len()
+    );
+    assert!(!kept.is_empty());
+}
+
+#[test]
+fn redirect_is_refused_and_not_followed() {
+    let elsewhere = serve(answering(ok_reply()));
+    let location = format!("Location: {}/v1/messages/send", elsewhere.http_url());
+    let server = serve(answering(response(
+        "307 Temporary Redirect",
+        &[&location],
+        b"",
+    )));
+    let client = builder(server.http_url()).build().unwrap();
+    let e = send_err(&client);
+    expect(&e, Outcome::Refused, ErrorKind::Redirect);
+    assert_eq!(e.status(), Some(307));
+    assert_eq!(e.attempts(), 1);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(elsewhere.stats.conns(), 0, "the redirect was followed");
+    assert_eq!(server.stats.requests(), 1);
+}
+
+/// First request: 429 with `retry_after`; later ones: 200.
+fn rate_limited_once(retry_after: String) -> Server {
+    serve(move |mut stream, stats| {
+        while let Some(req) = read_request(&mut stream, stats) {
+            let reply = if req.n == 1 {
+                response(
+                    "429 Too Many Requests",
+                    &[&format!("Retry-After: {retry_after}")],
+                    b"{\"error\":\"slow down\"}",
+                )
+            } else {
+                ok_reply()
+            };
+            if stream.write_all(&reply).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+#[test]
+fn rate_limit_with_retry_after_seconds_is_retried() {
+    let server = rate_limited_once("1".into());
+    let deadline = Duration::from_secs(4);
+    let client = builder(server.http_url())
+        .deadline(deadline)
+        .build()
+        .unwrap();
+    let (result, elapsed) = timed(&client, &hello(), deadline);
+    assert_eq!(result.expect("retried after 1 s").message_id(), "m-1");
+    assert_eq!(server.stats.requests(), 2);
+    assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
+}
+
+#[test]
+fn rate_limit_with_retry_after_date_is_retried() {
+    let at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2;
+    let server = rate_limited_once(http_date(at));
+    let deadline = Duration::from_secs(5);
+    let client = builder(server.http_url())
+        .deadline(deadline)
+        .build()
+        .unwrap();
+    let (result, elapsed) = timed(&client, &hello(), deadline);
+    assert_eq!(result.expect("retried at the date").message_id(), "m-1");
+    assert_eq!(server.stats.requests(), 2);
+    // Whole seconds: a date 2 s ahead means a wait of 1 to 2 s.
+    assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+}
+
+#[test]
+fn rate_limit_with_huge_retry_after_is_refused_at_once() {
+    let server = rate_limited_once("999999999".into());
+    let client = builder(server.http_url()).build().unwrap();
+    let (result, elapsed) = timed(&client, &hello(), DEADLINE);
+    let e = result.expect_err("no one waits 31 years");
+    expect(&e, Outcome::Refused, ErrorKind::RateLimited);
+    assert_eq!(e.status(), Some(429));
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(24 * 60 * 60)));
+    assert_eq!(e.attempts(), 1);
+    assert_eq!(server.stats.requests(), 1);
+    assert!(elapsed < Duration::from_secs(1), "waited {elapsed:?}");
+}
+
+#[test]
+fn service_unavailable_may_have_sent_once() {
+    let server = serve(answering(response(
+        "503 Service Unavailable",
+        &["Retry-After: 1"],
+        b"down",
+    )));
+    let client = builder(server.http_url()).build().unwrap();
+    let e = send_err(&client);
+    expect(&e, Outcome::MayHaveBeenSent, ErrorKind::HttpStatus);
+    assert_eq!(e.status(), Some(503));
+    assert_eq!(e.response_body(), Some(&b"down"[..]));
+    assert_eq!(e.attempts(), 1);
+    assert_eq!(server.stats.requests(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// 4. Stale keep-alive
+// ---------------------------------------------------------------------------
+
+/// Answers 200 with keep-alive, then closes each connection left idle for
+/// 100 ms, as load balancers do with their idle timeouts.
+fn closes_idle_connections() -> Server {
+    serve(|mut stream, stats| {
+        while read_request(&mut stream, stats).is_some() {
+            if stream.write_all(&ok_reply()).is_err() {
+                return;
+            }
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+        }
+        // Idle past 100 ms (or the client closed): close.
+    })
+}
+
+#[test]
+fn stale_keep_alive_connection_is_not_used() {
+    for round in 0..5 {
+        let server = closes_idle_connections();
+        let client = builder(server.http_url()).build().unwrap();
+        assert_eq!(send_ok(&client).message_id(), "m-1", "round {round}");
+        thread::sleep(Duration::from_millis(300));
+        match timed(&client, &hello(), DEADLINE).0 {
+            Ok(reply) => assert_eq!(reply.message_id(), "m-1"),
+            Err(e) => panic!("round {round}: second send on a stale connection: {e} / {e:?}"),
+        }
+        assert_eq!(server.stats.requests(), 2, "round {round}");
+        assert_eq!(server.stats.conns(), 2, "round {round}");
+        assert_eq!(client.connections_opened(), 2, "round {round}");
+    }
+}
+
+#[test]
+fn stale_keep_alive_tls_connection_is_not_used() {
+    let pki = Pki::new();
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    for round in 0..3 {
+        let server = serve_tls_idle(
+            pki.leaf(&["localhost"]),
+            ok_reply(),
+            Duration::from_millis(100),
+        );
+        let client = builder(server.https_url())
+            .ca_file(ca.path())
+            .build()
+            .unwrap();
+        assert_eq!(send_ok(&client).message_id(), "m-1", "round {round}");
+        thread::sleep(Duration::from_millis(300));
+        match timed(&client, &hello(), DEADLINE).0 {
+            Ok(reply) => assert_eq!(reply.message_id(), "m-1"),
+            Err(e) => panic!("round {round}: second send on a stale connection: {e} / {e:?}"),
+        }
+        assert_eq!(server.stats.requests(), 2, "round {round}");
+        assert_eq!(client.connections_opened(), 2, "round {round}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 5. What reaches the log hook and the error texts
+// ---------------------------------------------------------------------------
+
+#[test]
+fn logs_and_error_texts_keep_secrets_and_patient_data_out() {
+    let key = format!("key-{}", unique_hex());
+    let text = format!("Your results {} are ready", unique_hex());
+    let patient = format!(
+        "8{:012}",
+        u64::from_str_radix(&unique_hex(), 16).unwrap() % 1_000_000_000_000
+    );
+    let contact = format!("p{}@example.nhs.uk", unique_hex());
+    let secrets = [
+        key.as_str(),
+        text.as_str(),
+        patient.as_str(),
+        contact.as_str(),
+    ];
+    let msg = SendMessage::new(patient.as_str(), MessageType::Email, text.as_str())
+        .recipient_contact_detail(contact.as_str());
+
+    let lines = Arc::new(Mutex::new(Vec::<(LogLevel, String)>::new()));
+    let make = |url: String| {
+        let lines = lines.clone();
+        Client::builder(Target::Custom(url), &key, "test-group")
+            .deadline(DEADLINE)
+            .log_hook(move |level, line| lines.lock().unwrap().push((level, line.to_owned())))
+    };
+    // Servers that echo the request (patient data) in their bodies, as some
+    // gateways do: the body may be kept for the caller, but never logged.
+    let echo = |status: &'static str, headers: &'static [&'static str]| {
+        move |mut stream: TcpStream, stats: &Stats| {
+            if let Some(req) = read_request(&mut stream, stats) {
+                let mut body = req.head.into_bytes();
+                body.extend_from_slice(&req.body);
+                let _ = stream.write_all(&response(status, headers, &body));
+            }
+            finish(stream);
+        }
+    };
+    let mut errors = Vec::new();
+    let mut run = |client: Client, deadline: Duration, ok: bool| {
+        let (result, _) = timed(&client, &msg, deadline);
+        match result {
+            Ok(reply) => assert!(ok, "unexpected success {reply:?}"),
+            Err(e) => {
+                assert!(!ok, "unexpected failure {e} / {e:?}");
+                errors.push(e);
+            }
+        }
+    };
+
+    // Success.
+    let server = serve(answering(ok_reply()));
+    run(make(server.http_url()).build().unwrap(), DEADLINE, true);
+    // TLS failure (OS store).
+    let pki = Pki::new();
+    let tls = serve_tls(pki.leaf(&["localhost"]), ok_reply());
+    run(make(tls.https_url()).build().unwrap(), DEADLINE, false);
+    // Proxy refusal.
+    let proxy = connect_proxy(ProxyMode::Forbid);
+    run(
+        make(server.http_url())
+            .proxy(proxy.proxy_url())
+            .build()
+            .unwrap(),
+        DEADLINE,
+        false,
+    );
+    // Dropped after the request.
+    let drop_after = serve(|mut stream, stats| {
+        let _ = read_request(&mut stream, stats);
+    });
+    run(
+        make(drop_after.http_url()).build().unwrap(),
+        DEADLINE,
+        false,
+    );
+    // 429, then 200 on the retry; and a 429 not worth waiting for.
+    let limited = serve(move |mut stream, stats| {
+        while let Some(req) = read_request(&mut stream, stats) {
+            let reply = if req.n == 1 {
+                response("429 Too Many Requests", &["Retry-After: 1"], &req.body)
+            } else {
+                ok_reply()
+            };
+            if stream.write_all(&reply).is_err() {
+                return;
+            }
+        }
+    });
+    let three = Duration::from_secs(3);
+    run(
+        make(limited.http_url()).deadline(three).build().unwrap(),
+        three,
+        true,
+    );
+    let forever = serve(echo("429 Too Many Requests", &["Retry-After: 999999999"]));
+    run(make(forever.http_url()).build().unwrap(), DEADLINE, false);
+    // 503.
+    let down = serve(echo("503 Service Unavailable", &[]));
+    run(make(down.http_url()).build().unwrap(), DEADLINE, false);
+    // Redirect.
+    let moved = serve(answering(response(
+        "307 Temporary Redirect",
+        &["Location: http://127.0.0.1:9/elsewhere"],
+        b"",
+    )));
+    run(make(moved.http_url()).build().unwrap(), DEADLINE, false);
+    // Unreadable 200 that echoes the request.
+    let garbled = serve(echo("200 OK", &["Content-Type: text/plain"]));
+    run(make(garbled.http_url()).build().unwrap(), DEADLINE, false);
+    // Stale keep-alive: two sends on one client.
+    let stale = closes_idle_connections();
+    let client = make(stale.http_url()).build().unwrap();
+    run(client.clone(), DEADLINE, true);
+    thread::sleep(Duration::from_millis(300));
+    run(client, DEADLINE, true);
+
+    assert_eq!(errors.len(), 7);
+    let lines = lines.lock().unwrap().clone();
+    for (level, line) in &lines {
+        for secret in secrets {
+            assert!(
+                !line.contains(secret),
+                "log line at {level:?} holds {secret:?}: {line}"
+            );
+        }
+    }
+    for e in &errors {
+        for text in [e.to_string(), format!("{e:?}")] {
+            for secret in secrets {
+                assert!(
+                    !text.contains(secret),
+                    "error text holds {secret:?}: {text}"
+                );
+            }
+        }
+    }
+    // The echoing servers really did return the data: it is reachable, as
+    // documented, through response_body alone.
+    assert!(
+        errors
+            .iter()
+            .filter_map(Error::response_body)
+            .any(|b| find(b, patient.as_bytes()).is_some())
+    );
+    // And the hook really received the attempt lines with their statuses.
+    let all = lines
+        .iter()
+        .map(|(_, l)| l.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for expected in [
+        "attempt 1",
+        "attempt 2",
+        "429",
+        "503",
+        "307",
+        "accepted as m-1",
+    ] {
+        assert!(
+            all.contains(expected),
+            "no log line holds {expected:?}:\n{all}"
+        );
+    }
+    assert!(lines.iter().any(|(l, _)| *l == LogLevel::Error));
+    assert!(lines.iter().any(|(l, _)| *l == LogLevel::Warn));
+}
+
+// ---------------------------------------------------------------------------
+// Helpers for dates
+// ---------------------------------------------------------------------------
+
+/// Unix seconds as an IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
+fn http_date(unix: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    let days = unix / 86_400;
+    let secs = unix % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[test]
+fn http_date_matches_known_dates() {
+    assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+    assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+}
