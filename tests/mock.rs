@@ -4,49 +4,21 @@
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const KEY: &str = "test-key";
-const GROUP: &str = "test-group";
+mod common;
+use common::{GROUP, KEY, Mock};
+
 const MINIMAL: &str = r#"{"patient_id":"12345","message_type":"sms","message_string":"Hello"}"#;
 
-/// The running mock; killed when dropped so a failing test leaves nothing behind.
-struct Mock {
-    child: Child,
-    port: u16,
+/// Raw HTTP access to the shared test mock.
+trait Raw {
+    fn connect(&self) -> Client;
+    /// One request on a fresh connection.
+    fn post(&self, body: &str) -> Reply;
 }
 
-impl Mock {
-    fn start(extra_args: &[&str]) -> Mock {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hero-mock"))
-            .args([
-                "--port",
-                "0",
-                "--api-key",
-                KEY,
-                "--practice-group-id",
-                GROUP,
-            ])
-            .args(extra_args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start hero-mock");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut mock = Mock { child, port: 0 };
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read banner");
-        mock.port = line
-            .trim_end()
-            .strip_prefix("hero-mock listening on http://127.0.0.1:")
-            .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected banner {line:?}"));
-        mock
-    }
-
+impl Raw for Mock {
     fn connect(&self) -> Client {
         let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
         stream
@@ -57,16 +29,8 @@ impl Mock {
         }
     }
 
-    /// One request on a fresh connection.
     fn post(&self, body: &str) -> Reply {
         self.connect().post(body)
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -171,7 +135,7 @@ fn with_patient(id: &str) -> String {
 
 #[test]
 fn minimal_request_gets_all_nine_fields() {
-    let mock = Mock::start(&[]);
+    let mock = Mock::start();
     let reply = mock.post(MINIMAL);
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.header("content-type"), Some("application/json"));
@@ -192,7 +156,7 @@ fn minimal_request_gets_all_nine_fields() {
 
 #[test]
 fn full_request_echoes_and_defaults() {
-    let mock = Mock::start(&[]);
+    let mock = Mock::start();
     let body = r#"{"patient_id":"1","message_type":"nhs_app","message_string":"Hi",
         "recipient_contact_detail":"07788 123456","fallback_contact_detail":"a@b.example",
         "fallback_message_type":"email","write_to_record":true,"encrypted":"yes",
@@ -218,7 +182,7 @@ fn full_request_echoes_and_defaults() {
 
 #[test]
 fn credentials_must_match_exactly() {
-    let mock = Mock::start(&[]);
+    let mock = Mock::start();
     let cases = [
         request(MINIMAL, "").replace(KEY, "wrong-key"),
         request(MINIMAL, "").replace(GROUP, "test-group2"),
@@ -236,7 +200,7 @@ fn credentials_must_match_exactly() {
 
 #[test]
 fn each_broken_rule_is_a_422_naming_the_field() {
-    let mock = Mock::start(&[]);
+    let mock = Mock::start();
     let base = r#""message_type":"sms","message_string":"Hi""#;
     let cases = [
         (
@@ -337,7 +301,7 @@ fn each_broken_rule_is_a_422_naming_the_field() {
 
 #[test]
 fn protocol_level_errors() {
-    let mock = Mock::start(&[]);
+    let mock = Mock::start();
     let cases = [
         (
             request(MINIMAL, "").replace("application/json", "text/plain"),
@@ -373,7 +337,7 @@ fn protocol_level_errors() {
 
 #[test]
 fn oversized_requests_are_refused() {
-    let mock = Mock::start(&[]);
+    let mock = Mock::start();
     let mut client = mock.connect();
     let head = request("", "").replace("Content-Length: 0", "Content-Length: 1048577");
     client.send(head.as_bytes());
@@ -389,7 +353,7 @@ fn oversized_requests_are_refused() {
 
 #[test]
 fn keep_alive_and_connection_close() {
-    let mock = Mock::start(&[]);
+    let mock = Mock::start();
     let mut client = mock.connect();
     // Two requests in one write also covers pipelining.
     client.send(format!("{}{}", request(MINIMAL, ""), request(MINIMAL, "")).as_bytes());
@@ -407,7 +371,7 @@ fn keep_alive_and_connection_close() {
 
 #[test]
 fn chunked_request_body() {
-    let mock = Mock::start(&[]);
+    let mock = Mock::start();
     let (a, b) = MINIMAL.split_at(20);
     let raw = format!(
         "POST /v1/messages/send HTTP/1.1\r\nHost: x\r\nx-api-key: {KEY}\r\nx-practice-group-id: {GROUP}\r\n\
@@ -430,7 +394,7 @@ fn record_writes_each_request() {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("hero-mock-record-{}.jsonl", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    let mock = Mock::start(&["--record", path.to_str().unwrap()]);
+    let mock = Mock::start_with(&["--record", path.to_str().unwrap()]);
     let body = "{ \"patient_id\": \"7\", \"message_type\": \"email\", \"message_string\": \"Caf\u{e9} \\\"x\\\"\" }";
     assert_eq!(mock.post(body).status, 200);
     mock.post("not json");
@@ -452,7 +416,7 @@ fn record_writes_each_request() {
 
 #[test]
 fn idle_connection_is_closed() {
-    let mock = Mock::start(&["--idle-close-ms", "200"]);
+    let mock = Mock::start_with(&["--idle-close-ms", "200"]);
     let mut client = mock.connect();
     assert_eq!(client.post(MINIMAL).status, 200);
     let waited = client.wait_for_close();
@@ -464,7 +428,7 @@ fn idle_connection_is_closed() {
 
 #[test]
 fn reserved_patient_ids() {
-    let mock = Mock::start(&[]);
+    let mock = Mock::start();
     let post_for = |id: &str| mock.post(&with_patient(id));
 
     assert_eq!(post_for("999403").body, r#"{"error":"Unauthorised"}"#);
@@ -518,7 +482,7 @@ fn reserved_patient_ids() {
 
 #[test]
 fn slow_reply_does_not_block_others() {
-    let mock = Mock::start(&["--slow-seconds", "1"]);
+    let mock = Mock::start_with(&["--slow-seconds", "1"]);
     let start = Instant::now();
     let mut slow = mock.connect();
     slow.send(request(&with_patient("999504"), "").as_bytes());
@@ -531,7 +495,7 @@ fn slow_reply_does_not_block_others() {
 
 #[test]
 fn hangup_without_status_line() {
-    let mock = Mock::start(&[]);
+    let mock = Mock::start();
     let mut client = mock.connect();
     client.send(request(&with_patient("999000"), "").as_bytes());
     assert!(client.reply().is_none());

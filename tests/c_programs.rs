@@ -1,0 +1,748 @@
+//! Builds the C and C++ programs in `examples-c/` with their Makefile and
+//! runs them against the real `hero-mock`: real exit codes, real output,
+//! the request bodies the mock recorded, the FFI misuse program, and (when
+//! `valgrind` is on PATH) leak checks.
+//!
+//! `make -C examples-c` builds the release static library with its own
+//! cargo target directory (`target/c-examples`), so it never waits for the
+//! lock on `target/` that the running `cargo test` may hold.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Credentials the mock expects; unique so a leak into stderr is unmistakable.
+const KEY: &str = "cprog-key-5b7e0c9a41";
+const GROUP: &str = "cprog-group-77";
+/// Message text that must never appear on stderr.
+const SECRET_TEXT: &str = "Private text 3c1f9e: your results are ready";
+
+/// The 9 fields of Hero's reply.
+const RESPONSE_FIELDS: [&str; 9] = [
+    "auth_token",
+    "confirm_write_to_record_url",
+    "content",
+    "created_at",
+    "message_id",
+    "send_at",
+    "snomed_code",
+    "submitted_by",
+    "write_to_record",
+];
+
+/// Environment variables the programs read; cleared so the caller's own
+/// settings never leak into a test.
+const HERO_VARS: [&str; 5] = [
+    "HERO_API_KEY",
+    "HERO_PRACTICE_GROUP_ID",
+    "HERO_BASE_URL",
+    "HERO_ENVIRONMENT",
+    "HERO_CA_FILE",
+];
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `examples-c/build`, after `make -C examples-c` has run once.
+fn programs() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let target_dir = root().join("target").join("c-examples");
+        let started = Instant::now();
+        let out = Command::new("make")
+            .arg("-C")
+            .arg(root().join("examples-c"))
+            .arg(format!("TARGET_DIR={}", target_dir.display()))
+            .arg(format!("CARGO={}", env!("CARGO")))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run make (is it installed?)");
+        assert!(
+            out.status.success(),
+            "make -C examples-c failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("make -C examples-c took {:?}", started.elapsed());
+        root().join("examples-c").join("build")
+    })
+}
+
+/// A running `hero-mock` with a record file; killed and cleaned up on drop.
+struct Mock {
+    child: Child,
+    url: String,
+    record: PathBuf,
+}
+
+impl Mock {
+    fn start() -> Mock {
+        Mock::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Mock {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let record = std::env::temp_dir().join(format!(
+            "hero-c-programs-{}-{}.jsonl",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_file(&record);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hero-mock"))
+            .args([
+                "--port",
+                "0",
+                "--api-key",
+                KEY,
+                "--practice-group-id",
+                GROUP,
+            ])
+            .arg("--record")
+            .arg(&record)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start hero-mock");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let Some(url) = line.trim_end().strip_prefix("hero-mock listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("hero-mock did not start: {line:?}");
+        };
+        Mock {
+            url: url.to_owned(),
+            child,
+            record,
+        }
+    }
+
+    /// The JSON bodies of every request the mock has read so far.
+    fn bodies(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.record)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let request: Value = serde_json::from_str(l).expect("record line is JSON");
+                let body = request["body"].as_str().expect("body is a string");
+                serde_json::from_str(body).expect("request body is JSON")
+            })
+            .collect()
+    }
+
+    /// A command for `program` with the environment aimed at this mock.
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = bare(program);
+        cmd.env("HERO_BASE_URL", &self.url)
+            .env("HERO_API_KEY", KEY)
+            .env("HERO_PRACTICE_GROUP_ID", GROUP);
+        cmd
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.record);
+    }
+}
+
+/// A command for a built program with no HERO_* settings at all.
+fn bare(program: &str) -> Command {
+    let mut cmd = Command::new(programs().join(program));
+    for var in HERO_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// Runs a command, returning its output and how long it took.
+fn run(cmd: &mut Command) -> (Output, Duration) {
+    let started = Instant::now();
+    let out = cmd.output().expect("run program");
+    (out, started.elapsed())
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("output is UTF-8")
+}
+
+/// hero_send's contract for a failure: the exit code, nothing on stdout,
+/// exactly one line on stderr, never the key or the message text.
+/// Returns the stderr line.
+fn assert_fails(out: &Output, code: i32) -> String {
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit code; stderr: {stderr:?}"
+    );
+    assert!(out.stdout.is_empty(), "stdout: {:?}", text(&out.stdout));
+    assert!(
+        stderr.ends_with('\n') && stderr.lines().count() == 1,
+        "stderr must be one line: {stderr:?}"
+    );
+    assert!(stderr.starts_with("hero_send: "), "stderr: {stderr:?}");
+    assert!(!stderr.contains(KEY), "the API key leaked: {stderr:?}");
+    assert!(
+        !stderr.contains("wrong-key-e41d"),
+        "a key leaked: {stderr:?}"
+    );
+    assert!(
+        !stderr.contains(SECRET_TEXT) && !stderr.contains("3c1f9e"),
+        "the message text leaked: {stderr:?}"
+    );
+    stderr
+}
+
+/// hero_send's contract for success: exit 0, stdout one JSON object with
+/// exactly the 9 reply fields, nothing on stderr.
+fn assert_sent(out: &Output) -> Value {
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {:?}",
+        text(&out.stderr)
+    );
+    assert!(out.stderr.is_empty(), "stderr: {:?}", text(&out.stderr));
+    assert!(
+        stdout.ends_with('\n') && stdout.lines().count() == 1,
+        "stdout must be one line: {stdout:?}"
+    );
+    let reply: Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    let keys: BTreeSet<&str> = reply
+        .as_object()
+        .expect("a JSON object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, RESPONSE_FIELDS.into_iter().collect::<BTreeSet<_>>());
+    assert!(
+        reply["message_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    reply
+}
+
+/// The three required flags, with the secret text.
+fn required(patient_id: &str) -> Vec<String> {
+    [
+        "--patient-id",
+        patient_id,
+        "--type",
+        "sms",
+        "--message",
+        SECRET_TEXT,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn hero_send(mock: &Mock, args: &[String]) -> (Output, Duration) {
+    run(mock.command("hero_send").args(args))
+}
+
+fn with(mut args: Vec<String>, more: &[&str]) -> Vec<String> {
+    args.extend(more.iter().map(|s| s.to_string()));
+    args
+}
+
+fn keys(body: &Value) -> BTreeSet<String> {
+    body.as_object()
+        .expect("body is an object")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn hero_send_every_flag_sends_all_17_fields() {
+    let mock = Mock::start();
+    let args = [
+        "--patient-id",
+        "4242",
+        "--type",
+        "email",
+        "--message",
+        SECRET_TEXT,
+        "--recipient",
+        "patient@example.com",
+        "--fallback-type",
+        "sms",
+        "--fallback-contact",
+        "07700 900123",
+        "--write-to-record",
+        "--auto-write-to-record",
+        "--encrypted",
+        "--snomed-code",
+        "185317003",
+        "--snomed-term",
+        "Influenza vaccination",
+        "--task-id",
+        "task-77",
+        "--attachment-uuid",
+        "6f1c2b9e-4d0a-4c7e-9b1a-2f5d8e3c7a10",
+        "--short-link-id",
+        "link-9",
+        "--assignee-id",
+        "12",
+        "--assignee-type",
+        "AdminTeam",
+        "--send-at",
+        "2026-12-01T09:00:00Z",
+        "--timeout",
+        "10",
+    ]
+    .map(String::from);
+    let (out, _) = hero_send(&mock, &args);
+    let reply = assert_sent(&out);
+    assert_eq!(reply["content"], SECRET_TEXT);
+
+    let bodies = mock.bodies();
+    assert_eq!(bodies.len(), 1, "one request");
+    let expected = serde_json::json!({
+        "patient_id": "4242",
+        "message_type": "email",
+        "message_string": SECRET_TEXT,
+        "recipient_contact_detail": "patient@example.com",
+        "fallback_message_type": "sms",
+        "fallback_contact_detail": "07700 900123",
+        "write_to_record": true,
+        "auto_write_to_record": true,
+        "encrypted": true,
+        "snomed_code": "185317003",
+        "snomed_term": "Influenza vaccination",
+        "task_id": "task-77",
+        "attachment_uuid": "6f1c2b9e-4d0a-4c7e-9b1a-2f5d8e3c7a10",
+        "short_link_id": "link-9",
+        "assignee_id": 12,
+        "assignee_type": "AdminTeam",
+        "send_at": "2026-12-01T09:00:00Z",
+    });
+    assert_eq!(keys(&bodies[0]).len(), 17);
+    assert_eq!(bodies[0], expected);
+    assert!(bodies[0]["assignee_id"].is_u64(), "assignee_id is a number");
+    assert!(
+        bodies[0]["encrypted"].is_boolean(),
+        "encrypted is a boolean"
+    );
+}
+
+#[test]
+fn hero_send_required_flags_only_sends_three_fields() {
+    let mock = Mock::start();
+    let (out, _) = hero_send(&mock, &required("4242"));
+    assert_sent(&out);
+    let bodies = mock.bodies();
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(
+        bodies[0],
+        serde_json::json!({
+            "patient_id": "4242",
+            "message_type": "sms",
+            "message_string": SECRET_TEXT,
+        })
+    );
+
+    // Each optional flag adds exactly its own field.
+    let (out, _) = hero_send(&mock, &with(required("4242"), &["--task-id", "t-1"]));
+    assert_sent(&out);
+    let bodies = mock.bodies();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(
+        keys(&bodies[1]),
+        ["message_string", "message_type", "patient_id", "task_id"]
+            .map(String::from)
+            .into()
+    );
+}
+
+#[test]
+fn hero_send_help() {
+    let (out, _) = run(bare("hero_send").arg("--help"));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("Usage: hero_send"));
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn hero_send_exit_2_invalid_input_or_configuration() {
+    let mock = Mock::start();
+    let usage_cases: Vec<(&str, Vec<String>)> = vec![
+        ("missing --message", required("4242")[..4].to_vec()),
+        ("missing --patient-id", required("4242")[2..].to_vec()),
+        ("no arguments", vec![]),
+        (
+            "bad --type",
+            [
+                "--patient-id",
+                "4242",
+                "--type",
+                "SMS",
+                "--message",
+                SECRET_TEXT,
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        (
+            "bad --fallback-type",
+            with(required("4242"), &["--fallback-type", "hero"]),
+        ),
+        (
+            "bad --assignee-type",
+            with(required("4242"), &["--assignee-type", "admin"]),
+        ),
+        (
+            "--assignee-id not a number",
+            with(required("4242"), &["--assignee-id", "12x"]),
+        ),
+        (
+            "--assignee-id empty",
+            with(required("4242"), &["--assignee-id", ""]),
+        ),
+        (
+            "--assignee-id out of range",
+            with(
+                required("4242"),
+                &[
+                    "--assignee-id",
+                    "99999999999999999999",
+                    "--assignee-type",
+                    "Admin",
+                ],
+            ),
+        ),
+        (
+            "--assignee-id negative",
+            with(
+                required("4242"),
+                &["--assignee-id", "-3", "--assignee-type", "Admin"],
+            ),
+        ),
+        (
+            "bad --timeout",
+            with(required("4242"), &["--timeout", "soon"]),
+        ),
+        ("unknown flag", with(required("4242"), &["--bogus"])),
+        ("flag without value", with(required("4242"), &["--task-id"])),
+        ("stray argument", with(required("4242"), &["3c1f9e stray"])),
+        (
+            "bad SNOMED code",
+            with(required("4242"), &["--snomed-code", "123456789"]),
+        ),
+        (
+            "bad patient id",
+            [
+                "--patient-id",
+                "42a",
+                "--type",
+                "hero",
+                "--message",
+                SECRET_TEXT,
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        (
+            "bad send_at",
+            with(required("4242"), &["--send-at", "tomorrow"]),
+        ),
+    ];
+    for (label, args) in &usage_cases {
+        let (out, _) = hero_send(&mock, args);
+        let line = assert_fails(&out, 2);
+        eprintln!("{label}: {}", line.trim_end());
+    }
+    assert!(mock.bodies().is_empty(), "nothing may have been sent");
+
+    // The same SNOMED code goes out once the checks are off.
+    let (out, _) = hero_send(
+        &mock,
+        &with(
+            required("4242"),
+            &["--snomed-code", "123456789", "--lenient"],
+        ),
+    );
+    assert_sent(&out);
+    let bodies = mock.bodies();
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(bodies[0]["snomed_code"], "123456789");
+
+    // No target configured at all, and an unknown environment.
+    let (out, _) = run(bare("hero_send")
+        .env("HERO_API_KEY", KEY)
+        .env("HERO_PRACTICE_GROUP_ID", GROUP)
+        .args(required("4242")));
+    let line = assert_fails(&out, 2);
+    assert!(line.contains("HERO_BASE_URL"), "{line:?}");
+    let (out, _) = run(bare("hero_send")
+        .env("HERO_API_KEY", KEY)
+        .env("HERO_PRACTICE_GROUP_ID", GROUP)
+        .env("HERO_ENVIRONMENT", "prod")
+        .args(required("4242")));
+    assert_fails(&out, 2);
+    // A plain-http URL off loopback is refused when the client is made.
+    let (out, _) = run(mock
+        .command("hero_send")
+        .env("HERO_BASE_URL", "http://example.com")
+        .args(required("4242")));
+    assert_fails(&out, 2);
+    assert_eq!(mock.bodies().len(), 1, "nothing more was sent");
+}
+
+#[test]
+fn hero_send_exit_3_refused() {
+    let mock = Mock::start();
+    let (out, _) = run(mock
+        .command("hero_send")
+        .env("HERO_API_KEY", "wrong-key-e41d")
+        .args(required("4242")));
+    let line = assert_fails(&out, 3);
+    assert!(line.contains("403"), "{line:?}");
+    for patient in ["999404", "999422", "999307"] {
+        let (out, _) = hero_send(&mock, &required(patient));
+        assert_fails(&out, 3);
+    }
+}
+
+#[test]
+fn hero_send_exit_4_rate_limited() {
+    let mock = Mock::start();
+    let (out, took) = hero_send(&mock, &required("999429"));
+    let line = assert_fails(&out, 4);
+    assert!(line.contains("429"), "{line:?}");
+    // The automatic retries happened (Retry-After: 1, 3 attempts).
+    assert_eq!(mock.bodies().len(), 3);
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn hero_send_exit_5_could_not_connect() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("find a free port")
+        .port();
+    let (out, _) = run(bare("hero_send")
+        .env("HERO_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("HERO_API_KEY", KEY)
+        .env("HERO_PRACTICE_GROUP_ID", GROUP)
+        .args(required("4242")));
+    assert_fails(&out, 5);
+}
+
+#[test]
+fn hero_send_exit_6_may_have_been_sent() {
+    let mock = Mock::start_with(&["--slow-seconds", "30"]);
+    for patient in ["999500", "999000"] {
+        let (out, _) = hero_send(&mock, &required(patient));
+        let line = assert_fails(&out, 6);
+        assert!(line.contains("may have"), "{line:?}");
+    }
+    let (out, took) = hero_send(&mock, &with(required("999504"), &["--timeout", "1"]));
+    assert_fails(&out, 6);
+    assert!(
+        took < Duration::from_secs(10),
+        "--timeout 1 bounds the send: {took:?}"
+    );
+    // Never retried: one request each.
+    assert_eq!(mock.bodies().len(), 3);
+}
+
+#[test]
+fn hero_send_exit_7_accepted_id_unknown() {
+    let mock = Mock::start();
+    for patient in ["999200", "999201"] {
+        let (out, _) = hero_send(&mock, &required(patient));
+        let line = assert_fails(&out, 7);
+        assert!(line.contains("do not resend"), "{line:?}");
+    }
+}
+
+#[test]
+fn send_message_runs() {
+    let mock = Mock::start();
+    let (out, _) = run(&mut mock.command("send_message"));
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("sent: Hero message id "));
+    let bodies = mock.bodies();
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(bodies[0]["recipient_contact_detail"], "07700 900123");
+
+    // Without settings it explains and fails.
+    let (out, _) = run(&mut bare("send_message"));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("HERO_API_KEY"));
+}
+
+#[test]
+fn send_message_cpp_runs() {
+    let mock = Mock::start();
+    let (out, _) = run(&mut mock.command("send_message_cpp"));
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("sent: Hero message id "));
+    assert_eq!(mock.bodies().len(), 1);
+
+    let (out, _) = run(mock
+        .command("send_message_cpp")
+        .env("HERO_API_KEY", "wrong-key-e41d"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("403"));
+}
+
+#[test]
+fn threads_share_one_client() {
+    let mock = Mock::start();
+    let (out, took) = run(&mut mock.command("threads"));
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("sends: 100 (100 accepted, 0 failed)"),
+        "{stdout}"
+    );
+    let opened: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("connections_opened: "))
+        .and_then(|n| n.parse().ok())
+        .expect("connections_opened line");
+    assert!(
+        (1..=16).contains(&opened),
+        "keep-alive: {opened} connections"
+    );
+    assert_eq!(mock.bodies().len(), 100);
+    eprintln!("threads: 100 sends in {took:?} over {opened} connections");
+
+    // A failure anywhere makes the exit code non-zero.
+    let (out, _) = run(mock
+        .command("threads")
+        .arg("2")
+        .env("HERO_API_KEY", "wrong-key-e41d"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("sends: 8 (0 accepted, 8 failed)"));
+}
+
+#[test]
+fn misuse_of_the_c_abi_is_refused_as_documented() {
+    let (out, _) = run(&mut bare("misuse"));
+    assert!(
+        out.status.success(),
+        "misuse failed:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("checks passed"));
+}
+
+/// `valgrind` on PATH, or None (the leak checks are then skipped).
+fn valgrind() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("valgrind"))
+        .find(|p| p.is_file())
+}
+
+/// Runs `cmd` (a built program with its arguments and environment) under
+/// valgrind, expecting `code`, no memory errors and no definite or indirect
+/// leaks. Rust's std may keep "still reachable" memory: allowed.
+fn assert_clean_under_valgrind(valgrind: &Path, label: &str, cmd: &Command, code: i32) {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let log = std::env::temp_dir().join(format!(
+        "hero-c-valgrind-{}-{}.log",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut vg = Command::new(valgrind);
+    vg.args([
+        "--leak-check=full",
+        "--error-exitcode=99",
+        "--errors-for-leak-kinds=definite,indirect",
+    ])
+    .arg(format!("--log-file={}", log.display()))
+    .arg(cmd.get_program())
+    .args(cmd.get_args())
+    .stdin(Stdio::null());
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(value) => vg.env(name, value),
+            None => vg.env_remove(name),
+        };
+    }
+    let (out, took) = run(&mut vg);
+    let report = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    eprintln!("valgrind {label}: {took:?}");
+    assert_ne!(
+        out.status.code(),
+        Some(99),
+        "{label}: valgrind found errors:\n{report}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{label}: exit code\nstdout: {}\nstderr: {}\n{report}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        report.contains("definitely lost: 0 bytes") || report.contains("no leaks are possible"),
+        "{label}: leak summary:\n{report}"
+    );
+    assert!(
+        report.contains("ERROR SUMMARY: 0 errors"),
+        "{label}: valgrind errors:\n{report}"
+    );
+}
+
+#[test]
+fn valgrind_finds_no_leaks_or_errors() {
+    let Some(valgrind) = valgrind() else {
+        eprintln!("note: valgrind is not on PATH; skipping the C leak checks");
+        return;
+    };
+    let mock = Mock::start();
+    let mut cmd = mock.command("hero_send");
+    cmd.args(with(
+        required("4242"),
+        &["--write-to-record", "--snomed-code", "185317003"],
+    ));
+    assert_clean_under_valgrind(&valgrind, "hero_send (sent)", &cmd, 0);
+    let mut cmd = mock.command("hero_send");
+    cmd.args(required("999500"));
+    assert_clean_under_valgrind(&valgrind, "hero_send (5xx)", &cmd, 6);
+    let mut cmd = mock.command("hero_send");
+    cmd.args(with(required("4242"), &["--snomed-code", "123456789"]));
+    assert_clean_under_valgrind(&valgrind, "hero_send (invalid)", &cmd, 2);
+    assert_clean_under_valgrind(&valgrind, "send_message", &mock.command("send_message"), 0);
+    assert_clean_under_valgrind(
+        &valgrind,
+        "send_message_cpp",
+        &mock.command("send_message_cpp"),
+        0,
+    );
+    assert_clean_under_valgrind(&valgrind, "misuse", &bare("misuse"), 0);
+    let mut cmd = mock.command("threads");
+    cmd.arg("3");
+    assert_clean_under_valgrind(&valgrind, "threads", &cmd, 0);
+}
