@@ -11,7 +11,6 @@ use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
-use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{Connector, DefaultConnector};
 use ureq::{Agent, Proxy};
 
@@ -259,7 +258,7 @@ impl ClientBuilder {
             has_proxy,
         });
         let url = format!("{base}{SEND_PATH}");
-        let agent = Agent::with_parts(config, connector, DefaultResolver::default());
+        let agent = Agent::with_parts(config, connector, wire::Resolve::default());
         Ok(Client {
             inner: Arc::new(Inner {
                 agent,

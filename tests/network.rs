@@ -517,6 +517,9 @@ fn unusable_ca_file_fails_build() {
 enum ProxyMode {
     /// `200 Connection established`, then pipe both ways.
     Tunnel,
+    /// Like `Tunnel`, but to 127.0.0.1 at this port whatever host was asked
+    /// for: stands in for a site proxy that can resolve names we cannot.
+    TunnelTo(u16),
     /// `403 Forbidden` to the CONNECT.
     Forbid,
     /// Accept the CONNECT, read the first tunnelled bytes, close both sides.
@@ -553,6 +556,10 @@ fn connect_proxy(mode: ProxyMode) -> Server {
             finish(client);
             return;
         }
+        let target = match mode {
+            ProxyMode::TunnelTo(port) => format!("127.0.0.1:{port}"),
+            _ => target,
+        };
         let Ok(upstream) = TcpStream::connect(&target) else {
             let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
             return;
@@ -1230,4 +1237,82 @@ fn http_date_matches_known_dates() {
     assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
     assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
     assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+}
+
+/// Runs the rest of the calling test in a child process of this test binary
+/// with `vars` set, so process-wide environment changes cannot race the
+/// tests on other threads. Returns true in the child.
+fn in_child_with_env(test: &str, vars: &[(&str, String)]) -> bool {
+    if std::env::var_os("HERO_TEST_CHILD").is_some() {
+        return true;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env("HERO_TEST_CHILD", "1")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "child run of {test}:\n{text}"
+    );
+    false
+}
+
+/// `HTTPS_PROXY` from the environment carries a non-loopback target through
+/// the proxy; `NO_PROXY` naming the host sends it direct instead (and then
+/// `hero.invalid` cannot resolve: not sent).
+#[test]
+fn https_proxy_and_no_proxy_from_the_environment() {
+    let pki = Pki::new();
+    let server = serve_tls(pki.leaf(&["hero.invalid"]), ok_reply());
+    let proxy = connect_proxy(ProxyMode::TunnelTo(server.port));
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    let url = format!("https://hero.invalid:{}", server.port);
+    let proxy_url = proxy.proxy_url();
+    let test = "https_proxy_and_no_proxy_from_the_environment";
+    if !in_child_with_env(
+        test,
+        &[
+            ("HTTPS_PROXY", proxy_url.clone()),
+            ("HERO_TEST_URL", url.clone()),
+            ("HERO_TEST_CA", ca.path().display().to_string()),
+        ],
+    ) {
+        assert_eq!(
+            proxy.stats.notes(),
+            [format!("CONNECT hero.invalid:{} HTTP/1.1", server.port)]
+        );
+        assert_eq!(server.stats.requests(), 1);
+        assert!(!in_child_with_env(
+            test,
+            &[
+                ("HTTPS_PROXY", proxy_url),
+                ("NO_PROXY", "hero.invalid".to_owned()),
+                ("HERO_TEST_URL", url),
+                ("HERO_TEST_CA", ca.path().display().to_string()),
+                ("HERO_TEST_EXPECT_DIRECT", "1".to_owned()),
+            ],
+        ));
+        assert_eq!(
+            proxy.stats.notes().len(),
+            1,
+            "NO_PROXY host went through the proxy"
+        );
+        return;
+    }
+    // In the child: the servers above belong to the parent; only the env matters.
+    let client = builder(std::env::var("HERO_TEST_URL").unwrap())
+        .ca_file(std::env::var("HERO_TEST_CA").unwrap())
+        .build()
+        .unwrap();
+    if std::env::var_os("HERO_TEST_EXPECT_DIRECT").is_some() {
+        expect(&send_err(&client), Outcome::NotSent, ErrorKind::Dns);
+    } else {
+        assert_eq!(send_ok(&client).message_id(), "m-1");
+    }
 }
