@@ -194,8 +194,10 @@ const char *hero_version(void);
 //
 // On `HERO_OK`, `*config_out` owns new settings (free with
 // `hero_config_free`); otherwise it is set to NULL. Returns
-// `HERO_NULL_ARGUMENT`, `HERO_INVALID_UTF8` or `HERO_INVALID_ARGUMENT`
-// (unknown target, or `base_url` given/missing wrongly).
+// `HERO_NULL_ARGUMENT` (a string, `config_out`, or `base_url` for
+// `HERO_TARGET_CUSTOM`, is NULL), `HERO_INVALID_UTF8`, or
+// `HERO_INVALID_ARGUMENT` (unknown target, or a `base_url` given with
+// another target).
 hero_status hero_config_new(hero_target target,
                             const char *base_url,
                             const char *api_key,

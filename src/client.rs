@@ -215,6 +215,12 @@ impl ClientBuilder {
     /// Checks every setting and creates the client (and its connection pool).
     pub fn build(self) -> Result<Client, Error> {
         validate::credential("api_key", self.api_key.expose())?;
+        if self.deadline.is_zero() || self.connect_timeout.is_zero() {
+            // Every send would fail at once: surely a unit mix-up in the caller.
+            return Err(Error::config(
+                "deadline and connect timeout must be greater than zero",
+            ));
+        }
         validate::credential("practice_group_id", &self.practice_group_id)?;
         let base = self.target.base_url()?;
         let mut user_agent = format!("herohealth/{}", env!("CARGO_PKG_VERSION"));

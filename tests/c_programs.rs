@@ -3,9 +3,10 @@
 //! the request bodies the mock recorded, the FFI misuse program, and (when
 //! `valgrind` is on PATH) leak checks.
 //!
-//! `make -C examples-c` builds the release static library with its own
-//! cargo target directory (`target/c-examples`), so it never waits for the
-//! lock on `target/` that the running `cargo test` may hold.
+//! `make -C examples-c` runs `cargo build --release --lib` into the usual
+//! `target/` (cargo releases its lock on `target/` once the test binaries
+//! are built, so this does not deadlock) and links the programs against
+//! `target/release/libherohealth.a`.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -55,7 +56,7 @@ fn root() -> &'static Path {
 fn programs() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let target_dir = root().join("target").join("c-examples");
+        let target_dir = root().join("target");
         let started = Instant::now();
         let out = Command::new("make")
             .arg("-C")

@@ -48,17 +48,21 @@ unsafe impl Send for CallbackData {}
 // SAFETY: as above.
 unsafe impl Sync for CallbackData {}
 
-fn update(
+/// Applies one setting to a config handle, once `value` is known good (the
+/// handle is checked first, as for messages).
+fn update<V>(
     config: *mut hero_config,
-    apply: impl FnOnce(ClientBuilder) -> ClientBuilder,
+    value: Result<V, hero_status>,
+    apply: impl FnOnce(ClientBuilder, V) -> ClientBuilder,
 ) -> hero_status {
     guard(HERO_INTERNAL_ERROR, || {
         // SAFETY: NULL or a live hero_config used by one thread (documented).
         let handle = ffi_try!(unsafe { mut_arg(config) });
+        let value = ffi_try!(value);
         let Some(builder) = handle.builder.take() else {
             return HERO_INTERNAL_ERROR;
         };
-        handle.builder = Some(apply(builder));
+        handle.builder = Some(apply(builder, value));
         HERO_OK
     })
 }
@@ -73,8 +77,10 @@ fn update(
 ///
 /// On `HERO_OK`, `*config_out` owns new settings (free with
 /// `hero_config_free`); otherwise it is set to NULL. Returns
-/// `HERO_NULL_ARGUMENT`, `HERO_INVALID_UTF8` or `HERO_INVALID_ARGUMENT`
-/// (unknown target, or `base_url` given/missing wrongly).
+/// `HERO_NULL_ARGUMENT` (a string, `config_out`, or `base_url` for
+/// `HERO_TARGET_CUSTOM`, is NULL), `HERO_INVALID_UTF8`, or
+/// `HERO_INVALID_ARGUMENT` (unknown target, or a `base_url` given with
+/// another target).
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_config_new(
     target: hero_target,
@@ -157,7 +163,7 @@ pub extern "C" fn hero_config_set_connect_timeout_ms(
     config: *mut hero_config,
     ms: u32,
 ) -> hero_status {
-    update(config, |b| {
+    update(config, Ok(()), |b, ()| {
         b.connect_timeout(Duration::from_millis(ms.into()))
     })
 }
@@ -165,7 +171,9 @@ pub extern "C" fn hero_config_set_connect_timeout_ms(
 /// Sets the time allowed for a whole send, retries included (default 30000 ms).
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_config_set_deadline_ms(config: *mut hero_config, ms: u32) -> hero_status {
-    update(config, |b| b.deadline(Duration::from_millis(ms.into())))
+    update(config, Ok(()), |b, ()| {
+        b.deadline(Duration::from_millis(ms.into()))
+    })
 }
 
 /// Sets the most HTTP attempts per send (default 3; 0 and 1 both mean no
@@ -176,7 +184,7 @@ pub extern "C" fn hero_config_set_max_attempts(
     config: *mut hero_config,
     attempts: u32,
 ) -> hero_status {
-    update(config, |b| b.max_attempts(attempts))
+    update(config, Ok(()), |b, ()| b.max_attempts(attempts))
 }
 
 /// Sets the longest `Retry-After` waited out automatically (default 30000 ms).
@@ -185,7 +193,7 @@ pub extern "C" fn hero_config_set_max_retry_wait_ms(
     config: *mut hero_config,
     ms: u32,
 ) -> hero_status {
-    update(config, |b| {
+    update(config, Ok(()), |b, ()| {
         b.max_retry_wait(Duration::from_millis(ms.into()))
     })
 }
@@ -194,7 +202,7 @@ pub extern "C" fn hero_config_set_max_retry_wait_ms(
 /// check digits, phone numbers for sms, email addresses for email.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_config_set_strict_checks(config: *mut hero_config, on: bool) -> hero_status {
-    update(config, |b| b.strict_checks(on))
+    update(config, Ok(()), |b, ()| b.strict_checks(on))
 }
 
 /// Appends `suffix` (copied) to the User-Agent, e.g. `"MyEHR/4.2"`.
@@ -204,8 +212,9 @@ pub extern "C" fn hero_config_set_user_agent_suffix(
     suffix: *const c_char,
 ) -> hero_status {
     // SAFETY: NULL or NUL-terminated.
-    let suffix = ffi_try!(unsafe { str_arg(suffix) });
-    update(config, |b| b.user_agent_suffix(suffix))
+    update(config, unsafe { str_arg(suffix) }, |b, v| {
+        b.user_agent_suffix(v)
+    })
 }
 
 /// Trusts the CA certificates in this PEM file instead of the operating
@@ -216,8 +225,7 @@ pub extern "C" fn hero_config_set_ca_file(
     path: *const c_char,
 ) -> hero_status {
     // SAFETY: NULL or NUL-terminated.
-    let path = ffi_try!(unsafe { str_arg(path) });
-    update(config, |b| b.ca_file(path))
+    update(config, unsafe { str_arg(path) }, |b, v| b.ca_file(v))
 }
 
 /// Sends through this HTTP proxy (`"http://host:port"`, copied), overriding
@@ -228,8 +236,7 @@ pub extern "C" fn hero_config_set_proxy(
     url: *const c_char,
 ) -> hero_status {
     // SAFETY: NULL or NUL-terminated.
-    let url = ffi_try!(unsafe { str_arg(url) });
-    update(config, |b| b.proxy(url))
+    update(config, unsafe { str_arg(url) }, |b, v| b.proxy(v))
 }
 
 /// Sets a function to receive log lines (attempts, retries, statuses,
@@ -244,7 +251,7 @@ pub extern "C" fn hero_config_set_log_callback(
     user_data: *mut c_void,
 ) -> hero_status {
     let data = CallbackData(user_data);
-    update(config, move |b| match callback {
+    update(config, Ok(()), move |b, ()| match callback {
         None => b.without_log_hook(),
         Some(cb) => b.log_hook(move |level: LogLevel, line: &str| {
             let data = &data;

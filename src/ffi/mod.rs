@@ -125,15 +125,15 @@ pub(crate) unsafe fn clear_outs<T>(
     out: *mut *mut T,
     error_out: *mut *mut hero_error,
 ) -> Result<(), hero_status> {
-    if out.is_null() {
-        return Err(HERO_NULL_ARGUMENT);
-    }
-    // SAFETY: both checked non-NULL; writable per the caller's contract.
+    // SAFETY: each is checked non-NULL; writable per the caller's contract.
     unsafe {
-        *out = std::ptr::null_mut();
         if !error_out.is_null() {
             *error_out = std::ptr::null_mut();
         }
+        if out.is_null() {
+            return Err(HERO_NULL_ARGUMENT);
+        }
+        *out = std::ptr::null_mut();
     }
     Ok(())
 }

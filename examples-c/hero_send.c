@@ -1,0 +1,455 @@
+/*
+ * hero_send.c: send one message through Hero Health from the command line,
+ * for scripts.
+ *
+ *   hero_send --patient-id ID --type hero|sms|email|nhs_app --message TEXT
+ *             [optional flags, see usage()]
+ *
+ * Settings come from the environment: HERO_API_KEY, HERO_PRACTICE_GROUP_ID,
+ * and HERO_BASE_URL or HERO_ENVIRONMENT=production|staging.
+ *
+ * On success the reply is printed on stdout as one JSON object. On failure
+ * one line goes to stderr (never the key or the message text) and the exit
+ * code says what happened:
+ *   2  invalid input or configuration: nothing was sent
+ *   3  refused by the server (3xx, or 4xx other than 429)
+ *   4  rate limited (429, after the automatic retries)
+ *   5  could not connect: not sent
+ *   6  MAY HAVE BEEN SENT: check in Hero before resending
+ *   7  accepted, but the reply was unreadable: do not resend
+ * Every rule on the values is the library's; this file only parses flags.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "herohealth.h"
+
+enum {
+    EXIT_SENT = 0,
+    EXIT_INVALID = 2,
+    EXIT_REFUSED = 3,
+    EXIT_RATE_LIMITED = 4,
+    EXIT_NOT_CONNECTED = 5,
+    EXIT_MAY_HAVE_BEEN_SENT = 6,
+    EXIT_ACCEPTED_ID_UNKNOWN = 7
+};
+
+static const char USAGE[] =
+    "Usage: hero_send --patient-id ID --type hero|sms|email|nhs_app --message TEXT [options]\n"
+    "\n"
+    "Sends one message through Hero Health (POST /v1/messages/send).\n"
+    "\n"
+    "Options (each sets the request field of the same meaning; unset ones are not sent):\n"
+    "  --recipient CONTACT          recipient_contact_detail (phone for sms, address for email)\n"
+    "  --fallback-type sms|email    fallback_message_type\n"
+    "  --fallback-contact CONTACT   fallback_contact_detail\n"
+    "  --write-to-record            write_to_record: true\n"
+    "  --auto-write-to-record       auto_write_to_record: true\n"
+    "  --encrypted                  encrypted: true\n"
+    "  --snomed-code CODE           snomed_code\n"
+    "  --snomed-term TERM           snomed_term\n"
+    "  --task-id ID                 task_id\n"
+    "  --attachment-uuid UUID       attachment_uuid\n"
+    "  --short-link-id ID           short_link_id\n"
+    "  --assignee-id N              assignee_id (a number)\n"
+    "  --assignee-type Admin|AdminTeam  assignee_type\n"
+    "  --send-at DATETIME           send_at (RFC 3339, e.g. 2026-12-01T09:00:00Z)\n"
+    "  --timeout SECONDS            overall deadline, retries included (default 30)\n"
+    "  --lenient                    skip the clinical and contact checks\n"
+    "  --help                       show this help\n"
+    "\n"
+    "Environment: HERO_API_KEY, HERO_PRACTICE_GROUP_ID, and HERO_BASE_URL or\n"
+    "HERO_ENVIRONMENT=production|staging (optional HERO_CA_FILE).\n"
+    "\n"
+    "On success prints Hero's reply as one JSON object. Exit codes:\n"
+    "  0 sent; 2 invalid input or configuration (nothing sent); 3 refused by the\n"
+    "  server; 4 rate limited; 5 could not connect (not sent); 6 MAY HAVE BEEN\n"
+    "  SENT (check in Hero before resending); 7 accepted but the reply was\n"
+    "  unreadable (do not resend).\n";
+
+/* The string-valued message fields, in the order of this table. */
+typedef hero_status (*string_setter)(hero_message *, const char *);
+
+static const struct {
+    const char *flag;
+    string_setter set;
+} STRING_FLAGS[] = {
+    {"--recipient", hero_message_set_recipient_contact_detail},
+    {"--fallback-contact", hero_message_set_fallback_contact_detail},
+    {"--snomed-code", hero_message_set_snomed_code},
+    {"--snomed-term", hero_message_set_snomed_term},
+    {"--task-id", hero_message_set_task_id},
+    {"--attachment-uuid", hero_message_set_attachment_uuid},
+    {"--short-link-id", hero_message_set_short_link_id},
+    {"--send-at", hero_message_set_send_at},
+};
+#define STRING_FLAG_COUNT (sizeof STRING_FLAGS / sizeof STRING_FLAGS[0])
+
+/* Everything the command line asked for; NULL / false when not given. */
+struct options {
+    const char *patient_id;
+    const char *type;
+    const char *message;
+    const char *strings[STRING_FLAG_COUNT];
+    const char *fallback_type;
+    const char *assignee_id;
+    const char *assignee_type;
+    const char *timeout;
+    uint32_t timeout_ms; /* parsed from timeout; 0 when not given */
+    bool write_to_record;
+    bool auto_write_to_record;
+    bool encrypted;
+    bool lenient;
+};
+
+/* One line on stderr. Callers never pass the key or the message text. */
+static int fail(int code, const char *what, const char *detail)
+{
+    fprintf(stderr, "hero_send: %s%s\n", what, detail != NULL ? detail : "");
+    return code;
+}
+
+/* A flag name is echoed only if it looks like one, so that a stray message
+ * text (which may hold patient data) is never printed. */
+static bool looks_like_flag(const char *arg)
+{
+    size_t i, n = strlen(arg);
+    if (n < 3 || n > 40 || arg[0] != '-' || arg[1] != '-') {
+        return false;
+    }
+    for (i = 2; i < n; i++) {
+        char c = arg[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A whole decimal integer, or false. */
+static bool parse_int64(const char *text, long long *out)
+{
+    char *end = NULL;
+    if (text[0] == '\0' || text[0] == ' ' || (text[0] >= '\t' && text[0] <= '\r')) {
+        return false;
+    }
+    errno = 0;
+    *out = strtoll(text, &end, 10);
+    return errno == 0 && *end == '\0';
+}
+
+/* Seconds (decimals allowed) as milliseconds, or false. */
+static bool parse_seconds_ms(const char *text, uint32_t *ms_out)
+{
+    char *end = NULL;
+    double seconds;
+    if (text[0] == '\0' || text[0] == ' ' || (text[0] >= '\t' && text[0] <= '\r')) {
+        return false;
+    }
+    errno = 0;
+    seconds = strtod(text, &end);
+    if (errno != 0 || *end != '\0' || !(seconds > 0.0) || seconds > 4294967.0) {
+        return false;
+    }
+    seconds *= 1000.0;
+    *ms_out = (uint32_t)seconds;
+    if ((double)*ms_out < seconds) {
+        *ms_out += 1; /* round up: never shorter than asked */
+    }
+    return true;
+}
+
+/* Parses argv into `o`. Returns -1 to go on, or an exit code. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char **slot = NULL;
+        bool *flag = NULL;
+        size_t k;
+
+        if (strcmp(arg, "--help") == 0) {
+            fputs(USAGE, stdout);
+            return fflush(stdout) == 0 ? 0 : 1;
+        }
+        if (strcmp(arg, "--write-to-record") == 0) {
+            flag = &o->write_to_record;
+        } else if (strcmp(arg, "--auto-write-to-record") == 0) {
+            flag = &o->auto_write_to_record;
+        } else if (strcmp(arg, "--encrypted") == 0) {
+            flag = &o->encrypted;
+        } else if (strcmp(arg, "--lenient") == 0) {
+            flag = &o->lenient;
+        } else if (strcmp(arg, "--patient-id") == 0) {
+            slot = &o->patient_id;
+        } else if (strcmp(arg, "--type") == 0) {
+            slot = &o->type;
+        } else if (strcmp(arg, "--message") == 0) {
+            slot = &o->message;
+        } else if (strcmp(arg, "--fallback-type") == 0) {
+            slot = &o->fallback_type;
+        } else if (strcmp(arg, "--assignee-id") == 0) {
+            slot = &o->assignee_id;
+        } else if (strcmp(arg, "--assignee-type") == 0) {
+            slot = &o->assignee_type;
+        } else if (strcmp(arg, "--timeout") == 0) {
+            slot = &o->timeout;
+        } else {
+            for (k = 0; k < STRING_FLAG_COUNT; k++) {
+                if (strcmp(arg, STRING_FLAGS[k].flag) == 0) {
+                    slot = &o->strings[k];
+                }
+            }
+        }
+
+        if (flag != NULL) {
+            if (*flag) {
+                return fail(EXIT_INVALID, arg, " given twice (try --help)");
+            }
+            *flag = true;
+        } else if (slot != NULL) {
+            if (*slot != NULL) {
+                return fail(EXIT_INVALID, arg, " given twice (try --help)");
+            }
+            if (i + 1 >= argc) {
+                return fail(EXIT_INVALID, arg, " needs a value (try --help)");
+            }
+            *slot = argv[++i];
+        } else if (looks_like_flag(arg)) {
+            return fail(EXIT_INVALID, "unknown option ", arg);
+        } else {
+            return fail(EXIT_INVALID, "unexpected argument (try --help)", NULL);
+        }
+    }
+    if (o->patient_id == NULL) {
+        return fail(EXIT_INVALID, "--patient-id is required (try --help)", NULL);
+    }
+    if (o->type == NULL) {
+        return fail(EXIT_INVALID, "--type is required (try --help)", NULL);
+    }
+    if (o->message == NULL) {
+        return fail(EXIT_INVALID, "--message is required (try --help)", NULL);
+    }
+    if (o->timeout != NULL && !parse_seconds_ms(o->timeout, &o->timeout_ms)) {
+        return fail(EXIT_INVALID, "--timeout must be a positive number of seconds", NULL);
+    }
+    return -1;
+}
+
+/* The exit code for a failed library call, from its hero_error. */
+static int exit_code_for(hero_status status, const hero_error *err)
+{
+    hero_kind kind = hero_error_kind(err);
+    switch (status) {
+    case HERO_NOT_SENT:
+        return (kind == HERO_KIND_INVALID_INPUT || kind == HERO_KIND_CONFIG)
+                   ? EXIT_INVALID
+                   : EXIT_NOT_CONNECTED;
+    case HERO_REFUSED:
+        return kind == HERO_KIND_RATE_LIMITED ? EXIT_RATE_LIMITED : EXIT_REFUSED;
+    case HERO_ACCEPTED_ID_UNKNOWN:
+        return EXIT_ACCEPTED_ID_UNKNOWN;
+    case HERO_MAY_HAVE_BEEN_SENT:
+    default:
+        /* Anything unexpected from a send: assume the worst. */
+        return EXIT_MAY_HAVE_BEEN_SENT;
+    }
+}
+
+/* Reports a failed library call on one line and returns its exit code. */
+static int report(hero_status status, const hero_error *err)
+{
+    const char *text = hero_error_message(err);
+    if (text == NULL) {
+        /* Only for misuse codes, which carry no hero_error. */
+        fprintf(stderr, "hero_send: unexpected status %d%s\n", (int)status,
+                status == HERO_MAY_HAVE_BEEN_SENT ? "; the message may have been sent" : "");
+        return exit_code_for(status, err);
+    }
+    fprintf(stderr, "hero_send: %s\n", text);
+    return exit_code_for(status, err);
+}
+
+/* A setter's status when setting `flag`: -1 on success, else an exit code.
+ * Setters fail only on misuse; nothing has been sent yet. */
+static int check_set(hero_status status, const char *flag)
+{
+    switch (status) {
+    case HERO_OK:
+        return -1;
+    case HERO_INVALID_UTF8:
+        return fail(EXIT_INVALID, flag, " is not valid UTF-8");
+    case HERO_INVALID_ARGUMENT:
+        return fail(EXIT_INVALID, flag, " has an invalid value (try --help)");
+    default:
+        fprintf(stderr, "hero_send: could not set %s (status %d); nothing was sent\n", flag,
+                (int)status);
+        return EXIT_INVALID;
+    }
+}
+
+/* Builds the message from the options into *out. -1 on success. */
+static int build_message(const struct options *o, hero_message **out)
+{
+    hero_message *m = NULL;
+    hero_message_type type = 0;
+    int rc;
+    size_t k;
+
+    rc = check_set(hero_message_type_from_name(o->type, &type), "--type");
+    if (rc != -1) {
+        return rc;
+    }
+    rc = check_set(hero_message_new(o->patient_id, type, o->message, &m),
+                   "--patient-id or --message");
+    if (rc != -1) {
+        return rc;
+    }
+    *out = m; /* freed by the caller whatever happens next */
+
+    for (k = 0; k < STRING_FLAG_COUNT; k++) {
+        if (o->strings[k] != NULL) {
+            rc = check_set(STRING_FLAGS[k].set(m, o->strings[k]), STRING_FLAGS[k].flag);
+            if (rc != -1) {
+                return rc;
+            }
+        }
+    }
+    if (o->fallback_type != NULL) {
+        hero_fallback_type fallback = 0;
+        rc = check_set(hero_fallback_type_from_name(o->fallback_type, &fallback),
+                       "--fallback-type");
+        if (rc == -1) {
+            rc = check_set(hero_message_set_fallback_message_type(m, fallback),
+                           "--fallback-type");
+        }
+        if (rc != -1) {
+            return rc;
+        }
+    }
+    if (o->assignee_id != NULL) {
+        long long id = 0;
+        if (!parse_int64(o->assignee_id, &id)) {
+            return fail(EXIT_INVALID, "--assignee-id must be a whole decimal number", NULL);
+        }
+        rc = check_set(hero_message_set_assignee_id(m, (int64_t)id), "--assignee-id");
+        if (rc != -1) {
+            return rc;
+        }
+    }
+    if (o->assignee_type != NULL) {
+        hero_assignee_type assignee = 0;
+        rc = check_set(hero_assignee_type_from_name(o->assignee_type, &assignee),
+                       "--assignee-type");
+        if (rc == -1) {
+            rc = check_set(hero_message_set_assignee_type(m, assignee), "--assignee-type");
+        }
+        if (rc != -1) {
+            return rc;
+        }
+    }
+    if (o->write_to_record) {
+        rc = check_set(hero_message_set_write_to_record(m, true), "--write-to-record");
+        if (rc != -1) {
+            return rc;
+        }
+    }
+    if (o->auto_write_to_record) {
+        rc = check_set(hero_message_set_auto_write_to_record(m, true), "--auto-write-to-record");
+        if (rc != -1) {
+            return rc;
+        }
+    }
+    if (o->encrypted) {
+        rc = check_set(hero_message_set_encrypted(m, true), "--encrypted");
+        if (rc != -1) {
+            return rc;
+        }
+    }
+    return -1;
+}
+
+/* Makes the client from the environment and the options. -1 on success. */
+static int build_client(const struct options *o, hero_client **out)
+{
+    hero_config *config = NULL;
+    hero_error *err = NULL;
+    hero_status status;
+    int rc = -1;
+
+    status = hero_config_new_from_env(&config, &err);
+    if (status != HERO_OK) {
+        rc = report(status, err);
+        if (status != HERO_NOT_SENT) {
+            rc = EXIT_INVALID; /* misuse status: nothing was sent either way */
+        }
+        hero_error_free(err);
+        return rc;
+    }
+    if (o->timeout != NULL) {
+        rc = check_set(hero_config_set_deadline_ms(config, o->timeout_ms), "--timeout");
+    }
+    if (rc == -1 && o->lenient) {
+        rc = check_set(hero_config_set_strict_checks(config, false), "--lenient");
+    }
+    if (rc == -1) {
+        status = hero_client_new(config, out, &err);
+        if (status != HERO_OK) {
+            rc = report(status, err);
+            if (status != HERO_NOT_SENT) {
+                rc = EXIT_INVALID;
+            }
+        }
+    }
+    hero_config_free(config);
+    hero_error_free(err);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct options opts;
+    hero_client *client = NULL;
+    hero_message *message = NULL;
+    hero_response *response = NULL;
+    hero_error *err = NULL;
+    hero_status status;
+    int rc;
+
+    memset(&opts, 0, sizeof opts);
+    rc = parse_args(argc, argv, &opts);
+    if (rc != -1) {
+        return rc;
+    }
+    rc = build_message(&opts, &message);
+    if (rc == -1) {
+        rc = build_client(&opts, &client);
+    }
+    if (rc == -1) {
+        status = hero_client_send(client, message, &response, &err);
+        if (status == HERO_OK) {
+            const char *json = hero_response_json(response);
+            if (json != NULL && puts(json) >= 0 && fflush(stdout) == 0) {
+                rc = EXIT_SENT;
+            } else {
+                /* Hero has the message; only our output failed. */
+                fprintf(stderr,
+                        "hero_send: accepted by Hero as %s, but the reply could not be "
+                        "written out; do not resend\n",
+                        hero_response_message_id(response));
+                rc = EXIT_ACCEPTED_ID_UNKNOWN;
+            }
+        } else {
+            rc = report(status, err);
+        }
+    }
+    hero_response_free(response);
+    hero_error_free(err);
+    hero_message_free(message);
+    hero_client_free(client);
+    return rc;
+}
