@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 
 /// What Hero said about an accepted message.
 ///
@@ -12,7 +12,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 /// field of an unexpected JSON type reads as absent rather than failing the
 /// whole reply (the message was accepted either way). Unknown fields are
 /// ignored.
-#[derive(Clone, PartialEq, Default, Deserialize)]
+#[derive(Clone, PartialEq, Default, Deserialize, Serialize)]
 pub struct MessageResponse {
     #[serde(default, deserialize_with = "loose_string")]
     message_id: Option<String>,
@@ -85,18 +85,8 @@ impl MessageResponse {
 
     /// All 9 fields as one JSON object, `null` where absent.
     pub fn to_json(&self) -> String {
-        let v = serde_json::json!({
-            "message_id": self.message_id,
-            "content": self.content,
-            "created_at": self.created_at,
-            "snomed_code": self.snomed_code,
-            "write_to_record": self.write_to_record,
-            "auth_token": self.auth_token,
-            "confirm_write_to_record_url": self.confirm_write_to_record_url,
-            "submitted_by": self.submitted_by,
-            "send_at": self.send_at,
-        });
-        v.to_string()
+        // Fields serialise in declaration order, absent ones as null.
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
@@ -235,5 +225,16 @@ mod tests {
         ] {
             assert!(MessageResponse::from_json(bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn to_json_has_all_nine_fields_in_order_with_nulls() {
+        let r = MessageResponse::from_json(br#"{"write_to_record":false,"message_id":"m3","x":1}"#)
+            .unwrap();
+        assert_eq!(
+            r.to_json(),
+            r#"{"message_id":"m3","content":null,"created_at":null,"snomed_code":null,"write_to_record":false,"auth_token":null,"confirm_write_to_record_url":null,"submitted_by":null,"send_at":null}"#
+        );
+        assert_eq!(MessageResponse::from_json(r.to_json().as_bytes()), Some(r));
     }
 }
