@@ -184,6 +184,13 @@ extern "C" {
 // Never NULL; valid for the life of the program; any thread.
 const char *hero_version(void);
 
+// A short static description of a `hero_status` value, e.g. for
+// `HERO_NULL_ARGUMENT` when no `hero_error` exists. Takes an `int` so any
+// value is safe to pass; unknown values get `"unknown status"`.
+//
+// Never NULL; valid for the life of the program; any thread.
+const char *hero_status_text(int32_t status);
+
 // Creates settings for a client.
 //
 // `target` is one of `HERO_TARGET_*`; `base_url` is required for

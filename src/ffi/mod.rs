@@ -166,6 +166,28 @@ pub extern "C" fn hero_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
+/// A short static description of a `hero_status` value, e.g. for
+/// `HERO_NULL_ARGUMENT` when no `hero_error` exists. Takes an `int` so any
+/// value is safe to pass; unknown values get `"unknown status"`.
+///
+/// Never NULL; valid for the life of the program; any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_status_text(status: i32) -> *const c_char {
+    let text: &'static str = match status {
+        0 => "ok\0",
+        1 => "not sent\0",
+        2 => "refused by the server\0",
+        3 => "may have been sent: check in Hero before resending\0",
+        4 => "accepted, message id unknown: do not resend\0",
+        10 => "a required pointer argument was NULL\0",
+        11 => "a string argument was not valid UTF-8\0",
+        12 => "an argument is out of range\0",
+        13 => "internal error\0",
+        _ => "unknown status\0",
+    };
+    text.as_ptr().cast()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
