@@ -7,8 +7,10 @@
 //! do not count, only HTTP request bytes do.
 
 use std::cell::Cell;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ureq::config::Config;
 use ureq::http::Uri;
@@ -111,11 +113,21 @@ impl Transport for Marked {
     }
 }
 
-/// The system resolver, with lookup failures reported as such: the
-/// standard library returns them as uncategorised I/O errors, which would
-/// read as a failed connect.
+/// How long a looked-up address is reused. ureq resolves the host before
+/// it looks for a kept-alive connection, so without this every send would
+/// pay for a lookup (on a fresh thread, as a timeout is set).
+const DNS_TTL: Duration = Duration::from_secs(30);
+
+/// The system resolver, with IP literals answered directly, answers cached
+/// for [`DNS_TTL`], and lookup failures reported as such: the standard
+/// library returns them as uncategorised I/O errors, which would read as a
+/// failed connect.
 #[derive(Debug, Default)]
-pub(crate) struct Resolve(DefaultResolver);
+pub(crate) struct Resolve {
+    system: DefaultResolver,
+    // A client talks to one host (and maybe a proxy): a short list suffices.
+    cache: Mutex<Vec<(String, u16, ResolvedSocketAddrs, Instant)>>,
+}
 
 impl Resolver for Resolve {
     fn resolve(
@@ -124,9 +136,86 @@ impl Resolver for Resolve {
         config: &Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        self.0.resolve(uri, config, timeout).map_err(|e| match e {
-            ureq::Error::Io(_) => ureq::Error::HostNotFound,
-            other => other,
-        })
+        let host = uri.host().unwrap_or_default();
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            });
+        if let Ok(ip) = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
+            let mut addrs = self.system.empty();
+            addrs.push(SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        let now = Instant::now();
+        if let Ok(cache) = self.cache.lock() {
+            let hit = cache
+                .iter()
+                .find(|(h, p, _, at)| h == host && *p == port && now.duration_since(*at) < DNS_TTL);
+            if let Some((_, _, addrs, _)) = hit {
+                return Ok(addrs.clone());
+            }
+        }
+        let addrs = self
+            .system
+            .resolve(uri, config, timeout)
+            .map_err(|e| match e {
+                ureq::Error::Io(_) => ureq::Error::HostNotFound,
+                other => other,
+            })?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|(h, p, _, at)| {
+                !(h == host && *p == port) && now.duration_since(*at) < DNS_TTL
+            });
+            cache.truncate(7);
+            cache.push((host.to_owned(), port, addrs.clone(), now));
+        }
+        Ok(addrs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(r: &Resolve, url: &str) -> Result<Vec<SocketAddr>, ureq::Error> {
+        let uri: Uri = url.parse().unwrap();
+        r.resolve(&uri, &Config::default(), NextTimeout::default())
+            .map(|a| a.iter().copied().collect())
+    }
+
+    #[test]
+    fn ip_literals_need_no_lookup_and_names_are_cached() {
+        let r = Resolve::default();
+        assert_eq!(
+            resolve(&r, "http://127.0.0.1:8080/x").unwrap(),
+            ["127.0.0.1:8080".parse().unwrap()]
+        );
+        assert_eq!(
+            resolve(&r, "https://[::1]/").unwrap(),
+            ["[::1]:443".parse().unwrap()]
+        );
+        assert!(
+            r.cache.lock().unwrap().is_empty(),
+            "literals are not cached"
+        );
+        let first = resolve(&r, "http://localhost:9/").unwrap();
+        assert!(first.iter().all(|a| a.ip().is_loopback() && a.port() == 9));
+        assert_eq!(r.cache.lock().unwrap().len(), 1);
+        assert_eq!(resolve(&r, "http://localhost:9/").unwrap(), first);
+        assert_eq!(r.cache.lock().unwrap().len(), 1);
+        // Another port is another entry; a failure is not cached.
+        resolve(&r, "http://localhost:10/").unwrap();
+        assert!(matches!(
+            resolve(&r, "http://hero.invalid/"),
+            Err(ureq::Error::HostNotFound)
+        ));
+        assert_eq!(r.cache.lock().unwrap().len(), 2);
     }
 }
