@@ -11,7 +11,7 @@ use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
-use ureq::unversioned::transport::{Connector, DefaultConnector};
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
 use ureq::{Agent, Proxy};
 
 use crate::error::{Error, ErrorKind, Outcome};
@@ -258,11 +258,21 @@ impl ClientBuilder {
             .timeout_connect(Some(self.connect_timeout))
             .timeout_global(Some(self.deadline))
             .build();
-        let connector = DefaultConnector::new().chain(wire::MarkWrites {
+        let mark = wire::MarkWrites {
             opened: opened.clone(),
             log: log.clone(),
             has_proxy,
-        });
+        };
+        // ureq's default chain, with a leaner TCP transport where there is one.
+        #[cfg(unix)]
+        let tcp = crate::tcp::FastTcpConnector;
+        #[cfg(not(unix))]
+        let tcp = ureq::unversioned::transport::TcpConnector::default();
+        let connector =
+            ().chain(ConnectProxyConnector::default())
+                .chain(tcp)
+                .chain(RustlsConnector::default())
+                .chain(mark);
         let url = format!("{base}{SEND_PATH}");
         let agent = Agent::with_parts(config, connector, wire::Resolve::default());
         Ok(Client {

@@ -29,6 +29,8 @@ mod response;
 mod retry;
 mod secret;
 mod target;
+#[cfg(unix)]
+mod tcp;
 mod validate;
 mod wire;
 

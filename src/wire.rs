@@ -44,20 +44,20 @@ pub(crate) struct MarkWrites {
     pub(crate) has_proxy: bool,
 }
 
-impl Connector<Box<dyn Transport>> for MarkWrites {
+impl<In: Transport> Connector<In> for MarkWrites {
     type Out = Marked;
 
     fn connect(
         &self,
         details: &ConnectionDetails,
-        chained: Option<Box<dyn Transport>>,
+        chained: Option<In>,
     ) -> Result<Option<Marked>, ureq::Error> {
         // The leg to the proxy carries the CONNECT line, not the request: its
         // bytes must not count, and the tunnel is counted once, outside.
         let proxy_leg = self.has_proxy && details.config.proxy().is_none();
         if proxy_leg {
             return Ok(chained.map(|t| Marked {
-                inner: t,
+                inner: Box::new(t),
                 mark: false,
             }));
         }
@@ -73,7 +73,7 @@ impl Connector<Box<dyn Transport>> for MarkWrites {
                 ),
             );
             Marked {
-                inner: t,
+                inner: Box::new(t),
                 mark: true,
             }
         }))
