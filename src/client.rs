@@ -394,8 +394,8 @@ impl Client {
     /// [`Outcome::AcceptedIdUnknown`] without checking in Hero first.
     pub fn send(&self, message: &SendMessage) -> Result<MessageResponse, Error> {
         validate::message(message, self.inner.strict_checks)?;
-        let body = serde_json::to_vec(message)
-            .map_err(|_| Error::invalid("message", "could not be encoded as JSON"))?;
+        let mut body = Vec::with_capacity(128 + message.message_string.len());
+        crate::json::write_message(message, &mut body);
         self.send_body(&body)
     }
 
@@ -525,9 +525,12 @@ impl Client {
             let detail = match read {
                 Err(_) => "the reply broke off before its end",
                 Ok(_) if buf.len() > RESPONSE_BODY_CAP => "the reply is larger than 1 MiB",
-                Ok(_) => match MessageResponse::from_json(&buf) {
-                    Some(reply) => return Ok(reply),
-                    None => "the reply is not JSON with a message_id",
+                Ok(_) => match MessageResponse::from_body(buf) {
+                    Ok(reply) => return Ok(reply),
+                    Err(body) => {
+                        buf = body;
+                        "the reply is not JSON with a message_id"
+                    }
                 },
             };
             buf.truncate(ERROR_BODY_CAP);

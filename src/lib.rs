@@ -23,6 +23,7 @@ mod checks;
 mod client;
 mod error;
 pub mod ffi;
+mod json;
 mod log;
 mod request;
 mod response;

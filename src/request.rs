@@ -99,8 +99,7 @@ impl AssigneeType {
 }
 
 /// The `encrypted` flag, which Hero types as "boolean or string".
-#[derive(Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Encrypted {
     /// Sent as a JSON boolean.
     Flag(bool),
@@ -138,38 +137,24 @@ impl fmt::Debug for Encrypted {
 ///     r#"{"patient_id":"4242","message_type":"sms","message_string":"Your flu jab is due.","recipient_contact_detail":"07700 900123","write_to_record":true,"snomed_code":"185317003"}"#
 /// );
 /// ```
-#[derive(Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq)]
 pub struct SendMessage {
     pub(crate) patient_id: String,
     pub(crate) message_type: MessageType,
     pub(crate) message_string: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) recipient_contact_detail: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) fallback_contact_detail: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) fallback_message_type: Option<FallbackType>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) write_to_record: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) encrypted: Option<Encrypted>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) snomed_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) snomed_term: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) auto_write_to_record: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) task_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) attachment_uuid: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) short_link_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) assignee_id: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) assignee_type: Option<AssigneeType>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) send_at: Option<String>,
 }
 
@@ -279,8 +264,10 @@ impl SendMessage {
 
     /// The exact JSON body that would be sent.
     pub fn to_json(&self) -> String {
-        // Serialising plain strings, bools and integers cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = Vec::with_capacity(256);
+        crate::json::write_message(self, &mut out);
+        // Built only from `&str` pieces and ASCII, so it is UTF-8.
+        String::from_utf8(out).unwrap_or_default()
     }
 
     /// Hero's patient id.

@@ -1,6 +1,7 @@
 //! Hero's 200 answer to `POST /v1/messages/send`: all 9 fields.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -12,8 +13,19 @@ use serde::{Deserialize, Serialize};
 /// field of an unexpected JSON type reads as absent rather than failing the
 /// whole reply (the message was accepted either way). Unknown fields are
 /// ignored.
-#[derive(Clone, PartialEq, Default, Deserialize, Serialize)]
+///
+/// Only `message_id` is read when the reply arrives; the other fields are
+/// parsed from the kept body the first time one of them is asked for.
+#[derive(Clone)]
 pub struct MessageResponse {
+    message_id: String,
+    body: Vec<u8>,
+    fields: OnceLock<Fields>,
+}
+
+/// All 9 fields, read loosely.
+#[derive(Clone, PartialEq, Default, Deserialize, Serialize)]
+struct Fields {
     #[serde(default, deserialize_with = "loose_string")]
     message_id: Option<String>,
     #[serde(default, deserialize_with = "loose_string")]
@@ -34,87 +46,124 @@ pub struct MessageResponse {
     send_at: Option<String>,
 }
 
+/// The one field read up front; the rest of the object is checked for
+/// well-formed JSON and skipped.
+#[derive(Deserialize)]
+struct IdOnly {
+    #[serde(default, deserialize_with = "loose_string")]
+    message_id: Option<String>,
+}
+
+impl PartialEq for MessageResponse {
+    fn eq(&self, other: &Self) -> bool {
+        self.message_id == other.message_id && self.fields() == other.fields()
+    }
+}
+
 impl MessageResponse {
     /// Parses a reply body as Hero sends it (or as stored from
     /// [`to_json`](Self::to_json)). `None` when it is not a JSON object with a
     /// non-empty string `message_id`.
     pub fn from_json(body: &[u8]) -> Option<Self> {
-        let r: MessageResponse = serde_json::from_slice(body).ok()?;
-        match r.message_id.as_deref() {
-            Some(id) if !id.is_empty() => Some(r),
-            _ => None,
-        }
+        Self::from_body(body.to_vec()).ok()
+    }
+
+    /// Like [`from_json`](Self::from_json), keeping `body`; gives it back
+    /// when it is not a reply.
+    pub(crate) fn from_body(body: Vec<u8>) -> Result<Self, Vec<u8>> {
+        let id = match serde_json::from_slice::<IdOnly>(&body) {
+            Ok(IdOnly {
+                message_id: Some(id),
+            }) if !id.is_empty() => id,
+            _ => return Err(body),
+        };
+        Ok(MessageResponse {
+            message_id: id,
+            body,
+            fields: OnceLock::new(),
+        })
+    }
+
+    fn fields(&self) -> &Fields {
+        self.fields.get_or_init(|| {
+            // The body already parsed once, so this fails only on bytes that
+            // are not UTF-8 inside a string: those fields then read as absent.
+            let mut f: Fields = serde_json::from_slice(&self.body).unwrap_or_default();
+            f.message_id = Some(self.message_id.clone());
+            f
+        })
     }
 
     /// Hero's id for the message: quote it when reconciling.
     pub fn message_id(&self) -> &str {
-        self.message_id.as_deref().unwrap_or_default()
+        &self.message_id
     }
     /// The message content as Hero stored it (patient data).
     pub fn content(&self) -> Option<&str> {
-        self.content.as_deref()
+        self.fields().content.as_deref()
     }
     /// When Hero created the message.
     pub fn created_at(&self) -> Option<&str> {
-        self.created_at.as_deref()
+        self.fields().created_at.as_deref()
     }
     /// The SNOMED code attached to the record entry (Hero's default if none was sent).
     pub fn snomed_code(&self) -> Option<&str> {
-        self.snomed_code.as_deref()
+        self.fields().snomed_code.as_deref()
     }
     /// Whether the message will be written to the GP record.
     pub fn write_to_record(&self) -> Option<bool> {
-        self.write_to_record
+        self.fields().write_to_record
     }
     /// Token for the patient's access to the message (a secret).
     pub fn auth_token(&self) -> Option<&str> {
-        self.auth_token.as_deref()
+        self.fields().auth_token.as_deref()
     }
     /// Where an admin confirms the record write, when approval is needed.
     pub fn confirm_write_to_record_url(&self) -> Option<&str> {
-        self.confirm_write_to_record_url.as_deref()
+        self.fields().confirm_write_to_record_url.as_deref()
     }
     /// Who Hero records as the sender.
     pub fn submitted_by(&self) -> Option<&str> {
-        self.submitted_by.as_deref()
+        self.fields().submitted_by.as_deref()
     }
     /// The scheduled send time, echoed.
     pub fn send_at(&self) -> Option<&str> {
-        self.send_at.as_deref()
+        self.fields().send_at.as_deref()
     }
 
     /// All 9 fields as one JSON object, `null` where absent.
     pub fn to_json(&self) -> String {
         // Fields serialise in declaration order, absent ones as null.
-        serde_json::to_string(self).unwrap_or_default()
+        serde_json::to_string(self.fields()).unwrap_or_default()
     }
 }
 
 /// Patient content and the auth token are redacted.
 impl fmt::Debug for MessageResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fields = self.fields();
         f.debug_struct("MessageResponse")
             .field("message_id", &self.message_id)
             .field(
                 "content",
-                &self
+                &fields
                     .content
                     .as_ref()
                     .map(|c| format!("<{} bytes>", c.len())),
             )
-            .field("created_at", &self.created_at)
-            .field("snomed_code", &self.snomed_code)
-            .field("write_to_record", &self.write_to_record)
+            .field("created_at", &fields.created_at)
+            .field("snomed_code", &fields.snomed_code)
+            .field("write_to_record", &fields.write_to_record)
             .field(
                 "auth_token",
-                &self.auth_token.as_ref().map(|_| "<redacted>"),
+                &fields.auth_token.as_ref().map(|_| "<redacted>"),
             )
             .field(
                 "confirm_write_to_record_url",
-                &self.confirm_write_to_record_url,
+                &fields.confirm_write_to_record_url,
             )
-            .field("submitted_by", &self.submitted_by)
-            .field("send_at", &self.send_at)
+            .field("submitted_by", &fields.submitted_by)
+            .field("send_at", &fields.send_at)
             .finish()
     }
 }
@@ -236,5 +285,24 @@ mod tests {
             r#"{"message_id":"m3","content":null,"created_at":null,"snomed_code":null,"write_to_record":false,"auth_token":null,"confirm_write_to_record_url":null,"submitted_by":null,"send_at":null}"#
         );
         assert_eq!(MessageResponse::from_json(r.to_json().as_bytes()), Some(r));
+    }
+
+    #[test]
+    fn fields_are_read_lazily_and_a_bad_one_reads_as_absent() {
+        let r = MessageResponse::from_body(
+            br#"{"message_id":"m4","content":"Hello","auth_token":"t"}"#.to_vec(),
+        )
+        .unwrap();
+        assert!(
+            r.fields.get().is_none(),
+            "only message_id is parsed up front"
+        );
+        assert_eq!(r.content(), Some("Hello"));
+        assert!(r.fields.get().is_some());
+        // Not UTF-8 inside an unread string: accepted (the id is fine), the field absent.
+        let odd = MessageResponse::from_json(b"{\"message_id\":\"m5\",\"content\":\"\xff\"}");
+        let odd = odd.expect("skipping a string does not check its bytes");
+        assert_eq!(odd.message_id(), "m5");
+        assert_eq!(odd.content(), None);
     }
 }
