@@ -9,15 +9,17 @@
 //! `target/release/libherohealth.a`.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod common;
+use common::Mock;
 
 /// Credentials the mock expects; unique so a leak into stderr is unmistakable.
 const KEY: &str = "cprog-key-5b7e0c9a41";
@@ -78,87 +80,38 @@ fn programs() -> &'static Path {
     })
 }
 
-/// A running `hero-mock` with a record file; killed and cleaned up on drop.
-struct Mock {
-    child: Child,
-    url: String,
-    record: PathBuf,
+/// The shared test mock, started with this file's credentials.
+fn start_mock(extra: &[&str]) -> Mock {
+    let mut args = vec!["--api-key", KEY, "--practice-group-id", GROUP];
+    args.extend_from_slice(extra);
+    Mock::start_with(&args)
 }
 
-impl Mock {
-    fn start() -> Mock {
-        Mock::start_with(&[])
-    }
-
-    fn start_with(extra: &[&str]) -> Mock {
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let record = std::env::temp_dir().join(format!(
-            "hero-c-programs-{}-{}.jsonl",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_file(&record);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hero-mock"))
-            .args([
-                "--port",
-                "0",
-                "--api-key",
-                KEY,
-                "--practice-group-id",
-                GROUP,
-            ])
-            .arg("--record")
-            .arg(&record)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start hero-mock");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped stdout");
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let Some(url) = line.trim_end().strip_prefix("hero-mock listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("hero-mock did not start: {line:?}");
-        };
-        Mock {
-            url: url.to_owned(),
-            child,
-            record,
-        }
-    }
-
+/// What these tests need of the mock beyond the shared helper.
+trait ForPrograms {
     /// The JSON bodies of every request the mock has read so far.
+    fn bodies(&self) -> Vec<Value>;
+    /// A command for `program` with the environment aimed at this mock.
+    fn command(&self, program: &str) -> Command;
+}
+
+impl ForPrograms for Mock {
     fn bodies(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.record)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                let request: Value = serde_json::from_str(l).expect("record line is JSON");
+        self.requests()
+            .iter()
+            .map(|request| {
                 let body = request["body"].as_str().expect("body is a string");
                 serde_json::from_str(body).expect("request body is JSON")
             })
             .collect()
     }
 
-    /// A command for `program` with the environment aimed at this mock.
     fn command(&self, program: &str) -> Command {
         let mut cmd = bare(program);
-        cmd.env("HERO_BASE_URL", &self.url)
+        cmd.env("HERO_BASE_URL", self.base_url())
             .env("HERO_API_KEY", KEY)
             .env("HERO_PRACTICE_GROUP_ID", GROUP);
         cmd
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.record);
     }
 }
 
@@ -275,7 +228,7 @@ fn keys(body: &Value) -> BTreeSet<String> {
 
 #[test]
 fn hero_send_every_flag_sends_all_17_fields() {
-    let mock = Mock::start();
+    let mock = start_mock(&[]);
     let args = [
         "--patient-id",
         "4242",
@@ -348,7 +301,7 @@ fn hero_send_every_flag_sends_all_17_fields() {
 
 #[test]
 fn hero_send_required_flags_only_sends_three_fields() {
-    let mock = Mock::start();
+    let mock = start_mock(&[]);
     let (out, _) = hero_send(&mock, &required("4242"));
     assert_sent(&out);
     let bodies = mock.bodies();
@@ -385,7 +338,7 @@ fn hero_send_help() {
 
 #[test]
 fn hero_send_exit_2_invalid_input_or_configuration() {
-    let mock = Mock::start();
+    let mock = start_mock(&[]);
     let usage_cases: Vec<(&str, Vec<String>)> = vec![
         ("missing --message", required("4242")[..4].to_vec()),
         ("missing --patient-id", required("4242")[2..].to_vec()),
@@ -511,7 +464,7 @@ fn hero_send_exit_2_invalid_input_or_configuration() {
 
 #[test]
 fn hero_send_exit_3_refused() {
-    let mock = Mock::start();
+    let mock = start_mock(&[]);
     let (out, _) = run(mock
         .command("hero_send")
         .env("HERO_API_KEY", "wrong-key-e41d")
@@ -526,7 +479,7 @@ fn hero_send_exit_3_refused() {
 
 #[test]
 fn hero_send_exit_4_rate_limited() {
-    let mock = Mock::start();
+    let mock = start_mock(&[]);
     let (out, took) = hero_send(&mock, &required("999429"));
     let line = assert_fails(&out, 4);
     assert!(line.contains("429"), "{line:?}");
@@ -552,7 +505,7 @@ fn hero_send_exit_5_could_not_connect() {
 
 #[test]
 fn hero_send_exit_6_may_have_been_sent() {
-    let mock = Mock::start_with(&["--slow-seconds", "30"]);
+    let mock = start_mock(&["--slow-seconds", "30"]);
     for patient in ["999500", "999000"] {
         let (out, _) = hero_send(&mock, &required(patient));
         let line = assert_fails(&out, 6);
@@ -570,7 +523,7 @@ fn hero_send_exit_6_may_have_been_sent() {
 
 #[test]
 fn hero_send_exit_7_accepted_id_unknown() {
-    let mock = Mock::start();
+    let mock = start_mock(&[]);
     for patient in ["999200", "999201"] {
         let (out, _) = hero_send(&mock, &required(patient));
         let line = assert_fails(&out, 7);
@@ -580,7 +533,7 @@ fn hero_send_exit_7_accepted_id_unknown() {
 
 #[test]
 fn send_message_runs() {
-    let mock = Mock::start();
+    let mock = start_mock(&[]);
     let (out, _) = run(&mut mock.command("send_message"));
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("sent: Hero message id "));
@@ -596,7 +549,7 @@ fn send_message_runs() {
 
 #[test]
 fn send_message_cpp_runs() {
-    let mock = Mock::start();
+    let mock = start_mock(&[]);
     let (out, _) = run(&mut mock.command("send_message_cpp"));
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("sent: Hero message id "));
@@ -611,7 +564,7 @@ fn send_message_cpp_runs() {
 
 #[test]
 fn threads_share_one_client() {
-    let mock = Mock::start();
+    let mock = start_mock(&[]);
     let (out, took) = run(&mut mock.command("threads"));
     let stdout = text(&out.stdout);
     assert!(
@@ -727,7 +680,7 @@ fn valgrind_finds_no_leaks_or_errors() {
         eprintln!("note: valgrind is not on PATH; skipping the C leak checks");
         return;
     };
-    let mock = Mock::start();
+    let mock = start_mock(&[]);
     let mut cmd = mock.command("hero_send");
     cmd.args(with(
         required("4242"),
@@ -751,4 +704,60 @@ fn valgrind_finds_no_leaks_or_errors() {
     let mut cmd = mock.command("threads");
     cmd.arg("3");
     assert_clean_under_valgrind(&valgrind, "threads", &cmd, 0);
+}
+
+/// The C log callback gets attempts, retries and statuses, and none of the
+/// key, the message text, the patient id or the contact detail.
+#[test]
+fn log_callback_lines_keep_patient_data_out() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let digits = format!("{:08}", seed % 100_000_000);
+    let key = format!("key-{digits}-secret");
+    let message = format!("Private note {digits} for the patient");
+    let recipient = format!("07700 9{}", &digits[..5]);
+    let patient = format!("8{digits}");
+    let mock = start_mock(&["--api-key", &key]);
+    let (out, _) = run(mock.command("logging").env("HERO_API_KEY", &key).args([
+        &message, &recipient, &patient, "999429", "999500", "999000", "999200", "999307",
+    ]));
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let statuses: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("STATUS "))
+        .collect();
+    // OK, refused (429), may have been sent (500, dropped), accepted id unknown, refused (redirect).
+    assert_eq!(
+        statuses,
+        [
+            "STATUS 1 0",
+            "STATUS 2 2",
+            "STATUS 3 3",
+            "STATUS 4 3",
+            "STATUS 5 4",
+            "STATUS 6 2"
+        ]
+    );
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("LOG ")).collect();
+    for secret in [&key, &message, &recipient, &patient, &digits] {
+        assert!(
+            !lines.iter().any(|l| l.contains(secret.as_str())),
+            "{secret:?} leaked into a log line:\n{}",
+            lines.join("\n")
+        );
+    }
+    let all = lines.join("\n");
+    for expected in [
+        "LOG 3 attempt 1: POST",
+        "attempt 2",
+        "HTTP 429",
+        "HTTP 500",
+        "HTTP 307",
+        "LOG 1 ",
+    ] {
+        assert!(all.contains(expected), "no {expected:?} in:\n{all}");
+    }
 }
