@@ -122,13 +122,7 @@ fn every_field_request_is_exact_bytes_with_encrypted_string() {
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\
           Connection: close\r\n\r\n{\"message_id\":\"m-1\"}",
     );
-    let client = Client::builder(
-        Target::Custom(format!("http://127.0.0.1:{port}")),
-        KEY,
-        GROUP,
-    )
-    .build()
-    .unwrap();
+    let client = raw_client(port);
     let reply = client
         .send(&every_field(Encrypted::Text("yes".into())))
         .expect("sent");
@@ -677,13 +671,7 @@ fn truncated_ok_body_is_accepted_id_unknown() {
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\
           Connection: close\r\n\r\n{\"message_id\":",
     );
-    let client = Client::builder(
-        Target::Custom(format!("http://127.0.0.1:{port}")),
-        KEY,
-        GROUP,
-    )
-    .build()
-    .unwrap();
+    let client = raw_client(port);
     let e = failure(client.send(&hello("4242")));
     assert_eq!(e.outcome(), Outcome::AcceptedIdUnknown, "{e}");
     assert_eq!(e.status(), Some(200));
@@ -694,13 +682,7 @@ fn truncated_ok_body_is_accepted_id_unknown() {
 #[test]
 fn answer_that_is_not_http_may_have_been_sent() {
     let (port, server) = one_shot_server(b"220 smtp.example ready\r\n\r\n");
-    let client = Client::builder(
-        Target::Custom(format!("http://127.0.0.1:{port}")),
-        KEY,
-        GROUP,
-    )
-    .build()
-    .unwrap();
+    let client = raw_client(port);
     let e = failure(client.send(&hello("4242")));
     assert_eq!(e.outcome(), Outcome::MayHaveBeenSent, "{e}");
     assert_eq!(e.attempts(), 1);
@@ -1050,4 +1032,15 @@ fn eight_threads_reuse_at_most_eight_connections() {
         (1..=8).contains(&opened),
         "keep-alive pool: {opened} connections for 80 sends from 8 threads"
     );
+}
+
+/// A client for a raw test server on loopback, with the test credentials.
+fn raw_client(port: u16) -> Client {
+    Client::builder(
+        Target::Custom(format!("http://127.0.0.1:{port}")),
+        KEY,
+        GROUP,
+    )
+    .build()
+    .unwrap()
 }

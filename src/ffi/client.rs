@@ -4,7 +4,7 @@ use std::ffi::{CString, c_char, c_void};
 use std::ptr;
 use std::time::Duration;
 
-use super::error::report;
+use super::error::{deliver, report};
 use super::{
     HERO_INTERNAL_ERROR, HERO_INVALID_ARGUMENT, HERO_MAY_HAVE_BEEN_SENT, HERO_NULL_ARGUMENT,
     HERO_OK, clear_outs, ffi_try, give, guard, hero_error, hero_message, hero_response,
@@ -137,21 +137,16 @@ pub extern "C" fn hero_config_new_from_env(
     guard(HERO_INTERNAL_ERROR, || {
         // SAFETY: NULL or writable out-parameters (documented).
         ffi_try!(unsafe { clear_outs(config_out, error_out) });
-        match ClientBuilder::from_env() {
-            Ok(builder) => {
-                // SAFETY: checked non-NULL above.
-                unsafe {
-                    give(
-                        config_out,
-                        hero_config {
-                            builder: Some(builder),
-                        },
-                    )
-                };
-                HERO_OK
-            }
-            // SAFETY: error_out is NULL or writable.
-            Err(e) => unsafe { report(error_out, e) },
+        // SAFETY: checked or cleared out-parameters (above).
+        unsafe {
+            deliver(
+                ClientBuilder::from_env(),
+                config_out,
+                error_out,
+                |builder| hero_config {
+                    builder: Some(builder),
+                },
+            )
         }
     })
 }
@@ -292,14 +287,11 @@ pub extern "C" fn hero_client_new(
         let Some(builder) = config.builder.clone() else {
             return HERO_INTERNAL_ERROR;
         };
-        match builder.build() {
-            Ok(client) => {
-                // SAFETY: checked non-NULL above.
-                unsafe { give(client_out, hero_client { client }) };
-                HERO_OK
-            }
-            // SAFETY: error_out is NULL or writable.
-            Err(e) => unsafe { report(error_out, e) },
+        // SAFETY: checked or cleared out-parameters (above).
+        unsafe {
+            deliver(builder.build(), client_out, error_out, |client| {
+                hero_client { client }
+            })
         }
     })
 }
@@ -363,14 +355,11 @@ pub extern "C" fn hero_client_send(
         let Some(msg) = &message.msg else {
             return HERO_INTERNAL_ERROR;
         };
-        match client.client.send(msg) {
-            Ok(reply) => {
-                // SAFETY: checked non-NULL above.
-                unsafe { give(response_out, hero_response::new(reply)) };
-                HERO_OK
-            }
-            // SAFETY: error_out is NULL or writable.
-            Err(e) => unsafe { report(error_out, e) },
+        // SAFETY: checked or cleared out-parameters (above).
+        unsafe {
+            deliver(client.client.send(msg), response_out, error_out, |reply| {
+                hero_response::new(reply)
+            })
         }
     })
 }

@@ -92,6 +92,28 @@ pub(crate) unsafe fn report(out: *mut *mut hero_error, error: Error) -> hero_sta
     status
 }
 
+/// Hands a core result to C: the value, wrapped, through `out`, or the
+/// error through `error_out` (when not NULL). Returns the status.
+///
+/// # Safety
+/// `out` is valid to write; `error_out` is NULL or valid to write.
+pub(crate) unsafe fn deliver<T, U>(
+    result: Result<T, Error>,
+    out: *mut *mut U,
+    error_out: *mut *mut hero_error,
+    wrap: impl FnOnce(T) -> U,
+) -> hero_status {
+    match result {
+        // SAFETY: per this function's contract.
+        Ok(value) => unsafe {
+            super::give(out, wrap(value));
+            super::HERO_OK
+        },
+        // SAFETY: per this function's contract.
+        Err(e) => unsafe { report(error_out, e) },
+    }
+}
+
 /// The outcome of the failure: `HERO_NOT_SENT`, `HERO_REFUSED`,
 /// `HERO_MAY_HAVE_BEEN_SENT` or `HERO_ACCEPTED_ID_UNKNOWN` (the same value
 /// the failing call returned). `HERO_NULL_ARGUMENT` if `error` is NULL.
