@@ -15,36 +15,29 @@ CG_LONG=${CG_LONG:-2000}
 say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
-# need CMD PKG: install PKG with apt when CMD is missing and we are root;
-# otherwise fail with a clear message. Never skips silently.
-need() {
-    local cmd=$1 pkg=$2
-    command -v "$cmd" >/dev/null 2>&1 && return 0
-    [ -x "/usr/sbin/$cmd" ] && return 0
+# install_or_die WHAT PKG: apt-get install PKG when running as root;
+# otherwise fail saying what to install. Never skips silently.
+install_or_die() {
+    local what=$1 pkg=$2
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        say "$cmd missing: apt-get install -y $pkg"
+        say "$what missing: apt-get install -y $pkg"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >&2 ||
             { DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
               DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >&2; } ||
             die "could not install $pkg"
     else
-        die "$cmd is not installed and this is not root: run 'sudo apt-get install -y $pkg' first"
+        die "$what is not installed and this is not root: run 'sudo apt-get install -y $pkg' first"
     fi
 }
 
-# need_header HEADER PKG: same for a development header.
+# need CMD PKG: CMD on PATH (or in /usr/sbin), else install PKG.
+need() {
+    command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || install_or_die "$1" "$2"
+}
+
+# need_header HEADER PKG: the same for a development header.
 need_header() {
-    local header=$1 pkg=$2
-    [ -e "/usr/include/$header" ] && return 0
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        say "/usr/include/$header missing: apt-get install -y $pkg"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >&2 ||
-            { DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
-              DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >&2; } ||
-            die "could not install $pkg"
-    else
-        die "/usr/include/$header is missing and this is not root: run 'sudo apt-get install -y $pkg' first"
-    fi
+    [ -e "/usr/include/$1" ] || install_or_die "/usr/include/$1" "$2"
 }
 
 nginx_bin() { command -v nginx 2>/dev/null || echo /usr/sbin/nginx; }

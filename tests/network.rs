@@ -590,14 +590,37 @@ fn connect_proxy(mode: ProxyMode) -> Server {
     })
 }
 
-#[test]
-fn proxy_tunnels_plain_http() {
+/// A plain-HTTP test server answering 200, a proxy in `mode`, and a
+/// client that goes through it.
+fn plain_via_proxy(mode: ProxyMode) -> (Server, Server, Client) {
     let server = serve(answering(ok_reply()));
-    let proxy = connect_proxy(ProxyMode::Tunnel);
+    let proxy = connect_proxy(mode);
     let client = builder(server.http_url())
         .proxy(proxy.proxy_url())
         .build()
         .unwrap();
+    (server, proxy, client)
+}
+
+/// The same with a TLS server for "localhost" (the CA file is returned so
+/// it lives as long as the test).
+fn tls_via_proxy(mode: ProxyMode, attempts: u32) -> (Server, Server, TempFile, Client) {
+    let pki = Pki::new();
+    let server = serve_tls(pki.leaf(&["localhost"]), ok_reply());
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    let proxy = connect_proxy(mode);
+    let client = builder(server.https_url())
+        .ca_file(ca.path())
+        .proxy(proxy.proxy_url())
+        .max_attempts(attempts)
+        .build()
+        .unwrap();
+    (server, proxy, ca, client)
+}
+
+#[test]
+fn proxy_tunnels_plain_http() {
+    let (server, proxy, client) = plain_via_proxy(ProxyMode::Tunnel);
     assert_eq!(send_ok(&client).message_id(), "m-1");
     assert_eq!(
         proxy.stats.notes(),
@@ -608,15 +631,7 @@ fn proxy_tunnels_plain_http() {
 
 #[test]
 fn proxy_tunnels_tls() {
-    let pki = Pki::new();
-    let server = serve_tls(pki.leaf(&["localhost"]), ok_reply());
-    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
-    let proxy = connect_proxy(ProxyMode::Tunnel);
-    let client = builder(server.https_url())
-        .ca_file(ca.path())
-        .proxy(proxy.proxy_url())
-        .build()
-        .unwrap();
+    let (server, proxy, _ca, client) = tls_via_proxy(ProxyMode::Tunnel, 3);
     assert_eq!(send_ok(&client).message_id(), "m-1");
     assert_eq!(
         proxy.stats.notes(),
@@ -627,12 +642,7 @@ fn proxy_tunnels_tls() {
 
 #[test]
 fn proxy_refusing_connect_is_not_sent() {
-    let server = serve(answering(ok_reply()));
-    let proxy = connect_proxy(ProxyMode::Forbid);
-    let client = builder(server.http_url())
-        .proxy(proxy.proxy_url())
-        .build()
-        .unwrap();
+    let (server, proxy, client) = plain_via_proxy(ProxyMode::Forbid);
     let e = send_err(&client);
     expect(&e, Outcome::NotSent, ErrorKind::Proxy);
     assert_eq!(e.attempts(), 1, "{e:?}");
@@ -644,12 +654,7 @@ fn proxy_refusing_connect_is_not_sent() {
 fn proxy_cutting_the_tunnel_after_request_bytes_may_have_sent() {
     // A plain-HTTP target: through a TLS target the first tunnelled bytes
     // would be the ClientHello, not request bytes (that is the TLS case).
-    let server = serve(answering(ok_reply()));
-    let proxy = connect_proxy(ProxyMode::CutAfterFirstBytes);
-    let client = builder(server.http_url())
-        .proxy(proxy.proxy_url())
-        .build()
-        .unwrap();
+    let (_server, proxy, client) = plain_via_proxy(ProxyMode::CutAfterFirstBytes);
     let e = send_err(&client);
     assert_eq!(e.outcome(), Outcome::MayHaveBeenSent, "{e} / {e:?}");
     assert_eq!(e.attempts(), 1, "{e:?}");
@@ -659,16 +664,7 @@ fn proxy_cutting_the_tunnel_after_request_bytes_may_have_sent() {
 
 #[test]
 fn proxy_cutting_the_tunnel_during_tls_handshake_is_not_sent() {
-    let pki = Pki::new();
-    let server = serve_tls(pki.leaf(&["localhost"]), ok_reply());
-    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
-    let proxy = connect_proxy(ProxyMode::CutAfterFirstBytes);
-    let client = builder(server.https_url())
-        .ca_file(ca.path())
-        .proxy(proxy.proxy_url())
-        .max_attempts(1)
-        .build()
-        .unwrap();
+    let (_server, _proxy, _ca, client) = tls_via_proxy(ProxyMode::CutAfterFirstBytes, 1);
     let e = send_err(&client);
     // Only the ClientHello went: no HTTP byte can have reached anyone.
     assert_eq!(e.outcome(), Outcome::NotSent, "{e} / {e:?}");
@@ -676,12 +672,7 @@ fn proxy_cutting_the_tunnel_during_tls_handshake_is_not_sent() {
 
 #[test]
 fn proxy_tunnel_counts_as_one_connection() {
-    let server = serve(answering(ok_reply()));
-    let proxy = connect_proxy(ProxyMode::Tunnel);
-    let client = builder(server.http_url())
-        .proxy(proxy.proxy_url())
-        .build()
-        .unwrap();
+    let (_server, _proxy, client) = plain_via_proxy(ProxyMode::Tunnel);
     send_ok(&client);
     assert_eq!(client.connections_opened(), 1);
 }
