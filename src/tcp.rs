@@ -106,9 +106,15 @@ pub(crate) struct FastTcp {
     write_timeout: Option<Duration>,
 }
 
-/// Updates a socket timeout only when the one set is off by more than a
-/// sixteenth of the wanted one (at most 250 ms): the remaining time shrinks
-/// on every call, and exactness to the millisecond is not worth a system call.
+/// How far a socket timeout already set may fall short of the time left
+/// and still be kept (a read that times out early is simply resumed), and
+/// how far past it (a send may overrun its deadline by this much). The time
+/// left shrinks on every call; a system call per read to track it exactly
+/// is not worth it.
+const SHORT_BY: Duration = Duration::from_millis(250);
+const LONG_BY: Duration = Duration::from_millis(5);
+
+/// Sets a socket timeout unless the one set is close enough to `wanted`.
 fn retime(
     current: &mut Option<Duration>,
     wanted: Option<Duration>,
@@ -116,14 +122,55 @@ fn retime(
 ) -> io::Result<()> {
     let close_enough = match (*current, wanted) {
         (None, None) => true,
-        (Some(c), Some(w)) => c.abs_diff(w) <= (w / 16).min(Duration::from_millis(250)),
+        (Some(c), Some(w)) => c <= w + LONG_BY && c + SHORT_BY.min(w / 16) >= w,
         _ => false,
     };
-    if !close_enough {
-        set(wanted)?;
-        *current = wanted;
+    if close_enough {
+        return Ok(());
+    }
+    match set(wanted) {
+        Ok(()) => *current = wanted,
+        // macOS refuses timeout changes once the peer has closed with unread
+        // request data; the answer may still be readable, so let I/O decide.
+        Err(e) if cfg!(target_os = "macos") && e.kind() == io::ErrorKind::InvalidInput => {}
+        Err(e) => return Err(e),
     }
     Ok(())
+}
+
+/// Runs one blocking socket call so that it ends by `deadline`: resumed
+/// after a signal (Linux does not restart socket calls that have a timeout,
+/// and each restart would otherwise get the full timeout again) and after a
+/// kept timeout that fired before the deadline.
+fn by_deadline<T>(
+    current: &mut Option<Duration>,
+    deadline: Option<Instant>,
+    set: impl Fn(Option<Duration>) -> io::Result<()>,
+    mut call: impl FnMut() -> io::Result<T>,
+) -> io::Result<T> {
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        retime(current, left, &set)?;
+        match call() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                ) && deadline.is_some_and(|d| Instant::now() < d) =>
+            {
+                continue;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn deadline_of(timeout: &NextTimeout) -> Option<Instant> {
+    timeout.not_zero().map(|t| Instant::now() + *t)
 }
 
 fn io_error(e: io::Error, timeout: &NextTimeout) -> ureq::Error {
@@ -142,13 +189,25 @@ impl FastTcp {
         if timeout.after.is_zero() {
             return Err(ureq::Error::Timeout(timeout.reason));
         }
+        let deadline = deadline_of(timeout);
         let stream = &*self.stream;
-        retime(
-            &mut self.write_timeout,
-            timeout.not_zero().map(|t| *t),
-            |t| stream.set_write_timeout(t),
-        )?;
-        let result = (&*self.stream).write_all(&self.pending);
+        let mut sent = 0;
+        let result = loop {
+            if sent == self.pending.len() {
+                break Ok(());
+            }
+            let pending = &self.pending[sent..];
+            match by_deadline(
+                &mut self.write_timeout,
+                deadline,
+                |t| stream.set_write_timeout(t),
+                || (&*stream).write(pending),
+            ) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => sent += n,
+                Err(e) => break Err(e),
+            }
+        };
         self.pending.clear();
         result.map_err(|e| io_error(e, timeout))
     }
@@ -176,19 +235,16 @@ impl Transport for FastTcp {
         if timeout.after.is_zero() {
             return Err(ureq::Error::Timeout(timeout.reason));
         }
+        let deadline = deadline_of(&timeout);
         let stream = &*self.stream;
-        retime(
-            &mut self.read_timeout,
-            timeout.not_zero().map(|t| *t),
-            |t| stream.set_read_timeout(t),
-        )?;
         let input = self.buffers.input_append_buf();
-        let amount = loop {
-            match (&*self.stream).read(input) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other.map_err(|e| io_error(e, &timeout))?,
-            }
-        };
+        let amount = by_deadline(
+            &mut self.read_timeout,
+            deadline,
+            |t| stream.set_read_timeout(t),
+            || (&*stream).read(input),
+        )
+        .map_err(|e| io_error(e, &timeout))?;
         self.buffers.input_appended(amount);
         Ok(amount > 0)
     }

@@ -738,6 +738,43 @@ fn headers_never_finishing_may_have_sent_within_deadline() {
     assert_eq!(server.stats.requests(), 1);
 }
 
+/// Signals arriving every 50 ms (as from a host program's timers) must not
+/// stretch the deadline: Linux does not restart a socket read that has a
+/// timeout, and restarting it naively would grant the full timeout again.
+#[cfg(target_os = "linux")]
+#[test]
+fn signals_do_not_stretch_the_deadline() {
+    extern "C" fn ignore(_: libc::c_int) {}
+    // SAFETY: installs a handler that does nothing, without SA_RESTART.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = ignore as *const () as usize;
+        libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut());
+    }
+    let server = serve(|mut stream, stats| {
+        let _ = read_request(&mut stream, stats);
+        drain(&mut stream);
+    });
+    let client = builder(server.http_url()).build().unwrap();
+    // SAFETY: plain query of this thread's id.
+    let me = unsafe { libc::pthread_self() } as usize;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ticker = {
+        let done = done.clone();
+        thread::spawn(move || {
+            while !done.load(SeqCst) {
+                thread::sleep(Duration::from_millis(50));
+                // SAFETY: `me` is the test thread, alive until `done` is set.
+                unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR1) };
+            }
+        })
+    };
+    let e = send_err(&client);
+    done.store(true, SeqCst);
+    ticker.join().unwrap();
+    expect(&e, Outcome::MayHaveBeenSent, ErrorKind::Timeout);
+}
+
 #[test]
 fn garbage_instead_of_http_may_have_sent() {
     let server = serve(answering(b"SSH-2.0-OpenSSH_9.6\r\n\r\n".to_vec()));
