@@ -101,6 +101,8 @@ typedef enum {
   HERO_KIND_PROTOCOL = 12,
   // A 2xx answer without a readable `message_id`.
   HERO_KIND_UNREADABLE_RESPONSE = 13,
+  // A bug in this library, caught at the boundary.
+  HERO_KIND_INTERNAL = 14,
 } hero_kind;
 
 // A client (opaque): a connection pool and settings. Thread-safe: share
@@ -298,7 +300,8 @@ hero_status hero_client_check(const hero_client *client,
 // Thread rules: any number of threads may send through one client at
 // once; `message` must not be modified by another thread during the call.
 // An internal error during the send is reported as
-// `HERO_MAY_HAVE_BEEN_SENT`, the only safe assumption.
+// `HERO_MAY_HAVE_BEEN_SENT` (kind `HERO_KIND_INTERNAL`), the only safe
+// assumption.
 hero_status hero_client_send(const hero_client *client,
                              const hero_message *message,
                              hero_response **response_out,

@@ -12,7 +12,7 @@ use ureq::http::Uri;
 use ureq::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
-use ureq::{Agent, Proxy};
+use ureq::{Agent, Proxy, ProxyProtocol};
 
 use crate::error::{Error, ErrorKind, Outcome};
 use crate::log::{Hook, LogLevel, Logger};
@@ -244,6 +244,14 @@ impl ClientBuilder {
             None if self.target.is_loopback() => None,
             None => Proxy::try_from_env(),
         };
+        if let Some(p) = &proxy
+            && !matches!(p.protocol(), ProxyProtocol::Http | ProxyProtocol::Https)
+        {
+            // No SOCKS support is built in: ureq would silently connect direct.
+            return Err(Error::config(
+                "only http:// and https:// (CONNECT) proxies are supported, not SOCKS",
+            ));
+        }
         let has_proxy = proxy.is_some();
         let config = Config::builder()
             .http_status_as_error(false)

@@ -80,6 +80,8 @@ pub enum ErrorKind {
     Protocol,
     /// A 2xx answer whose body was unreadable or lacked `message_id`.
     UnreadableResponse,
+    /// A bug in this library, caught at the C boundary.
+    Internal,
 }
 
 /// A failed send (or a send whose result could not be read).

@@ -281,7 +281,8 @@ impl SendMessage {
     }
 }
 
-/// Redacts everything that identifies or speaks to the patient.
+/// Redacts everything that identifies or speaks to the patient, and the
+/// clinical code and schedule tied to them.
 impl fmt::Debug for SendMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fn set<T>(v: &Option<T>) -> &'static str {
@@ -305,7 +306,7 @@ impl fmt::Debug for SendMessage {
             .field("fallback_message_type", &self.fallback_message_type)
             .field("write_to_record", &self.write_to_record)
             .field("encrypted", &self.encrypted)
-            .field("snomed_code", &self.snomed_code)
+            .field("snomed_code", &set(&self.snomed_code))
             .field("snomed_term", &set(&self.snomed_term))
             .field("auto_write_to_record", &self.auto_write_to_record)
             .field("task_id", &set(&self.task_id))
@@ -313,7 +314,7 @@ impl fmt::Debug for SendMessage {
             .field("short_link_id", &set(&self.short_link_id))
             .field("assignee_id", &self.assignee_id)
             .field("assignee_type", &self.assignee_type)
-            .field("send_at", &self.send_at)
+            .field("send_at", &set(&self.send_at))
             .finish()
     }
 }

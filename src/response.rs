@@ -63,7 +63,7 @@ impl PartialEq for MessageResponse {
 impl MessageResponse {
     /// Parses a reply body as Hero sends it (or as stored from
     /// [`to_json`](Self::to_json)). `None` when it is not a JSON object with a
-    /// non-empty string `message_id`.
+    /// non-empty string `message_id` free of control characters.
     pub fn from_json(body: &[u8]) -> Option<Self> {
         Self::from_body(body.to_vec()).ok()
     }
@@ -72,9 +72,11 @@ impl MessageResponse {
     /// when it is not a reply.
     pub(crate) fn from_body(body: Vec<u8>) -> Result<Self, Vec<u8>> {
         let id = match serde_json::from_slice::<IdOnly>(&body) {
+            // An id is quoted in logs and handed to C as a C string: control
+            // characters (NUL, CR, LF) would truncate it or forge log lines.
             Ok(IdOnly {
                 message_id: Some(id),
-            }) if !id.is_empty() => id,
+            }) if !id.is_empty() && !id.chars().any(char::is_control) => id,
             _ => return Err(body),
         };
         Ok(MessageResponse {
@@ -138,7 +140,13 @@ impl MessageResponse {
     }
 }
 
-/// Patient content and the auth token are redacted.
+/// `<set>` or `<unset>`: whether a field is there, not what it says.
+fn shown(v: &Option<String>) -> &'static str {
+    if v.is_some() { "<set>" } else { "<unset>" }
+}
+
+/// Patient content, the auth token, the clinical code and the confirmation
+/// link are redacted.
 impl fmt::Debug for MessageResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let fields = self.fields();
@@ -152,7 +160,7 @@ impl fmt::Debug for MessageResponse {
                     .map(|c| format!("<{} bytes>", c.len())),
             )
             .field("created_at", &fields.created_at)
-            .field("snomed_code", &fields.snomed_code)
+            .field("snomed_code", &shown(&fields.snomed_code))
             .field("write_to_record", &fields.write_to_record)
             .field(
                 "auth_token",
@@ -160,7 +168,7 @@ impl fmt::Debug for MessageResponse {
             )
             .field(
                 "confirm_write_to_record_url",
-                &fields.confirm_write_to_record_url,
+                &shown(&fields.confirm_write_to_record_url),
             )
             .field("submitted_by", &fields.submitted_by)
             .field("send_at", &fields.send_at)
@@ -266,6 +274,8 @@ mod tests {
         assert_eq!(r.content(), None);
         for bad in [
             &b"not json"[..],
+            br#"{"message_id":"\u0000abc"}"#,
+            br#"{"message_id":"a\nattempt 2: forged"}"#,
             b"{}",
             br#"{"message_id":""}"#,
             br#"{"message_id":5}"#,

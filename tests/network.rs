@@ -491,6 +491,28 @@ fn tls_failure_is_kind_tls_and_not_retried() {
     }
 }
 
+/// ureq would accept a SOCKS proxy and, with no SOCKS support built in,
+/// connect direct: refused at build instead.
+#[test]
+fn socks_proxies_are_refused_not_bypassed() {
+    for url in [
+        "socks5://127.0.0.1:9",
+        "socks4://127.0.0.1:9",
+        "socks5h://127.0.0.1:9",
+    ] {
+        let e = builder("https://hero.invalid")
+            .proxy(url)
+            .build()
+            .unwrap_err();
+        expect(&e, Outcome::NotSent, ErrorKind::Config);
+        assert!(e.to_string().contains("SOCKS"), "{e}");
+    }
+    builder("https://hero.invalid")
+        .proxy("http://127.0.0.1:9")
+        .build()
+        .unwrap();
+}
+
 #[test]
 fn unusable_ca_file_fails_build() {
     let missing = std::env::temp_dir().join(format!("herohealth-missing-{}.pem", unique_hex()));

@@ -1044,3 +1044,73 @@ fn raw_client(port: u16) -> Client {
     .build()
     .unwrap()
 }
+
+/// Through the C ABI: an empty error body reads as NULL with length 0, and
+/// a body as its bytes.
+#[test]
+fn c_error_body_is_null_when_empty() {
+    use herohealth::ffi::*;
+    use std::ffi::CString;
+    use std::ptr;
+    for (raw, want) in [
+        (
+            &b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"[..],
+            None,
+        ),
+        (
+            &b"HTTP/1.1 400 Bad Request\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope"[..],
+            Some(&b"nope"[..]),
+        ),
+    ] {
+        let raw: &'static [u8] = Box::leak(raw.to_vec().into_boxed_slice());
+        let (port, _server) = one_shot_server(raw);
+        let url = CString::new(format!("http://127.0.0.1:{port}")).unwrap();
+        let (key, group) = (CString::new(KEY).unwrap(), CString::new(GROUP).unwrap());
+        let (pid, text) = (
+            CString::new("4242").unwrap(),
+            CString::new("Hello").unwrap(),
+        );
+        let (mut config, mut client, mut msg) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+        let (mut resp, mut err) = (ptr::null_mut(), ptr::null_mut());
+        assert_eq!(
+            hero_config_new(
+                HERO_TARGET_CUSTOM,
+                url.as_ptr(),
+                key.as_ptr(),
+                group.as_ptr(),
+                &mut config
+            ),
+            hero_status::HERO_OK
+        );
+        assert_eq!(
+            hero_client_new(config, &mut client, ptr::null_mut()),
+            hero_status::HERO_OK
+        );
+        assert_eq!(
+            hero_message_new(
+                pid.as_ptr(),
+                HERO_MESSAGE_TYPE_HERO,
+                text.as_ptr(),
+                &mut msg
+            ),
+            hero_status::HERO_OK
+        );
+        assert_eq!(
+            hero_client_send(client, msg, &mut resp, &mut err),
+            hero_status::HERO_REFUSED
+        );
+        assert_eq!(hero_error_http_status(err), 400);
+        let mut len = 99usize;
+        let body = hero_error_body(err, &mut len);
+        match want {
+            None => assert!(body.is_null() && len == 0, "{body:?} {len}"),
+            // SAFETY: the library returned `len` readable bytes at `body`.
+            Some(w) => assert_eq!(unsafe { std::slice::from_raw_parts(body, len) }, w),
+        }
+        hero_error_free(err);
+        hero_response_free(resp);
+        hero_message_free(msg);
+        hero_client_free(client);
+        hero_config_free(config);
+    }
+}

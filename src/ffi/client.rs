@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use super::error::{deliver, report};
 use super::{
-    HERO_INTERNAL_ERROR, HERO_INVALID_ARGUMENT, HERO_MAY_HAVE_BEEN_SENT, HERO_NULL_ARGUMENT,
-    HERO_OK, clear_outs, ffi_try, give, guard, hero_error, hero_message, hero_response,
-    hero_status, mut_arg, ref_arg, str_arg, take,
+    HERO_INTERNAL_ERROR, HERO_INVALID_ARGUMENT, HERO_NULL_ARGUMENT, HERO_OK, caught, clear_outs,
+    ffi_try, give, guard, hero_error, hero_message, hero_response, hero_status, mut_arg, ref_arg,
+    str_arg, take,
 };
-use crate::{Client, ClientBuilder, LogLevel, Target};
+use crate::{Client, ClientBuilder, Error, ErrorKind, LogLevel, Outcome, Target};
 
 /// Client settings being prepared (opaque). One thread at a time. Free with
 /// `hero_config_free`; a client made from it does not need it any more.
@@ -338,7 +338,8 @@ pub extern "C" fn hero_client_check(
 /// Thread rules: any number of threads may send through one client at
 /// once; `message` must not be modified by another thread during the call.
 /// An internal error during the send is reported as
-/// `HERO_MAY_HAVE_BEEN_SENT`, the only safe assumption.
+/// `HERO_MAY_HAVE_BEEN_SENT` (kind `HERO_KIND_INTERNAL`), the only safe
+/// assumption.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_client_send(
     client: *const hero_client,
@@ -346,7 +347,7 @@ pub extern "C" fn hero_client_send(
     response_out: *mut *mut hero_response,
     error_out: *mut *mut hero_error,
 ) -> hero_status {
-    guard(HERO_MAY_HAVE_BEEN_SENT, || {
+    let status = caught(|| {
         // SAFETY: NULL or writable out-parameters (documented).
         ffi_try!(unsafe { clear_outs(response_out, error_out) });
         // SAFETY: NULL or live handles (documented thread rules).
@@ -361,6 +362,17 @@ pub extern "C" fn hero_client_send(
                 hero_response::new(reply)
             })
         }
+    });
+    // A bug inside the send: the request may have gone, so say so, with an
+    // error object like every other outcome.
+    status.unwrap_or_else(|| {
+        let e = Error::new(
+            Outcome::MayHaveBeenSent,
+            ErrorKind::Internal,
+            "internal error during the send",
+        );
+        // SAFETY: error_out is NULL or writable, and was cleared before the send began.
+        unsafe { report(error_out, e) }
     })
 }
 

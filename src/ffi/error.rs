@@ -49,6 +49,8 @@ pub enum hero_kind {
     HERO_KIND_PROTOCOL = 12,
     /// A 2xx answer without a readable `message_id`.
     HERO_KIND_UNREADABLE_RESPONSE = 13,
+    /// A bug in this library, caught at the boundary.
+    HERO_KIND_INTERNAL = 14,
 }
 
 impl hero_error {
@@ -147,7 +149,8 @@ pub extern "C" fn hero_error_kind(error: *const hero_error) -> hero_kind {
         ErrorKind::Redirect => HERO_KIND_REDIRECT,
         ErrorKind::HttpStatus => HERO_KIND_HTTP_STATUS,
         ErrorKind::Protocol => HERO_KIND_PROTOCOL,
-        _ => HERO_KIND_UNREADABLE_RESPONSE,
+        ErrorKind::UnreadableResponse => HERO_KIND_UNREADABLE_RESPONSE,
+        _ => HERO_KIND_INTERNAL,
     }
 }
 
@@ -204,7 +207,10 @@ pub extern "C" fn hero_error_attempts(error: *const hero_error) -> u32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_error_body(error: *const hero_error, len_out: *mut usize) -> *const u8 {
     // SAFETY: NULL or a live hero_error.
-    let body = unsafe { error.as_ref() }.and_then(|e| e.error.response_body());
+    // An empty body reads as none: C gets NULL, never a dangling non-NULL pointer.
+    let body = unsafe { error.as_ref() }
+        .and_then(|e| e.error.response_body())
+        .filter(|b| !b.is_empty());
     if !len_out.is_null() {
         // SAFETY: non-NULL pointer the caller gave us to write.
         unsafe { *len_out = body.map_or(0, <[u8]>::len) };

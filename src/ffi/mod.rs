@@ -70,7 +70,12 @@ pub(crate) use hero_status::*;
 /// Runs `f`, turning a panic into `on_panic`: a Rust panic must never
 /// unwind into C or abort the host program.
 pub(crate) fn guard(on_panic: hero_status, f: impl FnOnce() -> hero_status) -> hero_status {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
+    caught(f).unwrap_or(on_panic)
+}
+
+/// Runs `f`; `None` if it panicked (the panic stops here).
+pub(crate) fn caught<T>(f: impl FnOnce() -> T) -> Option<T> {
+    catch_unwind(AssertUnwindSafe(f)).ok()
 }
 
 /// Borrows a NUL-terminated UTF-8 argument.
@@ -203,6 +208,52 @@ mod tests {
         assert_eq!(
             super::HERO_VERSION_PATCH.to_string(),
             env!("CARGO_PKG_VERSION_PATCH")
+        );
+    }
+
+    #[test]
+    fn a_panic_stops_at_the_boundary() {
+        use super::*;
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        assert_eq!(
+            guard(HERO_INTERNAL_ERROR, || panic!("bug")),
+            HERO_INTERNAL_ERROR
+        );
+        assert_eq!(caught(|| -> u8 { panic!("bug") }), None);
+        std::panic::set_hook(hook);
+        assert_eq!(guard(HERO_INTERNAL_ERROR, || HERO_OK), HERO_OK);
+    }
+
+    #[test]
+    fn every_status_has_its_own_text() {
+        use super::*;
+        // SAFETY: hero_status_text returns a static NUL-terminated string.
+        let text = |s: i32| {
+            unsafe { std::ffi::CStr::from_ptr(hero_status_text(s)) }
+                .to_str()
+                .unwrap()
+        };
+        let all = [
+            HERO_OK,
+            HERO_NOT_SENT,
+            HERO_REFUSED,
+            HERO_MAY_HAVE_BEEN_SENT,
+            HERO_ACCEPTED_ID_UNKNOWN,
+            HERO_NULL_ARGUMENT,
+            HERO_INVALID_UTF8,
+            HERO_INVALID_ARGUMENT,
+            HERO_INTERNAL_ERROR,
+        ];
+        let mut seen: Vec<&str> = all.iter().map(|s| text(*s as i32)).collect();
+        assert!(!seen.contains(&"unknown status"));
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), all.len());
+        assert_eq!(text(-1), "unknown status");
+        assert_eq!(
+            text(HERO_MAY_HAVE_BEEN_SENT as i32),
+            "may have been sent: check in Hero before resending"
         );
     }
 }
