@@ -226,33 +226,61 @@ hero_status hero_config_new(hero_target target,
 hero_status hero_config_new_from_env(hero_config **config_out, hero_error **error_out);
 
 // Sets the time allowed to open a connection, TLS included (default
-// 10000 ms). `HERO_NULL_ARGUMENT` if `config` is NULL.
+// 10000 ms).
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+// changed). One thread at a time per config.
 hero_status hero_config_set_connect_timeout_ms(hero_config *config, uint32_t ms);
 
-// Sets the time allowed for a whole send, retries included (default 30000 ms).
+// Sets the time allowed for a whole send, retries included (default
+// 30000 ms); 0 is refused by `hero_client_new`, as is a zero connect timeout.
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+// changed). One thread at a time per config.
 hero_status hero_config_set_deadline_ms(hero_config *config, uint32_t ms);
 
 // Sets the most HTTP attempts per send (default 3; 0 and 1 both mean no
 // retry). Retries happen only while the message certainly has not gone:
 // a failed connect, or a 429.
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+// changed). One thread at a time per config.
 hero_status hero_config_set_max_attempts(hero_config *config, uint32_t attempts);
 
 // Sets the longest `Retry-After` waited out automatically (default 30000 ms).
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+// changed). One thread at a time per config.
 hero_status hero_config_set_max_retry_wait_ms(hero_config *config, uint32_t ms);
 
 // Turns the clinical and contact checks on (default) or off: SNOMED CT
 // check digits, phone numbers for sms, email addresses for email.
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+// changed). One thread at a time per config.
 hero_status hero_config_set_strict_checks(hero_config *config, bool on);
 
 // Appends `suffix` (copied) to the User-Agent, e.g. `"MyEHR/4.2"`.
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a
+// NULL `config` or a NULL / non-UTF-8 string (nothing changed). One thread
+// at a time per config.
 hero_status hero_config_set_user_agent_suffix(hero_config *config, const char *suffix);
 
 // Trusts the CA certificates in this PEM file instead of the operating
 // system's trust store (path copied; read when the client is created).
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a
+// NULL `config` or a NULL / non-UTF-8 string (nothing changed). One thread
+// at a time per config.
 hero_status hero_config_set_ca_file(hero_config *config, const char *path);
 
 // Sends through this HTTP proxy (`"http://host:port"`, copied), overriding
 // `HTTPS_PROXY` / `ALL_PROXY` / `HTTP_PROXY`.
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a
+// NULL `config` or a NULL / non-UTF-8 string (nothing changed). One thread
+// at a time per config.
 hero_status hero_config_set_proxy(hero_config *config, const char *url);
 
 // Sets a function to receive log lines (attempts, retries, statuses,
@@ -260,6 +288,9 @@ hero_status hero_config_set_proxy(hero_config *config, const char *url);
 // `callback` and `user_data` must be usable from any thread, and stay
 // valid until every client made from this config is freed. A NULL
 // callback turns logging off.
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+// changed). One thread at a time per config.
 hero_status hero_config_set_log_callback(hero_config *config,
                                          hero_log_callback callback,
                                          void *user_data);
@@ -434,26 +465,44 @@ hero_status hero_message_set_send_at(hero_message *message, const char *value);
 hero_status hero_message_set_encrypted_text(hero_message *message, const char *value);
 
 // Sets `encrypted` to a JSON boolean (`value` non-zero is true).
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `message` is NULL
+// (nothing changed). One thread at a time per message.
 hero_status hero_message_set_encrypted(hero_message *message, bool value);
 
 // Sets `write_to_record`: write the message to the patient's GP record
 // after approval.
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `message` is NULL
+// (nothing changed). One thread at a time per message.
 hero_status hero_message_set_write_to_record(hero_message *message, bool value);
 
 // Sets `auto_write_to_record`: write without admin approval (only if the
 // API key allows it).
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `message` is NULL
+// (nothing changed). One thread at a time per message.
 hero_status hero_message_set_auto_write_to_record(hero_message *message, bool value);
 
-// Sets `fallback_message_type` to one of `HERO_FALLBACK_TYPE_*`
-// (`HERO_INVALID_ARGUMENT` otherwise).
+// Sets `fallback_message_type` to one of `HERO_FALLBACK_TYPE_*`.
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `message` is NULL or
+// `HERO_INVALID_ARGUMENT` for another value
+// (nothing changed). One thread at a time per message.
 hero_status hero_message_set_fallback_message_type(hero_message *message, hero_fallback_type value);
 
 // Sets `assignee_id`, sent as a JSON number (must be 0 to 2^53-1, checked
 // at send); set `assignee_type` too.
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `message` is NULL
+// (nothing changed). One thread at a time per message.
 hero_status hero_message_set_assignee_id(hero_message *message, int64_t value);
 
-// Sets `assignee_type` to one of `HERO_ASSIGNEE_TYPE_*`
-// (`HERO_INVALID_ARGUMENT` otherwise).
+// Sets `assignee_type` to one of `HERO_ASSIGNEE_TYPE_*`.
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `message` is NULL or
+// `HERO_INVALID_ARGUMENT` for another value
+// (nothing changed). One thread at a time per message.
 hero_status hero_message_set_assignee_type(hero_message *message, hero_assignee_type value);
 
 // Parses a `message_type` name exactly as Hero spells it (`"hero"`,

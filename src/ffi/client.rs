@@ -152,7 +152,10 @@ pub extern "C" fn hero_config_new_from_env(
 }
 
 /// Sets the time allowed to open a connection, TLS included (default
-/// 10000 ms). `HERO_NULL_ARGUMENT` if `config` is NULL.
+/// 10000 ms).
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+/// changed). One thread at a time per config.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_config_set_connect_timeout_ms(
     config: *mut hero_config,
@@ -163,7 +166,11 @@ pub extern "C" fn hero_config_set_connect_timeout_ms(
     })
 }
 
-/// Sets the time allowed for a whole send, retries included (default 30000 ms).
+/// Sets the time allowed for a whole send, retries included (default
+/// 30000 ms); 0 is refused by `hero_client_new`, as is a zero connect timeout.
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+/// changed). One thread at a time per config.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_config_set_deadline_ms(config: *mut hero_config, ms: u32) -> hero_status {
     update(config, Ok(()), |b, ()| {
@@ -174,6 +181,9 @@ pub extern "C" fn hero_config_set_deadline_ms(config: *mut hero_config, ms: u32)
 /// Sets the most HTTP attempts per send (default 3; 0 and 1 both mean no
 /// retry). Retries happen only while the message certainly has not gone:
 /// a failed connect, or a 429.
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+/// changed). One thread at a time per config.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_config_set_max_attempts(
     config: *mut hero_config,
@@ -183,6 +193,9 @@ pub extern "C" fn hero_config_set_max_attempts(
 }
 
 /// Sets the longest `Retry-After` waited out automatically (default 30000 ms).
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+/// changed). One thread at a time per config.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_config_set_max_retry_wait_ms(
     config: *mut hero_config,
@@ -195,12 +208,19 @@ pub extern "C" fn hero_config_set_max_retry_wait_ms(
 
 /// Turns the clinical and contact checks on (default) or off: SNOMED CT
 /// check digits, phone numbers for sms, email addresses for email.
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+/// changed). One thread at a time per config.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_config_set_strict_checks(config: *mut hero_config, on: bool) -> hero_status {
     update(config, Ok(()), |b, ()| b.strict_checks(on))
 }
 
 /// Appends `suffix` (copied) to the User-Agent, e.g. `"MyEHR/4.2"`.
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a
+/// NULL `config` or a NULL / non-UTF-8 string (nothing changed). One thread
+/// at a time per config.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_config_set_user_agent_suffix(
     config: *mut hero_config,
@@ -214,6 +234,10 @@ pub extern "C" fn hero_config_set_user_agent_suffix(
 
 /// Trusts the CA certificates in this PEM file instead of the operating
 /// system's trust store (path copied; read when the client is created).
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a
+/// NULL `config` or a NULL / non-UTF-8 string (nothing changed). One thread
+/// at a time per config.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_config_set_ca_file(
     config: *mut hero_config,
@@ -225,6 +249,10 @@ pub extern "C" fn hero_config_set_ca_file(
 
 /// Sends through this HTTP proxy (`"http://host:port"`, copied), overriding
 /// `HTTPS_PROXY` / `ALL_PROXY` / `HTTP_PROXY`.
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a
+/// NULL `config` or a NULL / non-UTF-8 string (nothing changed). One thread
+/// at a time per config.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_config_set_proxy(
     config: *mut hero_config,
@@ -239,6 +267,9 @@ pub extern "C" fn hero_config_set_proxy(
 /// `callback` and `user_data` must be usable from any thread, and stay
 /// valid until every client made from this config is freed. A NULL
 /// callback turns logging off.
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+/// changed). One thread at a time per config.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_config_set_log_callback(
     config: *mut hero_config,

@@ -253,6 +253,9 @@ pub extern "C" fn hero_message_set_encrypted_text(
 }
 
 /// Sets `encrypted` to a JSON boolean (`value` non-zero is true).
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `message` is NULL
+/// (nothing changed). One thread at a time per message.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_message_set_encrypted(
     message: *mut hero_message,
@@ -263,6 +266,9 @@ pub extern "C" fn hero_message_set_encrypted(
 
 /// Sets `write_to_record`: write the message to the patient's GP record
 /// after approval.
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `message` is NULL
+/// (nothing changed). One thread at a time per message.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_message_set_write_to_record(
     message: *mut hero_message,
@@ -273,6 +279,9 @@ pub extern "C" fn hero_message_set_write_to_record(
 
 /// Sets `auto_write_to_record`: write without admin approval (only if the
 /// API key allows it).
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `message` is NULL
+/// (nothing changed). One thread at a time per message.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_message_set_auto_write_to_record(
     message: *mut hero_message,
@@ -281,8 +290,11 @@ pub extern "C" fn hero_message_set_auto_write_to_record(
     update(message, Ok(value), SendMessage::auto_write_to_record)
 }
 
-/// Sets `fallback_message_type` to one of `HERO_FALLBACK_TYPE_*`
-/// (`HERO_INVALID_ARGUMENT` otherwise).
+/// Sets `fallback_message_type` to one of `HERO_FALLBACK_TYPE_*`.
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `message` is NULL or
+/// `HERO_INVALID_ARGUMENT` for another value
+/// (nothing changed). One thread at a time per message.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_message_set_fallback_message_type(
     message: *mut hero_message,
@@ -297,6 +309,9 @@ pub extern "C" fn hero_message_set_fallback_message_type(
 
 /// Sets `assignee_id`, sent as a JSON number (must be 0 to 2^53-1, checked
 /// at send); set `assignee_type` too.
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `message` is NULL
+/// (nothing changed). One thread at a time per message.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_message_set_assignee_id(
     message: *mut hero_message,
@@ -305,8 +320,11 @@ pub extern "C" fn hero_message_set_assignee_id(
     update(message, Ok(value), SendMessage::assignee_id)
 }
 
-/// Sets `assignee_type` to one of `HERO_ASSIGNEE_TYPE_*`
-/// (`HERO_INVALID_ARGUMENT` otherwise).
+/// Sets `assignee_type` to one of `HERO_ASSIGNEE_TYPE_*`.
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `message` is NULL or
+/// `HERO_INVALID_ARGUMENT` for another value
+/// (nothing changed). One thread at a time per message.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_message_set_assignee_type(
     message: *mut hero_message,
