@@ -12,14 +12,14 @@
 # Writes the generated part of BENCHMARKS.md (between the bench markers;
 # text outside them is kept) and leaves raw data in target/bench-results/.
 #
-# Knobs (environment): SENDS (5000 per throughput run), ROUNDS (7),
+# Knobs (environment): SENDS (5000 per throughput run), ROUNDS (15),
 # CMD_SENDS (200 curl command runs per round), RSS_SENDS (100000),
 # CG_SHORT/CG_LONG (200/2000 sends for callgrind).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SENDS=${SENDS:-5000}
-ROUNDS=${ROUNDS:-7}
+ROUNDS=${ROUNDS:-15}
 CMD_SENDS=${CMD_SENDS:-200}
 RSS_SENDS=${RSS_SENDS:-100000}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/herobench.XXXXXX")
