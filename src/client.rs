@@ -221,6 +221,13 @@ impl ClientBuilder {
                 "deadline and connect timeout must be greater than zero",
             ));
         }
+        let day = Duration::from_secs(24 * 60 * 60);
+        if self.deadline > day || self.connect_timeout > day {
+            // Also keeps deadline arithmetic far from overflow.
+            return Err(Error::config(
+                "deadline and connect timeout must be at most 24 hours",
+            ));
+        }
         validate::credential("practice_group_id", &self.practice_group_id)?;
         let base = self.target.base_url()?;
         let mut user_agent = format!("herohealth/{}", env!("CARGO_PKG_VERSION"));

@@ -71,6 +71,11 @@ impl MessageResponse {
     /// Like [`from_json`](Self::from_json), keeping `body`; gives it back
     /// when it is not a reply.
     pub(crate) fn from_body(body: Vec<u8>) -> Result<Self, Vec<u8>> {
+        // Skipped strings are not checked for UTF-8 below: check the whole
+        // reply here, cheaply, so a garbled one is reported, not half read.
+        if std::str::from_utf8(&body).is_err() {
+            return Err(body);
+        }
         let id = match serde_json::from_slice::<IdOnly>(&body) {
             // An id is quoted in logs and handed to C as a C string: control
             // characters (NUL, CR, LF) would truncate it or forge log lines.
@@ -88,9 +93,18 @@ impl MessageResponse {
 
     fn fields(&self) -> &Fields {
         self.fields.get_or_init(|| {
-            // The body already parsed once, so this fails only on bytes that
-            // are not UTF-8 inside a string: those fields then read as absent.
-            let mut f: Fields = serde_json::from_slice(&self.body).unwrap_or_default();
+            let mut f = serde_json::from_slice::<Fields>(&self.body)
+                // A repeated key fails the typed read; read each field from a
+                // plain map instead (the last occurrence wins), so one odd
+                // entry cannot blank the others.
+                .or_else(|_| {
+                    let map: serde_json::Map<String, serde_json::Value> =
+                        serde_json::from_slice(&self.body)?;
+                    serde_json::from_value::<Fields>(serde_json::Value::Object(map))
+                })
+                // Only a lone UTF-16 surrogate escape gets here: nothing but
+                // the id can be trusted then.
+                .unwrap_or_default();
             f.message_id = Some(self.message_id.clone());
             f
         })
@@ -171,7 +185,7 @@ impl fmt::Debug for MessageResponse {
                 &shown(&fields.confirm_write_to_record_url),
             )
             .field("submitted_by", &fields.submitted_by)
-            .field("send_at", &fields.send_at)
+            .field("send_at", &shown(&fields.send_at))
             .finish()
     }
 }
@@ -298,7 +312,7 @@ mod tests {
     }
 
     #[test]
-    fn fields_are_read_lazily_and_a_bad_one_reads_as_absent() {
+    fn fields_are_read_lazily_and_odd_replies_keep_their_other_fields() {
         let r = MessageResponse::from_body(
             br#"{"message_id":"m4","content":"Hello","auth_token":"t"}"#.to_vec(),
         )
@@ -309,10 +323,17 @@ mod tests {
         );
         assert_eq!(r.content(), Some("Hello"));
         assert!(r.fields.get().is_some());
-        // Not UTF-8 inside an unread string: accepted (the id is fine), the field absent.
-        let odd = MessageResponse::from_json(b"{\"message_id\":\"m5\",\"content\":\"\xff\"}");
-        let odd = odd.expect("skipping a string does not check its bytes");
-        assert_eq!(odd.message_id(), "m5");
-        assert_eq!(odd.content(), None);
+        // Not UTF-8 anywhere: the reply is unreadable, even with a good id.
+        assert!(
+            MessageResponse::from_json(b"{\"message_id\":\"m5\",\"content\":\"\xff\"}").is_none()
+        );
+        // A repeated key: the other fields still read.
+        let dup = MessageResponse::from_json(
+            br#"{"message_id":"m6","content":"a","content":"b","write_to_record":true,"auth_token":"t"}"#,
+        )
+        .unwrap();
+        assert_eq!(dup.content(), Some("b"));
+        assert_eq!(dup.write_to_record(), Some(true));
+        assert_eq!(dup.auth_token(), Some("t"));
     }
 }

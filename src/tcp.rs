@@ -106,11 +106,10 @@ pub(crate) struct FastTcp {
     write_timeout: Option<Duration>,
 }
 
-/// How far a socket timeout already set may fall short of the time left
+/// How far a socket timeout already set may fall short of the one wanted
 /// and still be kept (a read that times out early is simply resumed), and
-/// how far past it (a send may overrun its deadline by this much). The time
-/// left shrinks on every call; a system call per read to track it exactly
-/// is not worth it.
+/// how far past it. The time left shrinks on every call; a system call per
+/// read to track it exactly is not worth it.
 const SHORT_BY: Duration = Duration::from_millis(250);
 const LONG_BY: Duration = Duration::from_millis(5);
 
@@ -153,7 +152,16 @@ fn by_deadline<T>(
         if left == Some(Duration::ZERO) {
             return Err(io::ErrorKind::TimedOut.into());
         }
-        retime(current, left, &set)?;
+        // Kernels fire socket timeouts late, by up to an eighth of their
+        // length: aim short and let this loop finish the wait.
+        let aim = left.map(|l| {
+            if l > Duration::from_millis(20) {
+                l - l / 8
+            } else {
+                l
+            }
+        });
+        retime(current, aim, &set)?;
         match call() {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e)
@@ -170,7 +178,9 @@ fn by_deadline<T>(
 }
 
 fn deadline_of(timeout: &NextTimeout) -> Option<Instant> {
-    timeout.not_zero().map(|t| Instant::now() + *t)
+    timeout
+        .not_zero()
+        .and_then(|t| Instant::now().checked_add(*t))
 }
 
 fn io_error(e: io::Error, timeout: &NextTimeout) -> ureq::Error {

@@ -173,7 +173,9 @@ impl Resolver for Resolve {
             cache.retain(|(h, p, _, at)| {
                 !(h == host && *p == port) && now.duration_since(*at) < DNS_TTL
             });
-            cache.truncate(7);
+            if cache.len() >= 8 {
+                cache.remove(0);
+            }
             cache.push((host.to_owned(), port, addrs.clone(), now));
         }
         Ok(addrs)

@@ -797,6 +797,30 @@ fn signals_do_not_stretch_the_deadline() {
     expect(&e, Outcome::MayHaveBeenSent, ErrorKind::Timeout);
 }
 
+/// Kernels fire socket timeouts late (up to an eighth of their length, so
+/// about 1 s on a long deadline): the transport aims short and finishes the
+/// wait itself, so a stalled send ends close to its deadline.
+#[test]
+fn a_long_deadline_is_kept_closely() {
+    let server = serve(|mut stream, stats| {
+        let _ = read_request(&mut stream, stats);
+        drain(&mut stream);
+    });
+    let deadline = Duration::from_secs(8);
+    let client = builder(server.http_url())
+        .deadline(deadline)
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let e = client.send(&hello()).unwrap_err();
+    let late = start.elapsed().saturating_sub(deadline);
+    expect(&e, Outcome::MayHaveBeenSent, ErrorKind::Timeout);
+    assert!(
+        late < Duration::from_millis(150),
+        "{late:?} past an 8 s deadline"
+    );
+}
+
 #[test]
 fn garbage_instead_of_http_may_have_sent() {
     let server = serve(answering(b"SSH-2.0-OpenSSH_9.6\r\n\r\n".to_vec()));

@@ -1114,3 +1114,25 @@ fn c_error_body_is_null_when_empty() {
         hero_config_free(config);
     }
 }
+
+/// Zero or absurd timeouts are caller mistakes, refused before any send.
+#[test]
+fn unusable_timeouts_fail_at_build() {
+    for (deadline, connect) in [
+        (Duration::ZERO, Duration::from_secs(1)),
+        (Duration::from_secs(1), Duration::ZERO),
+        (Duration::MAX, Duration::from_secs(1)),
+        (Duration::from_secs(1), Duration::from_secs(25 * 3600)),
+    ] {
+        let e = Client::builder(Target::Staging, KEY, GROUP)
+            .deadline(deadline)
+            .connect_timeout(connect)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            (e.outcome(), e.kind()),
+            (Outcome::NotSent, ErrorKind::Config),
+            "{e}"
+        );
+    }
+}

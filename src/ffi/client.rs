@@ -401,7 +401,9 @@ pub extern "C" fn hero_client_send(
             Outcome::MayHaveBeenSent,
             ErrorKind::Internal,
             "internal error during the send",
-        );
+        )
+        // The send had started: say an attempt was made.
+        .with_attempts(1);
         // SAFETY: error_out is NULL or writable, and was cleared before the send began.
         unsafe { report(error_out, e) }
     })
