@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone)]
 pub struct MessageResponse {
     message_id: String,
-    body: Vec<u8>,
+    body: String,
     fields: OnceLock<Fields>,
 }
 
@@ -73,16 +73,18 @@ impl MessageResponse {
     pub(crate) fn from_body(body: Vec<u8>) -> Result<Self, Vec<u8>> {
         // Skipped strings are not checked for UTF-8 below: check the whole
         // reply here, cheaply, so a garbled one is reported, not half read.
-        if std::str::from_utf8(&body).is_err() {
-            return Err(body);
-        }
-        let id = match serde_json::from_slice::<IdOnly>(&body) {
+        let body = match String::from_utf8(body) {
+            Ok(text) => text,
+            Err(e) => return Err(e.into_bytes()),
+        };
+        // From a checked `str`, serde_json skips its own per-string UTF-8 checks.
+        let id = match serde_json::from_str::<IdOnly>(&body) {
             // An id is quoted in logs and handed to C as a C string: control
             // characters (NUL, CR, LF) would truncate it or forge log lines.
             Ok(IdOnly {
                 message_id: Some(id),
             }) if !id.is_empty() && !id.chars().any(char::is_control) => id,
-            _ => return Err(body),
+            _ => return Err(body.into_bytes()),
         };
         Ok(MessageResponse {
             message_id: id,
@@ -93,13 +95,13 @@ impl MessageResponse {
 
     fn fields(&self) -> &Fields {
         self.fields.get_or_init(|| {
-            let mut f = serde_json::from_slice::<Fields>(&self.body)
+            let mut f = serde_json::from_str::<Fields>(&self.body)
                 // A repeated key fails the typed read; read each field from a
                 // plain map instead (the last occurrence wins), so one odd
                 // entry cannot blank the others.
                 .or_else(|_| {
                     let map: serde_json::Map<String, serde_json::Value> =
-                        serde_json::from_slice(&self.body)?;
+                        serde_json::from_str(&self.body)?;
                     serde_json::from_value::<Fields>(serde_json::Value::Object(map))
                 })
                 // Only a lone UTF-16 surrogate escape gets here: nothing but
