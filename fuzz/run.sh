@@ -24,8 +24,8 @@ sanitizer=${FUZZ_SANITIZER:-address}
 read -r -a targets <<< "${FUZZ_TARGETS:-response_parse request_validate c_api}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "== installing cargo-fuzz"
-    cargo install cargo-fuzz --locked || exit 1
+    echo "== installing cargo-fuzz 0.13.2 (the version this was set up with)"
+    cargo install cargo-fuzz --version 0.13.2 --locked || exit 1
 fi
 
 # Release build with debug assertions (and so overflow checks) on.
