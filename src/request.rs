@@ -318,3 +318,36 @@ impl fmt::Debug for SendMessage {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Debug shows which fields are set, never what identifies the patient
+    /// or goes into their record.
+    #[test]
+    fn debug_hides_patient_and_clinical_values() {
+        let msg = SendMessage::new("4242001", MessageType::Sms, "Results ready 7c1e")
+            .recipient_contact_detail("07700 900417")
+            .snomed_code("271737000")
+            .snomed_term("Anaemia 9d2f")
+            .send_at("2026-12-01T09:00:00Z")
+            .encrypted(Encrypted::Text("secret-flag-3b".into()));
+        let text = format!("{msg:?}");
+        for hidden in [
+            "4242001",
+            "Results ready 7c1e",
+            "07700 900417",
+            "271737000",
+            "Anaemia 9d2f",
+            "2026-12-01",
+            "secret-flag-3b",
+        ] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+        }
+        assert!(
+            text.contains("message_type: Sms") && text.contains("<set>"),
+            "{text}"
+        );
+    }
+}

@@ -338,4 +338,23 @@ mod tests {
         assert_eq!(dup.write_to_record(), Some(true));
         assert_eq!(dup.auth_token(), Some("t"));
     }
+
+    #[test]
+    fn debug_hides_content_token_code_and_links() {
+        let r = MessageResponse::from_json(
+            br#"{"message_id":"m7","content":"Results ready 7c1e","auth_token":"tok-55a","snomed_code":"271737000","confirm_write_to_record_url":"https://h/c/99f","send_at":"2026-12-01T09:00:00Z"}"#,
+        )
+        .unwrap();
+        let text = format!("{r:?}");
+        for hidden in [
+            "Results ready 7c1e",
+            "tok-55a",
+            "271737000",
+            "https://h/c/99f",
+            "2026-12-01",
+        ] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+        }
+        assert!(text.contains("m7"), "{text}");
+    }
 }
