@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::error::{deliver, report};
 use super::{
     HERO_INTERNAL_ERROR, HERO_INVALID_ARGUMENT, HERO_NULL_ARGUMENT, HERO_OK, caught, clear_outs,
-    ffi_try, give, guard, hero_error, hero_message, hero_response, hero_status, mut_arg, ref_arg,
-    str_arg, take,
+    ffi_try, give, guard, hero_error, hero_message, hero_response, hero_status, ref_arg, str_arg,
+    take,
 };
 use crate::{Client, ClientBuilder, Error, ErrorKind, LogLevel, Outcome, Target};
 
@@ -48,23 +48,13 @@ unsafe impl Send for CallbackData {}
 // SAFETY: as above.
 unsafe impl Sync for CallbackData {}
 
-/// Applies one setting to a config handle, once `value` is known good (the
-/// handle is checked first, as for messages).
+/// Applies one setting to a config handle.
 fn update<V>(
     config: *mut hero_config,
     value: Result<V, hero_status>,
     apply: impl FnOnce(ClientBuilder, V) -> ClientBuilder,
 ) -> hero_status {
-    guard(HERO_INTERNAL_ERROR, || {
-        // SAFETY: NULL or a live hero_config used by one thread (documented).
-        let handle = ffi_try!(unsafe { mut_arg(config) });
-        let value = ffi_try!(value);
-        let Some(builder) = handle.builder.take() else {
-            return HERO_INTERNAL_ERROR;
-        };
-        handle.builder = Some(apply(builder, value));
-        HERO_OK
-    })
+    super::update(config, |h| &mut h.builder, value, apply)
 }
 
 /// Creates settings for a client.

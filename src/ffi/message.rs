@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use super::{
     HERO_INTERNAL_ERROR, HERO_INVALID_ARGUMENT, HERO_NULL_ARGUMENT, HERO_OK, clear_outs, ffi_try,
-    give, guard, hero_status, mut_arg, str_arg, take,
+    give, guard, hero_status, str_arg, take,
 };
 use crate::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
 
@@ -71,22 +71,13 @@ fn to_c<T: Copy + PartialEq>(table: &[(u32, T)], value: T) -> u32 {
         .map_or(0, |(c, _)| *c)
 }
 
-/// Applies one builder step to a message handle, once `value` is known good.
+/// Applies one builder step to a message handle.
 fn update<V>(
     message: *mut hero_message,
     value: Result<V, hero_status>,
     apply: impl FnOnce(SendMessage, V) -> SendMessage,
 ) -> hero_status {
-    guard(HERO_INTERNAL_ERROR, || {
-        // SAFETY: NULL or a live hero_message used by this thread only (documented).
-        let handle = ffi_try!(unsafe { mut_arg(message) });
-        let value = ffi_try!(value);
-        let Some(msg) = handle.msg.take() else {
-            return HERO_INTERNAL_ERROR;
-        };
-        handle.msg = Some(apply(msg, value));
-        HERO_OK
-    })
+    super::update(message, |h| &mut h.msg, value, apply)
 }
 
 /// Creates a message with the three required fields.

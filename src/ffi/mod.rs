@@ -78,6 +78,29 @@ pub(crate) fn caught<T>(f: impl FnOnce() -> T) -> Option<T> {
     catch_unwind(AssertUnwindSafe(f)).ok()
 }
 
+/// Applies one by-value builder step to the builder a handle holds, once
+/// `value` is known good (the handle is checked first). The builder sits in
+/// an `Option` only so it can be moved out and back; it is `None` only if a
+/// panic interrupted an earlier step.
+pub(crate) fn update<H, T, V>(
+    handle: *mut H,
+    slot: impl FnOnce(&mut H) -> &mut Option<T>,
+    value: Result<V, hero_status>,
+    apply: impl FnOnce(T, V) -> T,
+) -> hero_status {
+    guard(HERO_INTERNAL_ERROR, || {
+        // SAFETY: NULL or a live handle used by one thread (documented on each setter).
+        let handle = ffi_try!(unsafe { mut_arg(handle) });
+        let value = ffi_try!(value);
+        let slot = slot(handle);
+        let Some(builder) = slot.take() else {
+            return HERO_INTERNAL_ERROR;
+        };
+        *slot = Some(apply(builder, value));
+        HERO_OK
+    })
+}
+
 /// Borrows a NUL-terminated UTF-8 argument.
 ///
 /// # Safety
