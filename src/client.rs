@@ -515,7 +515,12 @@ impl Client {
         let written = wire::request_written();
         match result {
             Ok(response) => self.answer(response, attempt),
-            Err(e) => Err(transport_failure(e, written, &i.url, attempt)),
+            Err(e) => Err(transport_failure(
+                e,
+                written,
+                i.uri.host().unwrap_or_default(),
+                attempt,
+            )),
         }
     }
 
@@ -641,13 +646,9 @@ fn read_ca_file(path: &Path) -> Result<RootCerts, Error> {
 }
 
 /// Classifies a failure that produced no HTTP answer.
-fn transport_failure(e: ureq::Error, written: bool, url: &str, attempt: u32) -> Failed {
+fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) -> Failed {
     use ureq::Error as U;
     use ureq::Timeout as T;
-    let host = ureq::http::Uri::try_from(url)
-        .ok()
-        .and_then(|u| u.host().map(str::to_owned))
-        .unwrap_or_default();
     let connect_retry = Some(retry::backoff(attempt, Duration::from_millis(200)));
     let (kind, detail, retry_in) = match &e {
         U::HostNotFound => (
