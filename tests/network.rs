@@ -7,8 +7,6 @@
 //! threads scripted per case; each connection gets its own thread, and
 //! every socket has a read timeout, so nothing here can hang a run.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -26,6 +24,9 @@ use rcgen::{
     KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+mod common;
+use common::{silent_port, unique_hex};
 
 /// The deadline of most cases: short, so a hang shows as a failure.
 const DEADLINE: Duration = Duration::from_secs(2);
@@ -332,20 +333,6 @@ fn serve_tls_idle(
 // ---------------------------------------------------------------------------
 // Client side
 // ---------------------------------------------------------------------------
-
-fn unique_hex() -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.write_u32(std::process::id());
-    h.write_usize(COUNTER.fetch_add(1, SeqCst));
-    format!("{:016x}", h.finish())
-}
 
 fn builder(url: impl Into<String>) -> ClientBuilder {
     Client::builder(Target::Custom(url.into()), "test-key", "test-group").deadline(DEADLINE)
@@ -705,11 +692,9 @@ fn proxy_tunnel_counts_as_one_connection() {
 
 #[test]
 fn connection_refused_is_not_sent() {
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let client = builder(format!("http://127.0.0.1:{port}")).build().unwrap();
+    let client = builder(format!("http://127.0.0.1:{}", silent_port()))
+        .build()
+        .unwrap();
     let e = send_err(&client);
     expect(&e, Outcome::NotSent, ErrorKind::Connect);
     // Connect failures are the one transport error worth retrying.
@@ -979,17 +964,23 @@ fn rate_limited_once(retry_after: String) -> Server {
     })
 }
 
-#[test]
-fn rate_limit_with_retry_after_seconds_is_retried() {
-    let server = rate_limited_once("1".into());
-    let deadline = Duration::from_secs(4);
+/// One 429 with `retry_after`, then 200: the send succeeds on its second
+/// request; returns how long it took.
+fn retried_once(retry_after: String, deadline: Duration) -> Duration {
+    let server = rate_limited_once(retry_after);
     let client = builder(server.http_url())
         .deadline(deadline)
         .build()
         .unwrap();
     let (result, elapsed) = timed(&client, &hello(), deadline);
-    assert_eq!(result.expect("retried after 1 s").message_id(), "m-1");
+    assert_eq!(result.expect("retried after the 429").message_id(), "m-1");
     assert_eq!(server.stats.requests(), 2);
+    elapsed
+}
+
+#[test]
+fn rate_limit_with_retry_after_seconds_is_retried() {
+    let elapsed = retried_once("1".into(), Duration::from_secs(4));
     assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
 }
 
@@ -1000,15 +991,7 @@ fn rate_limit_with_retry_after_date_is_retried() {
         .unwrap()
         .as_secs()
         + 2;
-    let server = rate_limited_once(http_date(at));
-    let deadline = Duration::from_secs(5);
-    let client = builder(server.http_url())
-        .deadline(deadline)
-        .build()
-        .unwrap();
-    let (result, elapsed) = timed(&client, &hello(), deadline);
-    assert_eq!(result.expect("retried at the date").message_id(), "m-1");
-    assert_eq!(server.stats.requests(), 2);
+    let elapsed = retried_once(http_date(at), Duration::from_secs(5));
     // Whole seconds: a date 2 s ahead means a wait of 1 to 2 s.
     assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
 }
