@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ureq::config::Config;
 use ureq::http::Uri;
-use ureq::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use ureq::http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
 use ureq::{Agent, Proxy, ProxyProtocol};
@@ -416,13 +416,12 @@ impl Client {
 
     fn send_body(&self, body: &[u8]) -> Result<MessageResponse, Error> {
         let i = &*self.inner;
-        let start = Instant::now();
-        let deadline = start + i.deadline;
+        let deadline = Instant::now() + i.deadline;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let remaining = deadline.saturating_duration_since(Instant::now());
             let began = Instant::now();
+            let remaining = deadline.saturating_duration_since(began);
             i.log.log(
                 LogLevel::Info,
                 format_args!("attempt {attempt}: POST {}", i.url),
@@ -531,15 +530,11 @@ impl Client {
         attempt: u32,
     ) -> Result<MessageResponse, Failed> {
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(retry::parse_retry_after);
-        let mut reader = response.body_mut().as_reader();
         if (200..300).contains(&status) {
             let mut buf = Vec::with_capacity(512);
-            let read = (&mut reader)
+            let read = response
+                .body_mut()
+                .as_reader()
                 .take(RESPONSE_BODY_CAP as u64 + 1)
                 .read_to_end(&mut buf);
             let detail = match read {
@@ -564,9 +559,17 @@ impl Client {
                 retry_in: None,
             });
         }
+        // Only a refusal or a server error can ask us to wait.
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry::parse_retry_after);
         let mut buf = Vec::new();
         // A broken error body changes nothing about the outcome: keep what arrived.
-        let _ = (&mut reader)
+        let _ = response
+            .body_mut()
+            .as_reader()
             .take(ERROR_BODY_CAP as u64)
             .read_to_end(&mut buf);
         let (outcome, kind, detail, retry_in) = match status {
