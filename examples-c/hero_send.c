@@ -151,7 +151,9 @@ static bool parse_seconds_ms(const char *text, uint32_t *ms_out)
     }
     errno = 0;
     seconds = strtod(text, &end);
-    if (errno != 0 || *end != '\0' || !(seconds > 0.0) || seconds > 4294967.0) {
+    /* Only the conversion to milliseconds is checked here; the library
+     * decides which deadlines are usable (0 is refused there). */
+    if (errno != 0 || *end != '\0' || !(seconds >= 0.0) || seconds > 4294967.0) {
         return false;
     }
     seconds *= 1000.0;
@@ -235,7 +237,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         return fail(EXIT_INVALID, "--message is required (try --help)", NULL);
     }
     if (o->timeout != NULL && !parse_seconds_ms(o->timeout, &o->timeout_ms)) {
-        return fail(EXIT_INVALID, "--timeout must be a positive number of seconds", NULL);
+        return fail(EXIT_INVALID, "--timeout must be a number of seconds", NULL);
     }
     return -1;
 }

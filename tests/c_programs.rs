@@ -395,6 +395,10 @@ fn hero_send_exit_2_invalid_input_or_configuration() {
             "bad --timeout",
             with(required("4242"), &["--timeout", "soon"]),
         ),
+        (
+            "zero --timeout (refused by the library)",
+            with(required("4242"), &["--timeout", "0"]),
+        ),
         ("unknown flag", with(required("4242"), &["--bogus"])),
         ("flag without value", with(required("4242"), &["--task-id"])),
         ("stray argument", with(required("4242"), &["3c1f9e stray"])),
