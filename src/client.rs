@@ -649,6 +649,15 @@ fn read_ca_file(path: &Path) -> Result<RootCerts, Error> {
 }
 
 /// Classifies a failure that produced no HTTP answer.
+/// The detail of a failed TLS handshake, with a raw Windows certificate
+/// error turned into a sentence.
+fn tls_failed(host: &str, error: &str) -> String {
+    format!(
+        "TLS with {host} failed: {}",
+        crate::cert_errors::readable(error)
+    )
+}
+
 fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) -> Failed {
     use ureq::Error as U;
     use ureq::Timeout as T;
@@ -679,8 +688,8 @@ fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) ->
             "the proxy refused the connection".to_owned(),
             None,
         ),
-        U::Rustls(r) => (ErrorKind::Tls, format!("TLS with {host} failed: {r}"), None),
-        U::Tls(r) => (ErrorKind::Tls, format!("TLS with {host} failed: {r}"), None),
+        U::Rustls(r) => (ErrorKind::Tls, tls_failed(host, &r.to_string()), None),
+        U::Tls(r) => (ErrorKind::Tls, tls_failed(host, r), None),
         U::Pem(_) => (
             ErrorKind::Config,
             "CA certificates could not be read".to_owned(),
@@ -696,10 +705,10 @@ fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) ->
         // name) as InvalidData; a plain TCP connect never does.
         U::Io(io) if !written && io.kind() == std::io::ErrorKind::InvalidData => (
             ErrorKind::Tls,
-            format!(
-                "TLS with {host} failed: {}",
-                io.get_ref()
-                    .map_or_else(|| io.kind().to_string(), ToString::to_string)
+            tls_failed(
+                host,
+                &io.get_ref()
+                    .map_or_else(|| io.kind().to_string(), ToString::to_string),
             ),
             None,
         ),

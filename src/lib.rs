@@ -19,6 +19,7 @@
 //! # Ok::<(), herohealth::Error>(())
 //! ```
 
+mod cert_errors;
 mod checks;
 mod client;
 mod error;

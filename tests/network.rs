@@ -441,7 +441,46 @@ fn tls_untrusted_by_os_store_is_not_sent() {
     let server = serve_tls(pki.leaf(&["localhost", "127.0.0.1"]), ok_reply());
     // No ca_file: the OS trust store, which has never heard of this CA.
     let client = builder(server.https_url()).build().unwrap();
-    untrusted_tls_send(&server, &client);
+    let e = untrusted_tls_send(&server, &client);
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    // On Windows the OS verifier's raw error codes are turned into sentences.
+    let text = e.to_string();
+    for raw in ["OS Error", "FormatMessageW", "OtherError", "os error"] {
+        assert!(!text.contains(raw), "unreadable TLS error: {text}");
+    }
+}
+
+/// `HERO_CA_FILE` as an integrator would set it: on Windows a drive-letter
+/// path with backslashes.
+#[test]
+fn tls_ca_file_from_the_environment_succeeds() {
+    let pki = Pki::new();
+    let server = serve_tls(pki.leaf(&["localhost", "127.0.0.1"]), ok_reply());
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    let path = ca.path().to_str().expect("a Unicode temp path").to_owned();
+    if cfg!(windows) {
+        assert!(
+            path.as_bytes().get(1..3) == Some(b":\\"),
+            "not a Windows path: {path}"
+        );
+    }
+    let url = server.https_url();
+    let vars = [
+        ("HERO_BASE_URL", url.as_str()),
+        ("HERO_API_KEY", "k"),
+        ("HERO_PRACTICE_GROUP_ID", "g"),
+        ("HERO_CA_FILE", path.as_str()),
+    ];
+    let client = ClientBuilder::from_vars(|name| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| Ok(v.to_string()))
+    })
+    .unwrap()
+    .build()
+    .unwrap();
+    assert_eq!(send_ok(&client).message_id(), "m-1");
+    assert_eq!(server.stats.requests(), 1);
 }
 
 #[test]
