@@ -411,21 +411,24 @@ impl Client {
     }
 
     /// Checks `message`, then sends it, retrying only while it certainly
-    /// has not gone (failed connect, 429) and within the deadline.
+    /// has not gone (failed connect, 429) and within the deadline, which
+    /// starts when `send` is called. A body over [`REQUEST_BODY_CAP`](crate::REQUEST_BODY_CAP)
+    /// is refused before any I/O.
     ///
     /// On error, [`Error::outcome`] says whether the message may have reached
     /// the patient. Never resend after [`Outcome::MayHaveBeenSent`] or
     /// [`Outcome::AcceptedIdUnknown`] without checking in Hero first.
     pub fn send(&self, message: &SendMessage) -> Result<MessageResponse, Error> {
+        // The deadline covers checking and serialising too.
+        let deadline = Instant::now() + self.inner.deadline;
         validate::message(message, self.inner.strict_checks)?;
         let mut body = Vec::with_capacity(128 + message.message_string.len());
         crate::json::write_message(message, &mut body);
-        self.send_body(&body)
+        self.send_body(&body, deadline)
     }
 
-    fn send_body(&self, body: &[u8]) -> Result<MessageResponse, Error> {
+    fn send_body(&self, body: &[u8], deadline: Instant) -> Result<MessageResponse, Error> {
         let i = &*self.inner;
-        let deadline = Instant::now() + i.deadline;
         let mut attempt = 0;
         loop {
             attempt += 1;

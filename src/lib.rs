@@ -43,6 +43,7 @@ pub use outcome::Outcome;
 pub use request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
 pub use response::MessageResponse;
 pub use target::Target;
+pub use validate::REQUEST_BODY_CAP;
 
 /// The README's Rust examples, compiled as doc tests so they cannot rot.
 #[doc = include_str!("../README.md")]

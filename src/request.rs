@@ -270,6 +270,37 @@ impl SendMessage {
         String::from_utf8(out).unwrap_or_default()
     }
 
+    /// The fields whose size the caller controls (free text), by JSON name;
+    /// the others are short constants or numbers.
+    pub(crate) fn text_fields(&self) -> [(&'static str, &str); 11] {
+        fn opt(v: &Option<String>) -> &str {
+            v.as_deref().unwrap_or("")
+        }
+        let encrypted = match &self.encrypted {
+            Some(Encrypted::Text(t)) => t.as_str(),
+            _ => "",
+        };
+        [
+            ("patient_id", &self.patient_id),
+            ("message_string", &self.message_string),
+            (
+                "recipient_contact_detail",
+                opt(&self.recipient_contact_detail),
+            ),
+            (
+                "fallback_contact_detail",
+                opt(&self.fallback_contact_detail),
+            ),
+            ("encrypted", encrypted),
+            ("snomed_code", opt(&self.snomed_code)),
+            ("snomed_term", opt(&self.snomed_term)),
+            ("task_id", opt(&self.task_id)),
+            ("attachment_uuid", opt(&self.attachment_uuid)),
+            ("short_link_id", opt(&self.short_link_id)),
+            ("send_at", opt(&self.send_at)),
+        ]
+    }
+
     /// Hero's patient id.
     pub fn patient_id(&self) -> &str {
         &self.patient_id
