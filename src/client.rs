@@ -22,6 +22,7 @@ use crate::response::MessageResponse;
 use crate::retry;
 use crate::secret::Secret;
 use crate::target::Target;
+use crate::text::Shown;
 use crate::{validate, wire};
 
 /// Path of the one operation, appended to the base URL.
@@ -444,7 +445,7 @@ impl Client {
                         LogLevel::Info,
                         format_args!(
                             "attempt {attempt}: accepted as {} in {} ms",
-                            reply.message_id(),
+                            Shown(reply.message_id()),
                             began.elapsed().as_millis()
                         ),
                     );
@@ -664,8 +665,9 @@ fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) ->
         (U::Timeout(T::Connect), _) if !written => format!("timed out connecting to {host}"),
         (U::ConnectionFailed, _) => format!("could not connect to {host}"),
         (U::ConnectProxyFailed(_), _) => "the proxy refused the connection".to_owned(),
-        (U::Rustls(r), _) => format!("TLS with {host} failed: {r}"),
-        (U::Tls(r), _) => format!("TLS with {host} failed: {r}"),
+        // TLS errors can quote the server's certificate: shown escaped and capped.
+        (U::Rustls(r), _) => format!("TLS with {host} failed: {}", Shown(&r.to_string())),
+        (U::Tls(r), _) => format!("TLS with {host} failed: {}", Shown(r)),
         (U::Pem(_), _) => "CA certificates could not be read".to_owned(),
         (U::BadUri(_) | U::Http(_) | U::InvalidProxyUrl, _) => {
             "the request could not be built".to_owned()
@@ -675,8 +677,10 @@ fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) ->
         // name) as InvalidData; a plain TCP connect never does.
         (U::Io(io), ErrorKind::Tls) => format!(
             "TLS with {host} failed: {}",
-            io.get_ref()
-                .map_or_else(|| io.kind().to_string(), ToString::to_string)
+            Shown(
+                &io.get_ref()
+                    .map_or_else(|| io.kind().to_string(), ToString::to_string)
+            )
         ),
         (U::Io(io), ErrorKind::Connect) => format!("could not connect to {host}: {}", io.kind()),
         (U::Io(io), _) => format!("connection to {host} lost: {}", io.kind()),

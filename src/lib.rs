@@ -33,6 +33,7 @@ mod secret;
 mod target;
 #[cfg(unix)]
 mod tcp;
+mod text;
 mod validate;
 mod wire;
 
