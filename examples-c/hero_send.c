@@ -266,13 +266,18 @@ static int exit_code_for(hero_status status, const hero_error *err)
 static int report(hero_status status, const hero_error *err)
 {
     const char *text = hero_error_message(err);
+    const char *reason;
     if (text == NULL) {
         /* Only for misuse codes, which carry no hero_error. */
         fprintf(stderr, "hero_send: unexpected status %d%s\n", (int)status,
                 status == HERO_MAY_HAVE_BEEN_SENT ? "; the message may have been sent" : "");
         return exit_code_for(status, err);
     }
-    fprintf(stderr, "hero_send: %s\n", text);
+    /* The server's reason may quote patient data: it goes only to this
+     * operator's terminal, never into the library's texts or logs. */
+    reason = hero_error_server_message(err);
+    fprintf(stderr, "hero_send: %s%s%s\n", text, reason != NULL ? "; server says: " : "",
+            reason != NULL ? reason : "");
     return exit_code_for(status, err);
 }
 

@@ -40,6 +40,15 @@
 // Patch version of this library.
 #define HERO_VERSION_PATCH 0
 
+// Largest JSON request body sent: 1 MiB, the same as [`RESPONSE_BODY_CAP`](crate::RESPONSE_BODY_CAP).
+//
+// A Send a Message request is a text message and a few ids; a larger body
+// is a mistake (a file pasted as text, a runaway loop). It is refused
+// before any I/O as [`Outcome::NotSent`](crate::Outcome::NotSent) /
+// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput), naming the
+// largest field.
+#define REQUEST_BODY_CAP (1 << 20)
+
 // Result of every fallible `hero_` function.
 //
 // `HERO_OK` is success. The next four say, after a send, whether the message
@@ -361,9 +370,20 @@ hero_kind hero_error_kind(const hero_error *error);
 const char *hero_error_message(const hero_error *error);
 
 // For `HERO_KIND_INVALID_INPUT`: the JSON name of the offending field
-// (`"patient_id"`, `"api_key"`...). NULL otherwise. Valid until
-// `hero_error_free(error)`.
+// (`"patient_id"`, `"api_key"`...); for a server's refusal, the request
+// field its error body names (one of the 17 request field names). NULL
+// otherwise or if `error` is NULL. Borrowed: valid until
+// `hero_error_free(error)`; do not free it.
 const char *hero_error_field(const hero_error *error);
+
+// The server's own short reason for the failure, read from a JSON error
+// body (the first usable string under `error`, `message`, `detail` or
+// `errors`), UTF-8, with control, line-separator and bidi characters
+// removed and at most 200 characters. NULL when the body gave none or
+// `error` is NULL. Borrowed: valid until `hero_error_free(error)`; do not
+// free it. It may quote patient data, so it is never part of
+// `hero_error_message`: show it to the operator, not in shared logs.
+const char *hero_error_server_message(const hero_error *error);
 
 // The HTTP status the server answered, or 0 when there was no answer.
 uint16_t hero_error_http_status(const hero_error *error);

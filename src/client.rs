@@ -598,6 +598,7 @@ impl Client {
         };
         let error = Error::new(verdict.outcome, verdict.kind, detail)
             .with_status(status)
+            .with_reason(crate::reason::read(&buf))
             .with_body(buf)
             .with_retry_after(retry_after);
         Err(Failed {

@@ -158,6 +158,27 @@ pub struct SendMessage {
     pub(crate) send_at: Option<String>,
 }
 
+/// The JSON names of the 17 request fields, in the reference's order.
+pub(crate) const FIELD_NAMES: [&str; 17] = [
+    "patient_id",
+    "message_type",
+    "message_string",
+    "recipient_contact_detail",
+    "fallback_contact_detail",
+    "fallback_message_type",
+    "write_to_record",
+    "encrypted",
+    "snomed_code",
+    "snomed_term",
+    "auto_write_to_record",
+    "task_id",
+    "attachment_uuid",
+    "short_link_id",
+    "assignee_id",
+    "assignee_type",
+    "send_at",
+];
+
 macro_rules! string_setters {
     ($($(#[$doc:meta])* $name:ident;)*) => {$(
         $(#[$doc])*

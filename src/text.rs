@@ -4,13 +4,16 @@
 //! raw into a log, a line or paragraph separator starts a fake log line in
 //! common viewers, a bidi override makes text read backwards, and a huge
 //! value floods the log. So such text is shown through [`Shown`] (escaped,
-//! capped); the full value
+//! capped) or reduced by [`reason`] (stripped, capped); the full value
 //! stays available through the accessors.
 
 use std::fmt::{self, Write};
 
 /// Characters shown from a server-provided value in a log line or error text.
 pub(crate) const SHOWN_CHARS: usize = 80;
+
+/// Characters kept of a server's reason for a refusal.
+pub(crate) const REASON_CHARS: usize = 200;
 
 /// True for characters that must not reach a log line raw: controls (C0,
 /// DEL, C1), line and paragraph separators, bidi controls and other
@@ -55,6 +58,34 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
+/// A short reason for display: unsafe characters dropped (runs of
+/// whitespace and controls become one space), trimmed, capped at
+/// [`REASON_CHARS`] with `…`. `None` when nothing readable is left.
+pub(crate) fn reason(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = 0;
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_whitespace() || is_unsafe(c) {
+            // Separators and line breaks separate words; other format characters vanish.
+            space |= c.is_whitespace() || c.is_control();
+            continue;
+        }
+        if chars == REASON_CHARS {
+            out.push('…');
+            break;
+        }
+        if space && !out.is_empty() {
+            out.push(' ');
+            chars += 1;
+        }
+        space = false;
+        out.push(c);
+        chars += 1;
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +108,22 @@ mod tests {
         assert_eq!(
             Shown(&"x".repeat(SHOWN_CHARS)).to_string(),
             "x".repeat(SHOWN_CHARS)
+        );
+    }
+
+    #[test]
+    fn reason_strips_and_caps() {
+        assert_eq!(
+            reason("  patient_id:\u{2028}patient\u{202e} not\r\nfound\t ").as_deref(),
+            Some("patient_id: patient not found")
+        );
+        assert_eq!(reason(" \u{202e}\n "), None);
+        let long = reason(&"y".repeat(1000)).unwrap();
+        assert_eq!(long.chars().count(), REASON_CHARS + 1);
+        assert!(long.ends_with('…'));
+        assert_eq!(
+            reason(&"z".repeat(REASON_CHARS)).unwrap().len(),
+            REASON_CHARS
         );
     }
 }

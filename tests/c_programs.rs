@@ -481,6 +481,27 @@ fn hero_send_exit_3_refused() {
     }
 }
 
+/// Hero's reason for a refusal ends the one stderr line.
+#[test]
+fn hero_send_shows_the_servers_reason() {
+    let mock = start_mock(&[]);
+    let (out, _) = hero_send(&mock, &required("999422"));
+    let line = assert_fails(&out, 3);
+    assert!(
+        line.ends_with(
+            "refused: HTTP 422: Hero did not accept the request; server says: patient_id: patient not found\n"
+        ),
+        "{line:?}"
+    );
+    let (out, _) = hero_send(&mock, &required("999403"));
+    let line = assert_fails(&out, 3);
+    assert!(line.ends_with("; server says: Unauthorised\n"), "{line:?}");
+    // No answer, no reason.
+    let (out, _) = hero_send(&mock, &required("999000"));
+    let line = assert_fails(&out, 6);
+    assert!(!line.contains("server says"), "{line:?}");
+}
+
 #[test]
 fn hero_send_exit_4_rate_limited() {
     let mock = start_mock(&[]);

@@ -7,8 +7,8 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::one_shot_server;
-use herohealth::{Client, LogLevel, MessageType};
+use common::{Mock, one_shot_server};
+use herohealth::{Client, Error, ErrorKind, LogLevel, MessageResponse, MessageType, Outcome};
 use herohealth::{SendMessage, Target};
 
 /// Characters that must never reach a log line or an error text raw.
@@ -19,6 +19,13 @@ fn is_unsafe(c: char) -> bool {
             '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
                 | '\u{200e}' | '\u{200f}' | '\u{061c}'
         )
+}
+
+fn failure(result: Result<MessageResponse, Error>) -> Error {
+    match result {
+        Ok(reply) => panic!("expected an error, got {reply:?}"),
+        Err(e) => e,
+    }
 }
 
 fn hello() -> SendMessage {
@@ -84,4 +91,63 @@ fn server_message_ids_reach_log_lines_escaped_and_capped() {
         assert!(accepted.len() < 300, "{} bytes logged", accepted.len());
         assert!(accepted.contains(&id[..3]), "{accepted}");
     }
+}
+
+#[test]
+fn mock_refusal_gives_heros_reason_and_field() {
+    let mock = Mock::start();
+    let client = mock.client().build().unwrap();
+    let e = failure(client.send(&SendMessage::new("999422", MessageType::Hero, "Hello")));
+    assert_eq!(e.outcome(), Outcome::Refused);
+    assert_eq!(e.kind(), ErrorKind::HttpStatus);
+    assert_eq!(e.status(), Some(422));
+    assert_eq!(e.server_message(), Some("patient_id: patient not found"));
+    assert_eq!(e.field(), Some("patient_id"));
+    // The reason may hold patient data: never in the text or Debug output.
+    assert!(!e.to_string().contains("not found"), "{e}");
+    assert!(!format!("{e:?}").contains("not found"), "{e:?}");
+
+    // 403's body has a reason but names no field.
+    let e = failure(client.send(&SendMessage::new("999403", MessageType::Hero, "Hello")));
+    assert_eq!(e.server_message(), Some("Unauthorised"));
+    assert_eq!(e.field(), None);
+}
+
+#[test]
+fn server_reason_is_stripped_capped_and_names_only_known_fields() {
+    let body = serde_json::json!({
+        "errors": [{ "message": format!("bad\u{2028}value\u{202e} for you {}", "z".repeat(5000)) }],
+        "field": "nhs_number",
+    })
+    .to_string();
+    let port = server(
+        "400 Bad Request",
+        &["Content-Type: application/json"],
+        &body,
+    );
+    let (client, lines) = logging_client(port);
+    let e = failure(client.send(&hello()));
+    assert_eq!(e.outcome(), Outcome::Refused);
+    let reason = e.server_message().expect("a reason");
+    assert!(reason.starts_with("bad value for you zzz"), "{reason}");
+    assert!(!reason.chars().any(is_unsafe), "{reason:?}");
+    assert!(
+        reason.chars().count() <= 201,
+        "{} chars",
+        reason.chars().count()
+    );
+    assert_eq!(e.field(), None, "not a request field");
+    for (_, line) in lines.lock().unwrap().iter() {
+        assert!(!line.contains("bad"), "reason logged: {line}");
+    }
+
+    let port = server(
+        "422 Unprocessable Content",
+        &[],
+        r#"{"message":"snomed_code: unknown concept"}"#,
+    );
+    let (client, _) = logging_client(port);
+    let e = failure(client.send(&hello()));
+    assert_eq!(e.field(), Some("snomed_code"));
+    assert_eq!(e.server_message(), Some("snomed_code: unknown concept"));
 }
