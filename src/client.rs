@@ -667,7 +667,11 @@ fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) ->
         (U::ConnectionFailed, _) => format!("could not connect to {host}"),
         (U::ConnectProxyFailed(_), _) => "the proxy refused the connection".to_owned(),
         // TLS errors can quote the server's certificate: shown escaped and capped.
-        (U::Rustls(r), _) => format!("TLS with {host} failed: {}", Shown(&r.to_string())),
+        (U::Rustls(r), _) => format!(
+            "TLS with {host} failed: {}{}",
+            Shown(&r.to_string()),
+            tls_hint(r)
+        ),
         (U::Tls(r), _) => format!("TLS with {host} failed: {}", Shown(r)),
         (U::Pem(_), _) => "CA certificates could not be read".to_owned(),
         (U::BadUri(_) | U::Http(_) | U::InvalidProxyUrl, _) => {
@@ -677,11 +681,14 @@ fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) ->
         // rustls reports a failed handshake (untrusted certificate, wrong host
         // name) as InvalidData; a plain TCP connect never does.
         (U::Io(io), ErrorKind::Tls) => format!(
-            "TLS with {host} failed: {}",
+            "TLS with {host} failed: {}{}",
             Shown(
                 &io.get_ref()
                     .map_or_else(|| io.kind().to_string(), ToString::to_string)
-            )
+            ),
+            io.get_ref()
+                .and_then(|e| e.downcast_ref::<rustls::Error>())
+                .map_or("", tls_hint)
         ),
         (U::Io(io), ErrorKind::Connect) => format!("could not connect to {host}: {}", io.kind()),
         (U::Io(io), _) => format!("connection to {host} lost: {}", io.kind()),
@@ -691,5 +698,16 @@ fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) ->
     Failed {
         error: Error::new(verdict.outcome, verdict.kind, detail),
         retry_in: verdict.retry_in,
+    }
+}
+
+/// What a TLS failure means, when its cause is a common set-up slip.
+fn tls_hint(e: &rustls::Error) -> &'static str {
+    match e {
+        // The first bytes back were not a TLS record: most often "HTTP/1.1 400".
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            " (the server answered in plain HTTP; the local mock is http://)"
+        }
+        _ => "",
     }
 }

@@ -151,3 +151,25 @@ fn server_reason_is_stripped_capped_and_names_only_known_fields() {
     assert_eq!(e.field(), Some("snomed_code"));
     assert_eq!(e.server_message(), Some("snomed_code: unknown concept"));
 }
+
+/// A common set-up slip: `https://` to the local mock, which speaks plain HTTP.
+#[test]
+fn https_to_a_plain_http_server_says_what_it_means() {
+    let mock = Mock::start();
+    let client = Client::builder(
+        Target::Custom(format!("https://127.0.0.1:{}", mock.port)),
+        common::KEY,
+        common::GROUP,
+    )
+    .build()
+    .unwrap();
+    let e = failure(client.send(&hello()));
+    assert_eq!(e.outcome(), Outcome::NotSent, "{e}");
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("the server answered in plain HTTP; the local mock is http://"),
+        "{text}"
+    );
+    assert_eq!(mock.requests().len(), 0);
+}
