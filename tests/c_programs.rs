@@ -502,6 +502,97 @@ fn hero_send_shows_the_servers_reason() {
     assert!(!line.contains("server says"), "{line:?}");
 }
 
+/// A bad name lists the valid ones; an unknown option points to --help.
+#[test]
+fn hero_send_usage_errors_say_what_is_valid() {
+    let mock = start_mock(&[]);
+    let mut type_sms = required("4242");
+    type_sms[3] = "SMS".into();
+    let cases = [
+        (
+            type_sms,
+            "--type must be one of: hero, sms, email, nhs_app (try --help)\n",
+        ),
+        (
+            with(required("4242"), &["--fallback-type", "hero"]),
+            "--fallback-type must be one of: sms, email (try --help)\n",
+        ),
+        (
+            with(
+                required("4242"),
+                &["--assignee-id", "3", "--assignee-type", "admin"],
+            ),
+            "--assignee-type must be one of: Admin, AdminTeam (try --help)\n",
+        ),
+        (
+            with(required("4242"), &["--bogus"]),
+            "unknown option --bogus (try --help)\n",
+        ),
+        (
+            with(required("4242"), &["--encrypted", "--no-encrypted"]),
+            "(try --help)\n",
+        ),
+        (
+            with(
+                required("4242"),
+                &["--no-encrypted", "--encrypted-text", "yes"],
+            ),
+            "(try --help)\n",
+        ),
+        (
+            with(
+                required("4242"),
+                &["--write-to-record", "--no-write-to-record"],
+            ),
+            "(try --help)\n",
+        ),
+    ];
+    for (args, ending) in &cases {
+        let (out, _) = hero_send(&mock, args);
+        let line = assert_fails(&out, 2);
+        assert!(
+            line.ends_with(ending),
+            "{line:?} should end with {ending:?}"
+        );
+    }
+    assert!(mock.bodies().is_empty(), "nothing may have been sent");
+}
+
+/// Explicit `false` for the three flags, and `encrypted` as a string.
+#[test]
+fn hero_send_sends_explicit_false_and_encrypted_text() {
+    let mock = start_mock(&[]);
+    let (out, _) = hero_send(
+        &mock,
+        &with(
+            required("4242"),
+            &[
+                "--no-write-to-record",
+                "--no-auto-write-to-record",
+                "--no-encrypted",
+            ],
+        ),
+    );
+    assert_sent(&out);
+    let (out, _) = hero_send(
+        &mock,
+        &with(
+            required("4242"),
+            &["--write-to-record", "--encrypted-text", "true"],
+        ),
+    );
+    assert_sent(&out);
+    let bodies = mock.bodies();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0]["write_to_record"], Value::Bool(false));
+    assert_eq!(bodies[0]["auto_write_to_record"], Value::Bool(false));
+    assert_eq!(bodies[0]["encrypted"], Value::Bool(false));
+    assert_eq!(keys(&bodies[0]).len(), 6);
+    assert_eq!(bodies[1]["write_to_record"], Value::Bool(true));
+    assert_eq!(bodies[1]["encrypted"], Value::String("true".into()));
+    assert!(bodies[1].get("auto_write_to_record").is_none());
+}
+
 #[test]
 fn hero_send_exit_4_rate_limited() {
     let mock = start_mock(&[]);
