@@ -11,10 +11,16 @@
  *    keeps ownership. NULL where a value is required returns
  *    HERO_NULL_ARGUMENT; invalid UTF-8 returns HERO_INVALID_UTF8. No Rust
  *    panic ever crosses into the caller.
+ *  - Every hero_error **error_out may be NULL (no details wanted).
+ *    Otherwise *error_out is set to NULL as soon as the call starts, then
+ *    to a new hero_error on failure: free the previous error
+ *    (hero_error_free) before passing the same variable again, or it leaks.
  *  - Strings returned are borrowed from the handle they came from and are
  *    valid until that handle is freed.
  *  - hero_client is thread-safe; hero_config and hero_message are used by
  *    one thread at a time; hero_response and hero_error are immutable.
+ *
+ * This header needs C99 or later (stdbool.h, stdint.h, // comments) or C++.
  *
  * Hero has no idempotency key: sending twice messages the patient twice.
  * After HERO_MAY_HAVE_BEEN_SENT or HERO_ACCEPTED_ID_UNKNOWN, do not resend
@@ -39,15 +45,6 @@
 
 // Patch version of this library.
 #define HERO_VERSION_PATCH 0
-
-// Largest JSON request body sent: 1 MiB, the same as [`RESPONSE_BODY_CAP`](crate::RESPONSE_BODY_CAP).
-//
-// A Send a Message request is a text message and a few ids; a larger body
-// is a mistake (a file pasted as text, a runaway loop). It is refused
-// before any I/O as [`Outcome::NotSent`](crate::Outcome::NotSent) /
-// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput), naming the
-// largest field.
-#define REQUEST_BODY_CAP (1 << 20)
 
 // Result of every fallible `hero_` function.
 //
