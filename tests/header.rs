@@ -68,6 +68,9 @@ fn header_states_the_error_out_rule_and_the_c_standard() {
         "free the previous error (hero_error_free) before passing the same variable again, or it leaks",
         "needs C99 or later",
     ] {
-        assert!(text.contains(needed), "the preamble should say {needed:?}:\n{text}");
+        assert!(
+            text.contains(needed),
+            "the preamble should say {needed:?}:\n{text}"
+        );
     }
 }
