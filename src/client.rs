@@ -16,6 +16,7 @@ use ureq::{Agent, Proxy, ProxyProtocol};
 
 use crate::error::{Error, ErrorKind, Outcome};
 use crate::log::{Hook, LogLevel, Logger};
+use crate::proxy::{NoteLeg, Point, ProxyName};
 use crate::request::SendMessage;
 use crate::response::MessageResponse;
 use crate::retry;
@@ -242,14 +243,20 @@ impl ClientBuilder {
             None => RootCerts::PlatformVerifier,
             Some(path) => read_ca_file(path)?,
         };
-        let proxy = match &self.proxy {
-            Some(url) => Some(
-                Proxy::new(url)
-                    .map_err(|_| Error::config("proxy URL is not a valid http:// proxy"))?,
+        let (proxy, proxy_var) = match &self.proxy {
+            Some(url) => (
+                Some(
+                    Proxy::new(url)
+                        .map_err(|_| Error::config("proxy URL is not a valid http:// proxy"))?,
+                ),
+                None,
             ),
             // A local mock or test server is never reached through a proxy from the environment.
-            None if self.target.is_loopback() => None,
-            None => Proxy::try_from_env(),
+            None if self.target.is_loopback() => (None, None),
+            None => match crate::proxy::from_env(&crate::proxy::process_env, &base)? {
+                Some((p, var)) => (Some(p), Some(var)),
+                None => (None, None),
+            },
         };
         if let Some(p) = &proxy
             && !matches!(p.protocol(), ProxyProtocol::Http | ProxyProtocol::Https)
@@ -260,6 +267,7 @@ impl ClientBuilder {
             ));
         }
         let has_proxy = proxy.is_some();
+        let proxy_name = proxy.as_ref().map(|p| ProxyName::of(p, proxy_var));
         let config = Config::builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -283,10 +291,14 @@ impl ClientBuilder {
         let tcp = crate::tcp::FastTcpConnector;
         #[cfg(not(unix))]
         let tcp = ureq::unversioned::transport::TcpConnector::default();
+        // NoteLeg records how far a proxied connection got, to blame the right party.
         let connector =
-            ().chain(ConnectProxyConnector::default())
+            ().chain(NoteLeg(Point::Start))
+                .chain(ConnectProxyConnector::default())
+                .chain(NoteLeg(Point::AfterConnect))
                 .chain(tcp)
                 .chain(RustlsConnector::default())
+                .chain(NoteLeg(Point::End))
                 .chain(mark);
         let url = format!("{base}{SEND_PATH}");
         let agent = Agent::with_parts(config, connector, wire::Resolve::default());
@@ -309,6 +321,7 @@ impl ClientBuilder {
                 strict_checks: self.strict_checks,
                 log,
                 opened,
+                proxy: proxy_name,
             }),
         })
     }
@@ -350,6 +363,8 @@ struct Inner {
     strict_checks: bool,
     log: Logger,
     opened: Arc<AtomicU64>,
+    /// The proxy every connection goes through, if any.
+    proxy: Option<ProxyName>,
 }
 
 impl fmt::Debug for Client {
@@ -488,6 +503,7 @@ impl Client {
             });
         }
         wire::reset();
+        crate::proxy::reset_leg();
         // The key's header value is made per request rather than kept, so the
         // only long-lived copy is the one wiped on drop.
         let key = HeaderValue::from_str(i.api_key.expose()).map_err(|_| Failed {
@@ -518,6 +534,7 @@ impl Client {
                 e,
                 written,
                 i.uri.host().unwrap_or_default(),
+                i.proxy.as_ref(),
                 attempt,
             )),
         }
@@ -649,10 +666,23 @@ fn read_ca_file(path: &Path) -> Result<RootCerts, Error> {
 }
 
 /// Classifies a failure that produced no HTTP answer.
-fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) -> Failed {
+fn transport_failure(
+    e: ureq::Error,
+    written: bool,
+    host: &str,
+    proxy: Option<&ProxyName>,
+    attempt: u32,
+) -> Failed {
     use ureq::Error as U;
     use ureq::Timeout as T;
     let connect_retry = Some(retry::backoff(attempt, Duration::from_millis(200)));
+    // A failure on the way to, or at, the proxy names the proxy, not Hero.
+    if !written && let Some(blame) = proxy.and_then(|p| crate::proxy::blame(&e, p, host)) {
+        return Failed {
+            error: Error::new(Outcome::NotSent, blame.kind, blame.detail),
+            retry_in: if blame.retry { connect_retry } else { None },
+        };
+    }
     let (kind, detail, retry_in) = match &e {
         U::HostNotFound => (
             ErrorKind::Dns,

@@ -25,6 +25,7 @@ mod error;
 pub mod ffi;
 mod json;
 mod log;
+mod proxy;
 mod request;
 mod response;
 mod retry;
