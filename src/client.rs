@@ -205,9 +205,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Send through this HTTP proxy (`http://host:port`), overriding
-    /// `HTTPS_PROXY` / `ALL_PROXY` / `HTTP_PROXY`. Without it those variables
-    /// are honoured, with `NO_PROXY`, except for loopback targets.
+    /// Send through this HTTP proxy (`http://host:port`), overriding the
+    /// environment. Without it the environment is read as curl reads it
+    /// (for an https target `https_proxy`, `HTTPS_PROXY`, `all_proxy`,
+    /// `ALL_PROXY`, the first set; `no_proxy` or `NO_PROXY` exempting hosts),
+    /// except for loopback targets. A variable that is set but unusable makes
+    /// [`build`](Self::build) fail with a configuration error naming it.
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.proxy = Some(url.into());
         self
@@ -268,6 +271,9 @@ impl ClientBuilder {
         }
         let has_proxy = proxy.is_some();
         let proxy_name = proxy.as_ref().map(|p| ProxyName::of(p, proxy_var));
+        if let Some(p) = &proxy_name {
+            log.log(LogLevel::Info, format_args!("sending through {p}"));
+        }
         let config = Config::builder()
             .http_status_as_error(false)
             .max_redirects(0)
