@@ -35,6 +35,8 @@ pub(crate) struct ProxyName {
     addr: String,
     /// The environment variable it was read from, if any.
     var: Option<&'static str>,
+    /// Whether the setting carries a user name or password (never kept).
+    credentials: bool,
 }
 
 impl ProxyName {
@@ -42,6 +44,7 @@ impl ProxyName {
         ProxyName {
             addr: format!("{}:{}", proxy.host(), proxy.port()),
             var,
+            credentials: proxy.username().is_some() || proxy.password().is_some(),
         }
     }
 }
@@ -388,7 +391,9 @@ pub(crate) fn blame(e: &ureq::Error, proxy: &ProxyName, host: &str) -> Option<Bl
         })
     };
     if let U::ConnectProxyFailed(reason) = e {
-        return blame(ErrorKind::Proxy, refused_tunnel(reason, proxy, host), false);
+        let (detail, status) = refused_tunnel(reason, proxy, host);
+        // A status is the proxy's decision; hanging up may be passing.
+        return blame(ErrorKind::Proxy, detail, status.is_none());
     }
     match (LEG.get(), e) {
         // A target's name is resolved by the proxy, never here: a failed
@@ -452,14 +457,17 @@ pub(crate) fn blame(e: &ureq::Error, proxy: &ProxyName, host: &str) -> Option<Bl
     }
 }
 
-/// The text for a CONNECT that did not get a 200.
-fn refused_tunnel(reason: &str, proxy: &ProxyName, host: &str) -> String {
+/// The text for a CONNECT that did not get a 200, and the proxy's status.
+fn refused_tunnel(reason: &str, proxy: &ProxyName, host: &str) -> (String, Option<u16>) {
     // ureq's text is "proxy server responded <code>/<code>", or says it did not respond.
     let status = reason
         .split_once("responded ")
         .and_then(|(_, rest)| rest.split('/').next())
         .and_then(|code| code.parse::<u16>().ok());
-    match status {
+    let detail = match status {
+        Some(407) if proxy.credentials => format!(
+            "{proxy} did not accept the user name and password in its URL (HTTP 407 Proxy Authentication Required): check them, percent-encoded"
+        ),
         Some(407) => format!(
             "{proxy} needs credentials (HTTP 407 Proxy Authentication Required): give them in the proxy URL, http://user:password@host:port, percent-encoded"
         ),
@@ -468,7 +476,8 @@ fn refused_tunnel(reason: &str, proxy: &ProxyName, host: &str) -> String {
         ),
         Some(code) => format!("{proxy} refused the tunnel to {host} (HTTP {code})"),
         None => format!("{proxy} closed the connection without answering the tunnel request"),
-    }
+    };
+    (detail, status)
 }
 
 #[cfg(test)]
@@ -750,12 +759,22 @@ mod tests {
 
     #[test]
     fn refused_tunnels_name_the_status() {
-        let p = ProxyName {
+        let mut p = ProxyName {
             addr: "gw:3128".into(),
             var: None,
+            credentials: true,
         };
-        let t = |r: &str| refused_tunnel(r, &p, "hero.test");
-        assert!(t("proxy server responded 407/407").contains("407 Proxy Authentication Required"));
+        let with_credentials = refused_tunnel("proxy server responded 407/407", &p, "h").0;
+        assert!(
+            with_credentials.contains("did not accept the user name and password"),
+            "{with_credentials}"
+        );
+        p.credentials = false;
+        let t = |r: &str| refused_tunnel(r, &p, "hero.test").0;
+        assert!(
+            t("proxy server responded 407/407")
+                .contains("needs credentials (HTTP 407 Proxy Authentication Required)")
+        );
         assert!(t("proxy server responded 403/403").contains("403 Forbidden"));
         assert!(t("proxy server responded 403/403").contains("hero.test"));
         assert_eq!(

@@ -533,6 +533,8 @@ enum ProxyMode {
     Forbid,
     /// This status line to the CONNECT (e.g. `407 Proxy Authentication Required`).
     Refuse(&'static str),
+    /// Read the CONNECT, then close without answering.
+    HangUp,
     /// Accept the CONNECT, read the first tunnelled bytes, close both sides.
     CutAfterFirstBytes,
 }
@@ -567,6 +569,10 @@ fn connect_proxy(mode: ProxyMode) -> Server {
             ProxyMode::Refuse(status) => Some(status),
             _ => None,
         };
+        if let ProxyMode::HangUp = mode {
+            finish(client);
+            return;
+        }
         if let Some(status) = refusal {
             let _ = client
                 .write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes());
@@ -746,7 +752,7 @@ fn refused_tunnels_give_the_proxys_status() {
         ),
         (
             "407 Proxy Authentication Required",
-            "needs credentials (HTTP 407 Proxy Authentication Required)",
+            "did not accept the user name and password in its URL (HTTP 407 Proxy Authentication Required)",
         ),
         (
             "502 Bad Gateway",
@@ -767,6 +773,23 @@ fn refused_tunnels_give_the_proxys_status() {
         assert_eq!(proxy.stats.conns(), 1);
         assert_eq!(server.stats.conns(), 0);
     }
+}
+
+#[test]
+fn proxy_hanging_up_on_the_tunnel_request_is_named_and_retried() {
+    let server = serve(answering(ok_reply()));
+    let proxy = connect_proxy(ProxyMode::HangUp);
+    let client = builder(server.http_url())
+        .proxy(proxy.proxy_url())
+        .max_attempts(2)
+        .build()
+        .unwrap();
+    let e = send_err(&client);
+    expect_proxy_failure(&e, &format!("proxy 127.0.0.1:{}", proxy.port));
+    // Nothing but the tunnel request went: as safe to retry as a failed connect.
+    assert_eq!(e.attempts(), 2, "{e:?}");
+    assert_eq!(proxy.stats.conns(), 2);
+    assert_eq!(server.stats.conns(), 0);
 }
 
 // ---------------------------------------------------------------------------
