@@ -18,7 +18,8 @@ use ureq::http::Uri;
 use ureq::unversioned::transport::{ConnectionDetails, Connector, Transport};
 use ureq::{Proxy, ProxyProtocol};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
+use crate::outcome::Broke;
 
 /// Reads one environment variable: `Some(Err(()))` when it is not UTF-8.
 pub(crate) type Getter<'a> = &'a dyn Fn(&str) -> Option<Result<String, ()>>;
@@ -370,91 +371,75 @@ impl<In: Transport> Connector<In> for NoteLeg {
     }
 }
 
-/// A failure that is the proxy's, or that happened through its tunnel:
-/// what to report, and whether trying again may help.
-pub(crate) struct Blame {
-    pub(crate) kind: ErrorKind,
-    pub(crate) detail: String,
-    pub(crate) retry: bool,
-}
-
 /// Blames `proxy` for a failure before any request byte was written, when
-/// it is its fault; `None` leaves the failure to the general rules.
-pub(crate) fn blame(e: &ureq::Error, proxy: &ProxyName, host: &str) -> Option<Blame> {
+/// it is its fault (or happened inside its tunnel): what broke, for the
+/// outcome rules, and the text. `None` leaves the failure to the general rules.
+pub(crate) fn blame(e: &ureq::Error, proxy: &ProxyName, host: &str) -> Option<(Broke, String)> {
+    use std::io::ErrorKind::InvalidData;
     use ureq::Error as U;
     use ureq::Timeout as T;
-    let blame = |kind, detail: String, retry| {
-        Some(Blame {
-            kind,
-            detail,
-            retry,
-        })
-    };
     if let U::ConnectProxyFailed(reason) = e {
         let (detail, status) = refused_tunnel(reason, proxy, host);
         // A status is the proxy's decision; hanging up may be passing.
-        return blame(ErrorKind::Proxy, detail, status.is_none());
+        let broke = if status.is_some() {
+            Broke::Proxy
+        } else {
+            Broke::ProxyDown
+        };
+        return Some((broke, detail));
     }
-    match (LEG.get(), e) {
+    let (broke, detail) = match (LEG.get(), e) {
         // A target's name is resolved by the proxy, never here: a failed
         // lookup is always the proxy's own name.
-        (_, U::HostNotFound | U::Timeout(T::Resolve)) => blame(
-            ErrorKind::Proxy,
+        (_, U::HostNotFound | U::Timeout(T::Resolve)) => (
+            Broke::ProxyDown,
             format!("could not resolve the host name of {proxy}"),
-            true,
         ),
-        (Leg::ToProxy, U::Timeout(T::Connect)) => blame(
-            ErrorKind::Proxy,
-            format!("timed out connecting to {proxy}"),
-            true,
-        ),
-        (Leg::ToProxy, U::ConnectionFailed) => blame(
-            ErrorKind::Proxy,
-            format!("could not connect to {proxy}"),
-            true,
-        ),
+        (Leg::ToProxy, U::Timeout(T::Connect)) => {
+            (Broke::ProxyDown, format!("timed out connecting to {proxy}"))
+        }
+        (Leg::ToProxy, U::ConnectionFailed) => {
+            (Broke::ProxyDown, format!("could not connect to {proxy}"))
+        }
         (Leg::ToProxy, U::Rustls(_) | U::Tls(_)) => {
-            blame(ErrorKind::Proxy, format!("TLS with {proxy} failed"), false)
+            (Broke::Proxy, format!("TLS with {proxy} failed"))
         }
-        (Leg::ToProxy, U::Io(io)) if io.kind() == std::io::ErrorKind::InvalidData => {
-            blame(ErrorKind::Proxy, format!("TLS with {proxy} failed"), false)
+        (Leg::ToProxy, U::Io(io)) if io.kind() == InvalidData => {
+            (Broke::Proxy, format!("TLS with {proxy} failed"))
         }
-        (Leg::ToProxy, U::Io(io)) => blame(
-            ErrorKind::Proxy,
+        (Leg::ToProxy, U::Io(io)) => (
+            Broke::ProxyDown,
             format!("could not connect to {proxy}: {}", io.kind()),
-            true,
         ),
-        (Leg::AtProxy, U::Timeout(T::Connect)) => blame(
-            ErrorKind::Proxy,
+        (Leg::AtProxy, U::Timeout(T::Connect)) => (
+            Broke::ProxyDown,
             format!("timed out waiting for {proxy} to open a tunnel to {host}"),
-            true,
         ),
-        (Leg::AtProxy, U::Io(io)) => blame(
-            ErrorKind::Proxy,
+        (Leg::AtProxy, U::Io(io)) => (
+            Broke::ProxyDown,
             format!(
                 "{proxy} broke off before opening a tunnel to {host}: {}",
                 io.kind()
             ),
-            true,
         ),
-        (Leg::AtProxy, U::Protocol(_)) => blame(
-            ErrorKind::Proxy,
+        (Leg::AtProxy, U::Protocol(_)) => (
+            Broke::Proxy,
             format!("{proxy} answered the tunnel request with something that is not HTTP"),
-            false,
         ),
         // Through the tunnel, TLS failures are the target's (the general rules).
-        (Leg::Tunnel, U::Timeout(T::Connect)) => blame(
-            ErrorKind::Timeout,
+        (Leg::Tunnel, U::Timeout(T::Connect)) => (
+            Broke::ConnectTimeout,
             format!("timed out connecting to {host} through {proxy}"),
-            true,
         ),
-        (Leg::Tunnel, U::Io(io)) if io.kind() != std::io::ErrorKind::InvalidData => blame(
-            ErrorKind::Connect,
+        (Leg::Tunnel, U::Io(io)) if io.kind() != InvalidData => (
+            Broke::Io {
+                invalid_data: false,
+            },
             format!("connection to {host} through {proxy} failed: {}", io.kind()),
-            true,
         ),
-        _ => None,
-    }
+        _ => return None,
+    };
+    Some((broke, detail))
 }
 
 /// The text for a CONNECT that did not get a 200, and the proxy's status.
@@ -483,6 +468,7 @@ fn refused_tunnel(reason: &str, proxy: &ProxyName, host: &str) -> (String, Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<Result<String, ()>> + 'a {
         move |name| {
