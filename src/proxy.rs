@@ -744,6 +744,55 @@ mod tests {
     }
 
     #[test]
+    fn blame_follows_how_far_the_connection_got() {
+        use std::io::{Error as IoError, ErrorKind as Io};
+        let p = ProxyName::of(&parse("http://gw:3128").unwrap(), Some("ALL_PROXY"));
+        let io = |kind| ureq::Error::Io(IoError::from(kind));
+        let at = |leg, e: ureq::Error| {
+            LEG.set(leg);
+            blame(&e, &p, "hero.test")
+        };
+        let refused = at(Leg::ToProxy, io(Io::ConnectionRefused)).unwrap();
+        assert_eq!(refused.0, Broke::ProxyDown);
+        assert_eq!(
+            refused.1,
+            "could not connect to proxy gw:3128 (from ALL_PROXY): connection refused"
+        );
+        assert_eq!(
+            at(Leg::Idle, ureq::Error::HostNotFound).unwrap().0,
+            Broke::ProxyDown
+        );
+        let cut = at(Leg::AtProxy, io(Io::ConnectionReset)).unwrap();
+        assert_eq!(cut.0, Broke::ProxyDown);
+        assert!(
+            cut.1.contains("before opening a tunnel to hero.test"),
+            "{}",
+            cut.1
+        );
+        let through = at(Leg::Tunnel, io(Io::ConnectionReset)).unwrap();
+        assert_eq!(
+            through.0,
+            Broke::Io {
+                invalid_data: false
+            }
+        );
+        assert!(
+            through.1.contains("hero.test through proxy gw:3128"),
+            "{}",
+            through.1
+        );
+        // TLS with the target, and anything on a reused or finished connection,
+        // are left to the general rules.
+        assert!(at(Leg::Tunnel, io(Io::InvalidData)).is_none());
+        assert!(at(Leg::Idle, io(Io::ConnectionReset)).is_none());
+        assert!(at(Leg::Through, io(Io::ConnectionReset)).is_none());
+        let status = ureq::Error::ConnectProxyFailed("proxy server responded 403/403".into());
+        assert_eq!(at(Leg::AtProxy, status).unwrap().0, Broke::Proxy);
+        reset_leg();
+        assert_eq!(LEG.get(), Leg::Idle);
+    }
+
+    #[test]
     fn refused_tunnels_name_the_status() {
         let mut p = ProxyName {
             addr: "gw:3128".into(),
