@@ -91,7 +91,8 @@ typedef enum {
   HERO_KIND_CONNECT = 4,
   // TLS failed (untrusted certificate, wrong host name, handshake).
   HERO_KIND_TLS = 5,
-  // The proxy refused or failed.
+  // The proxy's name did not resolve, it could not be reached, or it
+  // refused the tunnel; the text names the proxy and gives its status.
   HERO_KIND_PROXY = 6,
   // A deadline passed.
   HERO_KIND_TIMEOUT = 7,
@@ -282,7 +283,8 @@ hero_status hero_config_set_user_agent_suffix(hero_config *config, const char *s
 hero_status hero_config_set_ca_file(hero_config *config, const char *path);
 
 // Sends through this HTTP proxy (`"http://host:port"`, copied), overriding
-// `HTTPS_PROXY` / `ALL_PROXY` / `HTTP_PROXY`.
+// the proxy environment variables (`https_proxy`, `HTTPS_PROXY`,
+// `all_proxy`, `ALL_PROXY`, `no_proxy`, `NO_PROXY`).
 //
 // Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a
 // NULL `config` or a NULL / non-UTF-8 string (nothing changed). One thread

@@ -17,6 +17,7 @@ use ureq::{Agent, Proxy, ProxyProtocol};
 use crate::error::{Error, ErrorKind};
 use crate::log::{Hook, LogLevel, Logger};
 use crate::outcome::{self, Broke, Outcome};
+use crate::proxy::{NoteLeg, Point, ProxyName};
 use crate::request::SendMessage;
 use crate::response::MessageResponse;
 use crate::retry;
@@ -211,9 +212,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Send through this HTTP proxy (`http://host:port`), overriding
-    /// `HTTPS_PROXY` / `ALL_PROXY` / `HTTP_PROXY`. Without it those variables
-    /// are honoured, with `NO_PROXY`, except for loopback targets.
+    /// Send through this HTTP proxy (`http://host:port`), overriding the
+    /// environment. Without it the environment is read as curl reads it
+    /// (for an https target `https_proxy`, `HTTPS_PROXY`, `all_proxy`,
+    /// `ALL_PROXY`, the first set; `no_proxy` or `NO_PROXY` exempting hosts),
+    /// except for loopback targets. A variable that is set but unusable makes
+    /// [`build`](Self::build) fail with a configuration error naming it.
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.proxy = Some(url.into());
         self
@@ -249,14 +253,20 @@ impl ClientBuilder {
             None => RootCerts::PlatformVerifier,
             Some(path) => read_ca_file(path)?,
         };
-        let proxy = match &self.proxy {
-            Some(url) => Some(
-                Proxy::new(url)
-                    .map_err(|_| Error::config("proxy URL is not a valid http:// proxy"))?,
+        let (proxy, proxy_var) = match &self.proxy {
+            Some(url) => (
+                Some(
+                    Proxy::new(url)
+                        .map_err(|_| Error::config("proxy URL is not a valid http:// proxy"))?,
+                ),
+                None,
             ),
             // A local mock or test server is never reached through a proxy from the environment.
-            None if self.target.is_loopback() => None,
-            None => Proxy::try_from_env(),
+            None if self.target.is_loopback() => (None, None),
+            None => match crate::proxy::from_env(&crate::proxy::process_env, &base)? {
+                Some((p, var)) => (Some(p), Some(var)),
+                None => (None, None),
+            },
         };
         if let Some(p) = &proxy
             && !matches!(p.protocol(), ProxyProtocol::Http | ProxyProtocol::Https)
@@ -267,6 +277,10 @@ impl ClientBuilder {
             ));
         }
         let has_proxy = proxy.is_some();
+        let proxy_name = proxy.as_ref().map(|p| ProxyName::of(p, proxy_var));
+        if let Some(p) = &proxy_name {
+            log.log(LogLevel::Info, format_args!("sending through {p}"));
+        }
         let config = Config::builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -290,10 +304,14 @@ impl ClientBuilder {
         let tcp = crate::tcp::FastTcpConnector;
         #[cfg(not(unix))]
         let tcp = ureq::unversioned::transport::TcpConnector::default();
+        // NoteLeg records how far a proxied connection got, to blame the right party.
         let connector =
-            ().chain(ConnectProxyConnector::default())
+            ().chain(NoteLeg(Point::Start))
+                .chain(ConnectProxyConnector::default())
+                .chain(NoteLeg(Point::AfterConnect))
                 .chain(tcp)
                 .chain(RustlsConnector::default())
+                .chain(NoteLeg(Point::End))
                 .chain(mark);
         let url = format!("{base}{SEND_PATH}");
         let agent = Agent::with_parts(config, connector, wire::Resolve::default());
@@ -317,6 +335,7 @@ impl ClientBuilder {
                 strict_checks: self.strict_checks,
                 log,
                 opened,
+                proxy: proxy_name,
             }),
         })
     }
@@ -360,6 +379,8 @@ struct Inner {
     strict_checks: bool,
     log: Logger,
     opened: Arc<AtomicU64>,
+    /// The proxy every connection goes through, if any.
+    proxy: Option<ProxyName>,
 }
 
 impl fmt::Debug for Client {
@@ -502,6 +523,7 @@ impl Client {
             });
         }
         wire::reset();
+        crate::proxy::reset_leg();
         // The key's header value is made per request rather than kept, so the
         // only long-lived copy is the one wiped on drop.
         let key = HeaderValue::from_str(i.api_key.expose()).map_err(|_| Failed {
@@ -532,6 +554,7 @@ impl Client {
                 e,
                 written,
                 i.uri.host().unwrap_or_default(),
+                i.proxy.as_ref(),
                 attempt,
             )),
         }
@@ -642,9 +665,24 @@ fn read_ca_file(path: &Path) -> Result<RootCerts, Error> {
 
 /// Classifies a failure that produced no HTTP answer; what it means is
 /// decided by [`outcome::for_transport`].
-fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) -> Failed {
+fn transport_failure(
+    e: ureq::Error,
+    written: bool,
+    host: &str,
+    proxy: Option<&ProxyName>,
+    attempt: u32,
+) -> Failed {
     use ureq::Error as U;
     use ureq::Timeout as T;
+    // A failure on the way to, or at, the proxy names the proxy, not Hero.
+    if !written && let Some((broke, detail)) = proxy.and_then(|p| crate::proxy::blame(&e, p, host))
+    {
+        let verdict = outcome::for_transport(broke, written, attempt);
+        return Failed {
+            error: Error::new(verdict.outcome, verdict.kind, detail),
+            retry_in: verdict.retry_in,
+        };
+    }
     let broke = match &e {
         U::HostNotFound | U::Timeout(T::Resolve) => Broke::Resolve,
         U::Timeout(T::Connect) => Broke::ConnectTimeout,

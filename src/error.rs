@@ -22,7 +22,8 @@ pub enum ErrorKind {
     Connect,
     /// TLS failed (certificate not trusted, wrong host name, handshake).
     Tls,
-    /// The proxy refused or failed.
+    /// The proxy's name did not resolve, it could not be reached, or it
+    /// refused the tunnel; the text names the proxy and gives its status.
     Proxy,
     /// A deadline passed.
     Timeout,

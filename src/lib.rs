@@ -26,6 +26,7 @@ pub mod ffi;
 mod json;
 mod log;
 mod outcome;
+mod proxy;
 mod reason;
 mod request;
 mod response;

@@ -877,3 +877,61 @@ fn log_callback_lines_keep_patient_data_out() {
         assert!(all.contains(expected), "no {expected:?} in:\n{all}");
     }
 }
+
+/// A proxy variable that is set but unusable stops `hero_send` with exit 2
+/// and a line naming the variable, not its value, and nothing goes out
+/// directly; a proxy on a dead port is named in the exit-5 line. The target
+/// is an IPv4-mapped loopback address, which the library treats as remote,
+/// so the environment's proxy applies to it.
+#[test]
+fn hero_send_names_proxy_variables_and_proxies() {
+    let target = TcpListener::bind("127.0.0.1:0").expect("bind");
+    target.set_nonblocking(true).unwrap();
+    let url = format!(
+        "https://[::ffff:127.0.0.1]:{}",
+        target.local_addr().unwrap().port()
+    );
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("find a free port")
+        .port();
+    let send = |proxy: &str| {
+        run(bare("hero_send")
+            .env("HERO_BASE_URL", &url)
+            .env("HERO_API_KEY", KEY)
+            .env("HERO_PRACTICE_GROUP_ID", GROUP)
+            .env_remove("https_proxy")
+            .env_remove("all_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("no_proxy")
+            .env_remove("NO_PROXY")
+            .env("HTTPS_PROXY", proxy)
+            .args(required("4242")))
+        .0
+    };
+    for value in [
+        format!("http://127.0.0.1:{dead}\r"),
+        format!("http://jsmith:hunter2 x@127.0.0.1:{dead}"),
+    ] {
+        let line = assert_fails(&send(&value), 2);
+        assert!(line.contains("HTTPS_PROXY"), "{line:?}");
+        for piece in ["127.0.0.1", "jsmith", "hunter2"] {
+            assert!(!line.contains(piece), "{line:?}");
+        }
+    }
+    let line = assert_fails(&send(&format!("http://jsmith:hunter2@127.0.0.1:{dead}")), 5);
+    assert!(
+        line.contains(&format!(
+            "could not connect to proxy 127.0.0.1:{dead} (from HTTPS_PROXY): connection refused"
+        )),
+        "{line:?}"
+    );
+    assert!(
+        !line.contains("hunter2") && !line.contains("jsmith"),
+        "{line:?}"
+    );
+    assert!(
+        target.accept().is_err(),
+        "a send went directly to the target"
+    );
+}

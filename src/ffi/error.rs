@@ -34,7 +34,8 @@ pub enum hero_kind {
     HERO_KIND_CONNECT = 4,
     /// TLS failed (untrusted certificate, wrong host name, handshake).
     HERO_KIND_TLS = 5,
-    /// The proxy refused or failed.
+    /// The proxy's name did not resolve, it could not be reached, or it
+    /// refused the tunnel; the text names the proxy and gives its status.
     HERO_KIND_PROXY = 6,
     /// A deadline passed.
     HERO_KIND_TIMEOUT = 7,
