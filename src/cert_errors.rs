@@ -13,6 +13,8 @@
 
 use std::borrow::Cow;
 
+use crate::text::Shown;
+
 /// HRESULTs from certificate chain building and policy checks (winerror.h),
 /// with what each means for someone looking at a failed send.
 const CODES: &[(u32, &str, &str)] = &[
@@ -144,7 +146,8 @@ const CODES: &[(u32, &str, &str)] = &[
 ];
 
 /// The rustls error text with a Windows certificate error replaced by a
-/// sentence, or the text unchanged when it holds no OS error code.
+/// sentence (`Owned`, safe to show as it is), or the text unchanged when it
+/// holds no OS error code (`Borrowed`: still raw).
 pub(crate) fn readable(tls_error: &str) -> Cow<'_, str> {
     let Some(code) = os_error_code(tls_error) else {
         return Cow::Borrowed(tls_error);
@@ -155,6 +158,8 @@ pub(crate) fn readable(tls_error: &str) -> Cow<'_, str> {
         .find("Other(")
         .or_else(|| tls_error.find("OS Error"))
         .map_or("", |at| &tls_error[..at]);
+    // rustls' own words, but shown like any other error text to be safe.
+    let lead = Shown(lead);
     Cow::Owned(match CODES.iter().find(|(c, _, _)| *c == code) {
         Some((_, name, sentence)) => format!("{lead}{sentence} (Windows {name}, 0x{code:08X})"),
         None => format!("{lead}Windows error 0x{code:08X} while checking the server's certificate"),

@@ -27,6 +27,8 @@ pub mod ffi;
 mod json;
 mod log;
 mod outcome;
+mod proxy;
+mod reason;
 mod request;
 mod response;
 mod retry;
@@ -34,6 +36,7 @@ mod secret;
 mod target;
 #[cfg(unix)]
 mod tcp;
+mod text;
 mod validate;
 mod wire;
 
@@ -44,6 +47,7 @@ pub use outcome::Outcome;
 pub use request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
 pub use response::MessageResponse;
 pub use target::Target;
+pub use validate::REQUEST_BODY_CAP;
 
 /// The README's Rust examples, compiled as doc tests so they cannot rot.
 #[doc = include_str!("../README.md")]
