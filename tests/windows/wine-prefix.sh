@@ -25,5 +25,6 @@ fi
 # A wineserver kept running makes each program start in about 0.1 s instead
 # of 2 s; it exits by itself once idle for WINE_SERVER_SECONDS (or on
 # `wineserver -k` with the same WINEPREFIX).
-wineserver -p "${WINE_SERVER_SECONDS:-600}"
+# (It refuses when one is already running for this prefix: that one serves.)
+wineserver -p "${WINE_SERVER_SECONDS:-600}" </dev/null >/dev/null 2>&1 || true
 echo "$WINEPREFIX"
