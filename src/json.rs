@@ -77,6 +77,18 @@ fn opt_bool(out: &mut Vec<u8>, name: &str, value: Option<bool>) {
     }
 }
 
+/// Bytes `s` takes as a JSON string literal, quotes excluded: what
+/// [`string`] writes for it, counted without writing.
+pub(crate) fn escaped_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            _ if b < 0x20 => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
 fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
@@ -156,6 +168,7 @@ mod tests {
         ] {
             let mut out = Vec::new();
             string(&mut out, s);
+            assert_eq!(escaped_len(s) + 2, out.len(), "{s:?}");
             assert_eq!(
                 String::from_utf8(out).unwrap(),
                 serde_json::to_string(s).unwrap(),

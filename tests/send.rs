@@ -392,6 +392,24 @@ fn oversized_request_is_not_sent_and_names_the_largest_field() {
         escaped.validate(false).expect_err("offline too").field(),
         Some("snomed_term")
     );
+    // The field named is the one that takes the most room once escaped,
+    // not the longest before: 180 000 control characters (over 1 MiB
+    // escaped) beside 200 000 plain letters (a fifth of the cap).
+    let mixed = SendMessage::new("4242", MessageType::Hero, "\u{1}".repeat(180_000))
+        .snomed_term("a".repeat(200_000));
+    assert_invalid(
+        "escaped message_string beside a longer plain snomed_term",
+        &failure(client.send(&mixed)),
+        "message_string",
+    );
+    // And the other way round: plain text that alone overflows.
+    let mixed = SendMessage::new("4242", MessageType::Hero, "\u{1}".repeat(100_000))
+        .snomed_term("a".repeat(1_000_000));
+    assert_invalid(
+        "plain snomed_term beside an escape-heavy message_string",
+        &failure(client.send(&mixed)),
+        "snomed_term",
+    );
     assert_eq!(mock.requests(), Vec::<Value>::new(), "nothing may be sent");
 
     // Exactly at the cap: sent.
