@@ -58,6 +58,26 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
+/// The `Debug` form: quoted, with `"` and `\\` escaped as well, so a value
+/// cannot close its quotes and forge the fields after it; capped the same way.
+impl fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        for (n, c) in self.0.chars().enumerate() {
+            if n == SHOWN_CHARS {
+                f.write_char('"')?;
+                return write!(f, "…({} bytes)", self.0.len());
+            }
+            match c {
+                '"' | '\\' => write!(f, "\\{c}")?,
+                c if is_unsafe(c) => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_char('"')
+    }
+}
+
 /// A short reason for display: unsafe characters dropped (runs of
 /// whitespace and controls become one space), trimmed, capped at
 /// [`REASON_CHARS`] with `…`. `None` when nothing readable is left.
@@ -108,6 +128,20 @@ mod tests {
         assert_eq!(
             Shown(&"x".repeat(SHOWN_CHARS)).to_string(),
             "x".repeat(SHOWN_CHARS)
+        );
+    }
+
+    #[test]
+    fn shown_debug_is_quoted_escaped_and_capped() {
+        assert_eq!(format!("{:?}", Shown("m-123")), "\"m-123\"");
+        assert_eq!(
+            format!("{:?}", Shown("a\", x: \"\\\u{2028}")),
+            r#""a\", x: \"\\\u{2028}""#
+        );
+        let long = format!("{:?}", Shown(&"y".repeat(1_000_000)));
+        assert_eq!(
+            long,
+            format!("\"{}\"…(1000000 bytes)", "y".repeat(SHOWN_CHARS))
         );
     }
 

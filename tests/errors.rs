@@ -93,6 +93,34 @@ fn server_message_ids_reach_log_lines_escaped_and_capped() {
     }
 }
 
+/// A reply's Debug text (what `{reply:?}` writes into a log) shows the
+/// server's strings escaped and capped, while the accessors keep them whole.
+#[test]
+fn reply_debug_shows_server_strings_escaped_and_capped() {
+    let id = format!("m-5\u{202e}\", forged: \"{}", "x".repeat(400_000));
+    let created = format!("2026\u{2028}INFO forged{}", "y".repeat(400_000));
+    let body = serde_json::json!({
+        "message_id": id,
+        "created_at": created,
+        "submitted_by": "Dr\u{2066} Who\u{85}",
+    })
+    .to_string();
+    let port = server("200 OK", &["Content-Type: application/json"], &body);
+    let (client, _) = logging_client(port);
+    let reply = client.send(&hello()).expect("accepted");
+    assert_eq!(reply.message_id(), id);
+    assert_eq!(reply.created_at(), Some(created.as_str()));
+    let debug = format!("{reply:?}");
+    assert!(debug.len() < 1000, "{} bytes of Debug text", debug.len());
+    assert!(
+        !debug.chars().any(is_unsafe),
+        "raw server text in {debug:?}"
+    );
+    assert!(!debug.contains("\"m-5\u{202e}\", forged"), "{debug}");
+    assert!(debug.contains("m-5\\u{202e}\\\", forged"), "{debug}");
+    assert!(debug.contains("Dr\\u{2066} Who\\u{85}"), "{debug}");
+}
+
 #[test]
 fn mock_refusal_gives_heros_reason_and_field() {
     let mock = Mock::start();
