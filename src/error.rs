@@ -161,7 +161,7 @@ impl Error {
     }
 
     /// The server's own short reason, read from a JSON error body (the
-    /// first usable string under `error`, `message`, `detail` or `errors`),
+    /// first usable string under `message`, `detail`, `errors` or `error`),
     /// with control, line-separator and bidi characters removed and capped
     /// at 200 characters. `None` when the body gave none.
     ///

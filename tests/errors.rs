@@ -180,6 +180,33 @@ fn server_reason_is_stripped_capped_and_names_only_known_fields() {
     assert_eq!(e.server_message(), Some("snomed_code: unknown concept"));
 }
 
+/// The error shapes of common server frameworks put the status phrase under
+/// `error` and what to fix under `message`: the reason is the latter.
+#[test]
+fn framework_error_shapes_give_the_message_not_the_status_phrase() {
+    for (status, body, reason, field) in [
+        (
+            "400 Bad Request",
+            r#"{"statusCode":400,"message":["patient_id must be a string"],"error":"Bad Request"}"#,
+            "patient_id must be a string",
+            None,
+        ),
+        (
+            "422 Unprocessable Entity",
+            r#"{"statusCode":422,"code":"FST_ERR_VALIDATION","error":"Unprocessable Entity","message":"send_at: must be a date-time"}"#,
+            "send_at: must be a date-time",
+            Some("send_at"),
+        ),
+    ] {
+        let port = server(status, &["Content-Type: application/json"], body);
+        let (client, _) = logging_client(port);
+        let e = failure(client.send(&hello()));
+        assert_eq!(e.outcome(), Outcome::Refused);
+        assert_eq!(e.server_message(), Some(reason), "{body}");
+        assert_eq!(e.field(), field, "{body}");
+    }
+}
+
 /// A common set-up slip: `https://` to the local mock, which speaks plain HTTP.
 #[test]
 fn https_to_a_plain_http_server_says_what_it_means() {
