@@ -23,7 +23,7 @@ use crate::response::MessageResponse;
 use crate::retry;
 use crate::secret::Secret;
 use crate::target::Target;
-use crate::text::Shown;
+use crate::text::{Shown, ShownUpTo, TLS_TEXT_CHARS};
 use crate::{validate, wire};
 
 /// Path of the one operation, appended to the base URL.
@@ -707,10 +707,10 @@ fn transport_failure(
         // TLS errors can quote the server's certificate: shown escaped and capped.
         (U::Rustls(r), _) => format!(
             "TLS with {host} failed: {}{}",
-            Shown(&r.to_string()),
+            ShownUpTo(&r.to_string(), TLS_TEXT_CHARS),
             tls_hint(r)
         ),
-        (U::Tls(r), _) => format!("TLS with {host} failed: {}", Shown(r)),
+        (U::Tls(r), _) => format!("TLS with {host} failed: {}", ShownUpTo(r, TLS_TEXT_CHARS)),
         (U::Pem(_), _) => "CA certificates could not be read".to_owned(),
         (U::BadUri(_) | U::Http(_) | U::InvalidProxyUrl, _) => {
             "the request could not be built".to_owned()
@@ -720,9 +720,10 @@ fn transport_failure(
         // name) as InvalidData; a plain TCP connect never does.
         (U::Io(io), ErrorKind::Tls) => format!(
             "TLS with {host} failed: {}{}",
-            Shown(
+            ShownUpTo(
                 &io.get_ref()
-                    .map_or_else(|| io.kind().to_string(), ToString::to_string)
+                    .map_or_else(|| io.kind().to_string(), ToString::to_string),
+                TLS_TEXT_CHARS
             ),
             io.get_ref()
                 .and_then(|e| e.downcast_ref::<rustls::Error>())

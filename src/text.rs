@@ -12,6 +12,11 @@ use std::fmt::{self, Write};
 /// Characters shown from a server-provided value in a log line or error text.
 pub(crate) const SHOWN_CHARS: usize = 80;
 
+/// Characters shown of a TLS failure's text. It is the TLS library's own
+/// sentence, quoting the certificate's names, which are what to fix: an 80
+/// character cap cut "certificate is only valid for ..." off before them.
+pub(crate) const TLS_TEXT_CHARS: usize = 400;
+
 /// Characters kept of a server's reason for a refusal.
 pub(crate) const REASON_CHARS: usize = 200;
 
@@ -37,15 +42,24 @@ pub(crate) fn is_unsafe(c: char) -> bool {
 /// Formats lazily: costs nothing unless written.
 pub(crate) struct Shown<'a>(pub(crate) &'a str);
 
+/// Like [`Shown`], capped at the given number of characters.
+pub(crate) struct ShownUpTo<'a>(pub(crate) &'a str, pub(crate) usize);
+
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.0;
+        ShownUpTo(self.0, SHOWN_CHARS).fmt(f)
+    }
+}
+
+impl fmt::Display for ShownUpTo<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (s, cap) = (self.0, self.1);
         // The common case (a short, clean id) is written in one piece.
-        if s.len() <= SHOWN_CHARS && !s.chars().any(is_unsafe) {
+        if s.len() <= cap && !s.chars().any(is_unsafe) {
             return f.write_str(s);
         }
         for (n, c) in s.chars().enumerate() {
-            if n == SHOWN_CHARS {
+            if n == cap {
                 return write!(f, "…({} bytes)", s.len());
             }
             if is_unsafe(c) {

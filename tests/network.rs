@@ -453,7 +453,33 @@ fn tls_wrong_host_name_is_not_sent() {
         .ca_file(ca.path())
         .build()
         .unwrap();
-    untrusted_tls_send(&server, &client);
+    let e = untrusted_tls_send(&server, &client);
+    // The names the certificate is valid for are what to fix: not cut off.
+    assert!(e.to_string().contains("other.example"), "{e}");
+}
+
+/// A certificate with very many names still gives a bounded error text.
+#[test]
+fn tls_wrong_host_name_with_many_names_is_capped() {
+    let pki = Pki::new();
+    let names: Vec<String> = (0..200)
+        .map(|i| format!("name-{i:03}-{}.example", "x".repeat(40)))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let server = serve_tls(pki.leaf(&names), ok_reply());
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    let client = builder(server.https_url())
+        .ca_file(ca.path())
+        .build()
+        .unwrap();
+    let e = untrusted_tls_send(&server, &client);
+    let text = e.to_string();
+    assert!(text.contains("name-000-"), "{text}");
+    assert!(
+        text.chars().count() < 600,
+        "{} characters",
+        text.chars().count()
+    );
 }
 
 #[test]
