@@ -107,9 +107,11 @@ impl Error {
     }
 
     /// The server's reason from an error body, and the field it names.
+    /// The field is kept for a refusal only: after a 5xx the message may
+    /// have gone, and a field to "fix" would invite a resend.
     pub(crate) fn with_reason(mut self, reason: crate::reason::Reason) -> Self {
         self.inner.server_message = reason.message;
-        if reason.field.is_some() {
+        if reason.field.is_some() && self.inner.outcome == Outcome::Refused {
             self.inner.field = reason.field;
         }
         self

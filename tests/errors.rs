@@ -207,6 +207,22 @@ fn framework_error_shapes_give_the_message_not_the_status_phrase() {
     }
 }
 
+/// After a 5xx the message may have gone: a field named by the body is not
+/// reported (it would invite fixing and resending), the reason still is.
+#[test]
+fn server_error_body_names_no_field() {
+    let port = server(
+        "500 Internal Server Error",
+        &["Content-Type: application/json"],
+        r#"{"error":"patient_id: lookup timed out","field":"patient_id"}"#,
+    );
+    let (client, _) = logging_client(port);
+    let e = failure(client.send(&hello()));
+    assert_eq!(e.outcome(), Outcome::MayHaveBeenSent);
+    assert_eq!(e.server_message(), Some("patient_id: lookup timed out"));
+    assert_eq!(e.field(), None);
+}
+
 /// A common set-up slip: `https://` to the local mock, which speaks plain HTTP.
 #[test]
 fn https_to_a_plain_http_server_says_what_it_means() {
