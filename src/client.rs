@@ -12,7 +12,7 @@ use ureq::http::Uri;
 use ureq::http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
-use ureq::{Agent, Proxy, ProxyProtocol};
+use ureq::{Agent, ProxyProtocol};
 
 use crate::error::{Error, ErrorKind};
 use crate::log::{Hook, LogLevel, Logger};
@@ -217,7 +217,9 @@ impl ClientBuilder {
     /// (for an https target `https_proxy`, `HTTPS_PROXY`, `all_proxy`,
     /// `ALL_PROXY`, the first set; `no_proxy` or `NO_PROXY` exempting hosts),
     /// except for loopback targets. A variable that is set but unusable makes
-    /// [`build`](Self::build) fail with a configuration error naming it.
+    /// [`build`](Self::build) fail with a configuration error naming it; so
+    /// does an unusable `url`, which is read by the same rules (without a
+    /// port, 1080 for http:// and 443 for https://, as curl).
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.proxy = Some(url.into());
         self
@@ -254,11 +256,11 @@ impl ClientBuilder {
             Some(path) => read_ca_file(path)?,
         };
         let (proxy, proxy_var) = match &self.proxy {
+            // Read as strictly as a variable: ureq alone would take "h:99999" as h:80.
             Some(url) => (
-                Some(
-                    Proxy::new(url)
-                        .map_err(|_| Error::config("proxy URL is not a valid http:// proxy"))?,
-                ),
+                Some(crate::proxy::parse(url).map_err(|rule| {
+                    Error::config(format!("the proxy URL is not a usable proxy: {rule}"))
+                })?),
                 None,
             ),
             // A local mock or test server is never reached through a proxy from the environment.

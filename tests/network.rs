@@ -526,6 +526,43 @@ fn socks_proxies_are_refused_not_bypassed() {
         .unwrap();
 }
 
+/// An explicit proxy URL is read by the same rules as a proxy variable:
+/// nothing silently changed (a port out of range became 80), and curl's
+/// default port.
+#[test]
+fn explicit_proxy_urls_follow_the_variables_rules() {
+    for url in [
+        "proxy.invalid:99999",
+        "http://proxy.invalid:0",
+        "http://:3128",
+        "http://jsmith:hunter2%zz@proxy.invalid:3128",
+        "http://proxy.invalid:3128\r",
+    ] {
+        let e = builder("https://hero.invalid")
+            .proxy(url)
+            .build()
+            .expect_err(url);
+        expect(&e, Outcome::NotSent, ErrorKind::Config);
+        let text = e.to_string();
+        assert!(text.contains("proxy URL is not a usable proxy"), "{text}");
+        for secret in ["hunter2", "jsmith", "proxy.invalid"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    builder("https://hero.invalid")
+        .proxy("proxy.invalid")
+        .log_hook(move |_, line| sink.lock().unwrap().push(line.to_owned()))
+        .build()
+        .unwrap();
+    let lines = lines.lock().unwrap();
+    assert!(
+        lines.contains(&"sending through proxy proxy.invalid:1080".to_owned()),
+        "{lines:?}"
+    );
+}
+
 #[test]
 fn unusable_ca_file_fails_build() {
     let missing = std::env::temp_dir().join(format!("herohealth-missing-{}.pem", unique_hex()));
