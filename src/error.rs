@@ -165,7 +165,7 @@ impl Error {
     /// The server's own short reason, read from a JSON error body (the
     /// first usable string under `message`, `detail`, `errors` or `error`),
     /// with control, line-separator and bidi characters removed and capped
-    /// at 200 characters. `None` when the body gave none.
+    /// at 200 characters (then `…` is added). `None` when the body gave none.
     ///
     /// It may quote patient data, so it is never part of the `Display` or
     /// `Debug` text: show it where the operator, not a shared log, reads it.

@@ -105,11 +105,13 @@ pub(crate) fn reason(s: &str) -> Option<String> {
             space |= c.is_whitespace() || c.is_control();
             continue;
         }
-        if chars == REASON_CHARS {
+        let gap = space && !out.is_empty();
+        // Room for the separating space too: counting it could step over the cap.
+        if chars + usize::from(gap) + 1 > REASON_CHARS {
             out.push('…');
             break;
         }
-        if space && !out.is_empty() {
+        if gap {
             out.push(' ');
             chars += 1;
         }
@@ -173,5 +175,14 @@ mod tests {
             reason(&"z".repeat(REASON_CHARS)).unwrap().len(),
             REASON_CHARS
         );
+        // One-letter words: the spaces count towards the cap as well.
+        for words in ["a ".repeat(100_000), "ab ".repeat(100_000)] {
+            let capped = reason(&words).unwrap();
+            let n = capped.chars().count();
+            assert!((REASON_CHARS..=REASON_CHARS + 1).contains(&n), "{n}");
+            assert!(capped.ends_with('…'));
+        }
+        // The byte bound the C header states: 803 and the NUL.
+        assert_eq!(reason(&"😀".repeat(1000)).unwrap().len(), 803);
     }
 }

@@ -207,6 +207,23 @@ fn framework_error_shapes_give_the_message_not_the_status_phrase() {
     }
 }
 
+/// A reason of many short words is capped too (the spaces between them
+/// count towards the cap).
+#[test]
+fn server_reason_of_short_words_is_capped() {
+    let body = serde_json::json!({ "message": "a ".repeat(30_000) }).to_string();
+    let port = server("400 Bad Request", &[], &body);
+    let (client, _) = logging_client(port);
+    let e = failure(client.send(&hello()));
+    let reason = e.server_message().expect("a reason");
+    assert!(
+        reason.chars().count() <= 201,
+        "{} chars",
+        reason.chars().count()
+    );
+    assert!(reason.ends_with('…'), "{reason}");
+}
+
 /// After a 5xx the message may have gone: a field named by the body is not
 /// reported (it would invite fixing and resending), the reason still is.
 #[test]
