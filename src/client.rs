@@ -278,14 +278,11 @@ impl ClientBuilder {
             log: log.clone(),
             has_proxy,
         };
-        // ureq's default chain, with a leaner TCP transport where there is one.
-        #[cfg(unix)]
-        let tcp = crate::tcp::FastTcpConnector;
-        #[cfg(not(unix))]
-        let tcp = ureq::unversioned::transport::TcpConnector::default();
+        // ureq's default chain, with our TCP transport: it decides when
+        // request bytes were really written, and makes fewer system calls.
         let connector =
             ().chain(ConnectProxyConnector::default())
-                .chain(tcp)
+                .chain(crate::tcp::FastTcpConnector)
                 .chain(RustlsConnector::default())
                 .chain(mark);
         let url = format!("{base}{SEND_PATH}");
@@ -299,7 +296,7 @@ impl ClientBuilder {
                 group_header: HeaderValue::from_str(&self.practice_group_id)
                     .map_err(|_| Error::invalid("practice_group_id", "must be printable ASCII"))?,
                 url,
-                api_key: self.api_key,
+                api_key: Arc::new(self.api_key),
                 practice_group_id: self.practice_group_id,
                 user_agent,
                 connect_timeout: self.connect_timeout,
@@ -340,7 +337,7 @@ struct Inner {
     url: String,
     uri: Uri,
     group_header: HeaderValue,
-    api_key: Secret,
+    api_key: Arc<Secret>,
     practice_group_id: String,
     user_agent: String,
     connect_timeout: Duration,
@@ -488,9 +485,9 @@ impl Client {
             });
         }
         wire::reset();
-        // The key's header value is made per request rather than kept, so the
-        // only long-lived copy is the one wiped on drop.
-        let key = HeaderValue::from_str(i.api_key.expose()).map_err(|_| Failed {
+        // The key's header value shares the secret's storage (no copy), so
+        // the only copy is the one wiped when the client is dropped.
+        let key = crate::secret::header_value(&i.api_key).map_err(|_| Failed {
             error: Error::invalid("api_key", "must be printable ASCII"),
             retry_in: None,
         })?;

@@ -30,7 +30,6 @@ mod response;
 mod retry;
 mod secret;
 mod target;
-#[cfg(unix)]
 mod tcp;
 mod validate;
 mod wire;

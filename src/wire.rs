@@ -3,8 +3,17 @@
 //! That single fact separates "not sent" from "may have been sent" when a
 //! send fails: every transport error before the first request byte is safe
 //! to retry, every one after it is not. The marker wraps the outermost
-//! transport (after TLS and any proxy CONNECT), so handshake and proxy bytes
-//! do not count, only HTTP request bytes do.
+//! transport (after TLS and any proxy CONNECT) and *arms* the mark when it
+//! hands HTTP request bytes down; the TCP transport underneath sets it only
+//! once the kernel has accepted bytes of a `send` while armed. Handshake and
+//! CONNECT bytes all leave before arming, so only request bytes (or TLS
+//! records carrying them) count, and a send the kernel refused outright
+//! (a reset that arrived first) leaves the request *not sent*.
+//!
+//! The marker also keeps the request out of memory once it has gone (it
+//! wipes the outermost buffers after each write and when the connection is
+//! dropped) and remembers how long the server said it keeps an idle
+//! connection (`Keep-Alive: timeout=N`).
 
 use std::cell::Cell;
 use std::net::{IpAddr, SocketAddr};
@@ -18,15 +27,27 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTimeout, Transport};
 
 use crate::log::{LogLevel, Logger};
+use crate::secret::wipe;
 
 thread_local! {
     // The client is blocking: a send runs start to end on the caller's thread.
     static WROTE: Cell<bool> = const { Cell::new(false) };
+    // Request bytes have been handed to the transport in this attempt.
+    static ARMED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Starts a new attempt on this thread.
 pub(crate) fn reset() {
     WROTE.set(false);
+    ARMED.set(false);
+}
+
+/// Called by the TCP transport after a `send` of which the kernel accepted
+/// `n` bytes: once armed, those bytes carry (or follow) the request.
+pub(crate) fn accepted(n: usize) {
+    if n > 0 && ARMED.get() {
+        WROTE.set(true);
+    }
 }
 
 /// True once this thread's current attempt has written request bytes.
@@ -56,10 +77,7 @@ impl<In: Transport> Connector<In> for MarkWrites {
         // bytes must not count, and the tunnel is counted once, outside.
         let proxy_leg = self.has_proxy && details.config.proxy().is_none();
         if proxy_leg {
-            return Ok(chained.map(|t| Marked {
-                inner: Box::new(t),
-                mark: false,
-            }));
+            return Ok(chained.map(|t| Marked::new(Box::new(t), false)));
         }
         Ok(chained.map(|t| {
             self.opened.fetch_add(1, Ordering::Relaxed);
@@ -72,10 +90,7 @@ impl<In: Transport> Connector<In> for MarkWrites {
                     if t.is_tls() { "tls" } else { "plain" }
                 ),
             );
-            Marked {
-                inner: Box::new(t),
-                mark: true,
-            }
+            Marked::new(Box::new(t), true)
         }))
     }
 }
@@ -85,6 +100,46 @@ impl<In: Transport> Connector<In> for MarkWrites {
 pub(crate) struct Marked {
     inner: Box<dyn Transport>,
     mark: bool,
+    /// A response head is expected: look for `Keep-Alive` in the input.
+    head_due: bool,
+    /// How long the server keeps this connection idle, less a margin, and
+    /// since when it has been idle (see [`keep_alive_limit`]).
+    idle_limit: Option<(Duration, Instant)>,
+}
+
+impl Marked {
+    fn new(inner: Box<dyn Transport>, mark: bool) -> Self {
+        Marked {
+            inner,
+            mark,
+            head_due: false,
+            idle_limit: None,
+        }
+    }
+
+    /// Reads `Keep-Alive: timeout=N` from the response head at the start of
+    /// the input, once the head is complete.
+    fn read_head(&mut self) {
+        let input = self.inner.buffers().input();
+        if !input.starts_with(b"HTTP/1.") {
+            // Not a response head (or one split oddly): stop looking.
+            self.head_due = false;
+            return;
+        }
+        match keep_alive_timeout(input) {
+            Head::Incomplete => {}
+            Head::Timeout(n) => {
+                self.head_due = false;
+                // Measured from the head's arrival, a little before the
+                // server's idle clock starts: errs towards not reusing.
+                self.idle_limit = Some((keep_alive_limit(n), Instant::now()));
+            }
+            Head::NoTimeout => {
+                self.head_due = false;
+                self.idle_limit = None;
+            }
+        }
+    }
 }
 
 impl Transport for Marked {
@@ -94,23 +149,106 @@ impl Transport for Marked {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         if self.mark && amount > 0 {
-            // Set before writing: a write that fails halfway may still have delivered bytes.
-            WROTE.set(true);
+            // The TCP transport sets the mark once the kernel takes a byte.
+            ARMED.set(true);
+            self.head_due = true;
         }
-        self.inner.transmit_output(amount, timeout)
+        let result = self.inner.transmit_output(amount, timeout);
+        // The bytes have been copied on (or encrypted): this plaintext copy
+        // of the request, key included, must not outlive the write.
+        wipe(&mut self.inner.buffers().output()[..amount]);
+        result
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        self.inner.await_input(timeout)
+        let progress = self.inner.await_input(timeout)?;
+        if self.head_due && progress {
+            self.read_head();
+        }
+        Ok(progress)
     }
 
     fn is_open(&mut self) -> bool {
+        if let Some((limit, since)) = self.idle_limit
+            && since.elapsed() >= limit
+        {
+            return false;
+        }
         self.inner.is_open()
     }
 
     fn is_tls(&self) -> bool {
         self.inner.is_tls()
     }
+}
+
+impl Drop for Marked {
+    fn drop(&mut self) {
+        // The outermost buffers hold plaintext: request heads (the key) in
+        // the output, request body chunks in the input's free space (ureq
+        // reads the body through it). After a complete exchange nothing is
+        // left unconsumed, so the free space is the whole input buffer.
+        let buffers = self.inner.buffers();
+        wipe(buffers.output());
+        wipe(buffers.input_append_buf());
+    }
+}
+
+/// How long a connection may stay idle when the server advertised
+/// `Keep-Alive: timeout=N`: one second less than N, so a request never
+/// crosses the server's close on the wire (N = 1 means no reuse).
+pub(crate) fn keep_alive_limit(n: u64) -> Duration {
+    Duration::from_secs(n.saturating_sub(1))
+}
+
+/// What a response head says about the server's idle timeout.
+#[derive(Debug, PartialEq)]
+enum Head {
+    /// The blank line ending the head has not arrived yet.
+    Incomplete,
+    /// A `Keep-Alive` header with `timeout=N` (seconds).
+    Timeout(u64),
+    NoTimeout,
+}
+
+/// Scans a response head (starting at `input[0]`) for `Keep-Alive:
+/// timeout=N`. Line starts are found with `memchr`, so a typical head costs
+/// a couple of hundred instructions.
+fn keep_alive_timeout(input: &[u8]) -> Head {
+    const NAME: &[u8] = b"keep-alive:";
+    let mut found = None;
+    let mut at = 0;
+    while let Some(nl) = memchr::memchr(b'\n', &input[at..]) {
+        let line = &input[at + nl + 1..];
+        if line.starts_with(b"\r\n") || line.starts_with(b"\n") {
+            return found.map_or(Head::NoTimeout, Head::Timeout);
+        }
+        if line.len() >= NAME.len()
+            && line[..NAME.len()].eq_ignore_ascii_case(NAME)
+            && found.is_none()
+        {
+            let end = memchr::memchr(b'\n', line).unwrap_or(line.len());
+            found = timeout_param(&line[NAME.len()..end]);
+        }
+        at += nl + 1;
+    }
+    Head::Incomplete
+}
+
+/// `timeout=N` among a `Keep-Alive` header's comma-separated parameters.
+fn timeout_param(value: &[u8]) -> Option<u64> {
+    value.split(|&b| b == b',').find_map(|param| {
+        let param = param.trim_ascii();
+        let (name, n) = param.split_at_checked(8)?;
+        if !name.eq_ignore_ascii_case(b"timeout=") {
+            return None;
+        }
+        let n = n.trim_ascii();
+        if n.is_empty() || n.len() > 9 || !n.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(n).ok()?.parse().ok()
+    })
 }
 
 /// How long a looked-up address is reused. ureq resolves the host before
