@@ -29,6 +29,10 @@ const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_PRACTICE_GROUP_ID: HeaderName = HeaderName::from_static("x-practice-group-id");
 /// A 2xx body larger than this is not a Send a Message reply.
 pub const RESPONSE_BODY_CAP: usize = 1 << 20;
+/// How long a kept-alive connection may sit idle and still be reused,
+/// unless set with [`ClientBuilder::max_idle_age`]: below the 5 s after
+/// which Node.js and Apache close idle connections.
+pub const DEFAULT_MAX_IDLE_AGE: Duration = Duration::from_secs(4);
 /// How much of an error body is kept for [`Error::response_body`].
 pub const ERROR_BODY_CAP: usize = 64 << 10;
 
@@ -55,6 +59,7 @@ pub struct ClientBuilder {
     deadline: Duration,
     max_attempts: u32,
     max_retry_wait: Duration,
+    max_idle_age: Duration,
     strict_checks: bool,
     user_agent_suffix: Option<String>,
     log_hook: Option<Hook>,
@@ -72,6 +77,7 @@ impl fmt::Debug for ClientBuilder {
             .field("deadline", &self.deadline)
             .field("max_attempts", &self.max_attempts)
             .field("max_retry_wait", &self.max_retry_wait)
+            .field("max_idle_age", &self.max_idle_age)
             .field("strict_checks", &self.strict_checks)
             .field("user_agent_suffix", &self.user_agent_suffix)
             .field("log_hook", &self.log_hook.is_some())
@@ -91,6 +97,7 @@ impl ClientBuilder {
             deadline: Duration::from_secs(30),
             max_attempts: 3,
             max_retry_wait: Duration::from_secs(30),
+            max_idle_age: DEFAULT_MAX_IDLE_AGE,
             strict_checks: true,
             user_agent_suffix: None,
             log_hook: None,
@@ -165,6 +172,19 @@ impl ClientBuilder {
     /// a longer one is returned to the caller as a 429 error.
     pub fn max_retry_wait(mut self, value: Duration) -> Self {
         self.max_retry_wait = value;
+        self
+    }
+
+    /// Longest time a kept-alive connection may sit idle and still be
+    /// reused (default [`DEFAULT_MAX_IDLE_AGE`], 4 s). Servers close idle
+    /// connections after their own timeout (5 s for Node.js and Apache); a
+    /// request sent on a connection at the moment the server closes it can
+    /// only be reported as "may have been sent", so keep this below the
+    /// server's timeout. A server's `Keep-Alive: timeout=N` is honoured too:
+    /// a connection idle for N − 1 s or more is never reused. Zero turns
+    /// reuse off.
+    pub fn max_idle_age(mut self, value: Duration) -> Self {
+        self.max_idle_age = value;
         self
     }
 
@@ -270,6 +290,7 @@ impl ClientBuilder {
             // client shared by many threads, which would reconnect (and redo TLS).
             .max_idle_connections(64)
             .max_idle_connections_per_host(64)
+            .max_idle_age(self.max_idle_age)
             .timeout_connect(Some(self.connect_timeout))
             .timeout_global(Some(self.deadline))
             .build();

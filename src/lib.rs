@@ -34,7 +34,7 @@ mod tcp;
 mod validate;
 mod wire;
 
-pub use client::{Client, ClientBuilder, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
+pub use client::{Client, ClientBuilder, DEFAULT_MAX_IDLE_AGE, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
 pub use error::{Error, ErrorKind, Outcome};
 pub use log::LogLevel;
 pub use request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};

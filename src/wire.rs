@@ -331,6 +331,44 @@ mod tests {
     }
 
     #[test]
+    fn keep_alive_timeout_is_read_from_complete_heads_only() {
+        let head = |h: &str| keep_alive_timeout(h.as_bytes());
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\n\r\n{}"),
+            Head::Timeout(5)
+        );
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\nx: 1\r\nkeep-alive:max=9,TIMEOUT = 7\r\n\r\n"),
+            Head::NoTimeout,
+            "spaces around = are not the header's syntax"
+        );
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\nKEEP-ALIVE: max=9, Timeout=12\r\n\r\n"),
+            Head::Timeout(12)
+        );
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\nKeep-Alive: timeout=1\r\n"),
+            Head::NoTimeout,
+            "a body is not the head"
+        );
+        assert_eq!(
+            head("HTTP/1.1 200 OK\nKeep-Alive: timeout=3\n\n"),
+            Head::Timeout(3)
+        );
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=3\r\n"),
+            Head::Incomplete
+        );
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=x\r\n\r\n"),
+            Head::NoTimeout
+        );
+        assert_eq!(keep_alive_limit(5), Duration::from_secs(4));
+        assert_eq!(keep_alive_limit(1), Duration::ZERO);
+        assert_eq!(keep_alive_limit(0), Duration::ZERO);
+    }
+
+    #[test]
     fn ip_literals_need_no_lookup_and_names_are_cached() {
         let r = Resolve::default();
         assert_eq!(
