@@ -317,7 +317,8 @@ impl ClientBuilder {
                 group_header: HeaderValue::from_str(&self.practice_group_id)
                     .map_err(|_| Error::invalid("practice_group_id", "must be printable ASCII"))?,
                 url,
-                api_key: Arc::new(self.api_key),
+                api_key: crate::secret::header_value(self.api_key)
+                    .map_err(|_| Error::invalid("api_key", "must be printable ASCII"))?,
                 practice_group_id: self.practice_group_id,
                 user_agent,
                 connect_timeout: self.connect_timeout,
@@ -358,7 +359,10 @@ struct Inner {
     url: String,
     uri: Uri,
     group_header: HeaderValue,
-    api_key: Arc<Secret>,
+    /// The `x-api-key` value, on the key's own storage: each request holds
+    /// a reference, not a copy, and the bytes are wiped when the last
+    /// reference goes (see `secret::header_value`).
+    api_key: HeaderValue,
     practice_group_id: String,
     user_agent: String,
     connect_timeout: Duration,
@@ -375,7 +379,7 @@ impl fmt::Debug for Client {
         let i = &self.inner;
         f.debug_struct("Client")
             .field("url", &i.url)
-            .field("api_key", &i.api_key)
+            .field("api_key", &"<redacted>")
             .field("practice_group_id", &i.practice_group_id)
             .field("user_agent", &i.user_agent)
             .field("deadline", &i.deadline)
@@ -506,16 +510,11 @@ impl Client {
             });
         }
         wire::reset();
-        // The key's header value shares the secret's storage (no copy), so
-        // the only copy is the one wiped when the client is dropped.
-        let key = crate::secret::header_value(&i.api_key).map_err(|_| Failed {
-            error: Error::invalid("api_key", "must be printable ASCII"),
-            retry_in: None,
-        })?;
         let request = i
             .agent
             .post(i.uri.clone())
-            .header(X_API_KEY, key)
+            // A reference to the key's storage, not a copy.
+            .header(X_API_KEY, i.api_key.clone())
             .header(X_PRACTICE_GROUP_ID, i.group_header.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let result = if attempt == 1 {
@@ -531,7 +530,10 @@ impl Client {
         };
         let written = wire::request_written();
         match result {
-            Ok(response) => self.answer(response, attempt),
+            Ok(response) => {
+                wire::note_answer(response.headers());
+                self.answer(response, attempt)
+            }
             Err(e) => Err(transport_failure(
                 e,
                 written,

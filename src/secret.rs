@@ -1,7 +1,6 @@
 //! The API key, kept out of every text and wiped from memory on drop.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{Ordering, compiler_fence};
 
 use bytes::Bytes;
@@ -25,18 +24,19 @@ impl Secret {
     }
 }
 
-/// The value of a request header (`x-api-key`) made on the secret's own
-/// storage, shared rather than copied: the request holds a reference, and
-/// the bytes are wiped when the last holder (the client) drops them.
-pub(crate) fn header_value(secret: &Arc<Secret>) -> Result<HeaderValue, InvalidHeaderValue> {
-    HeaderValue::from_maybe_shared(Bytes::from_owner(Shared(secret.clone())))
+/// The secret as a request header value (`x-api-key`) on its own storage:
+/// clones of the value, one per request, share that storage rather than
+/// copying it, and the bytes are wiped when the last clone is dropped.
+/// Marked sensitive, so its `Debug` output hides it.
+pub(crate) fn header_value(secret: Secret) -> Result<HeaderValue, InvalidHeaderValue> {
+    let mut value = HeaderValue::from_maybe_shared(Bytes::from_owner(secret))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
-struct Shared(Arc<Secret>);
-
-impl AsRef<[u8]> for Shared {
+impl AsRef<[u8]> for Secret {
     fn as_ref(&self) -> &[u8] {
-        &self.0.0
+        &self.0
     }
 }
 
@@ -142,16 +142,19 @@ mod tests {
     #[test]
     fn the_header_value_shares_the_secret_and_is_wiped_with_it() {
         let _one = ONE_AT_A_TIME.lock().unwrap();
-        let key = Arc::new(Secret::new("key-77b0e1"));
-        let value = header_value(&key).unwrap();
-        assert_eq!(value.as_bytes(), b"key-77b0e1");
-        assert_eq!(value.as_bytes().as_ptr(), key.0.as_ptr(), "no copy made");
-        WATCHED.store(key.0.as_ptr() as usize, Ordering::SeqCst);
-        drop(key);
-        // The request still holds it: still the key, not freed.
-        assert_eq!(freed_bytes(), None);
-        assert_eq!(value.as_bytes(), b"key-77b0e1");
+        let key = Secret::new("key-77b0e1");
+        let storage = key.0.as_ptr();
+        let value = header_value(key).unwrap();
+        assert_eq!(format!("{value:?}"), "Sensitive");
+        let request = value.clone();
+        assert_eq!(request.as_bytes(), b"key-77b0e1");
+        assert_eq!(request.as_bytes().as_ptr(), storage, "no copy made");
+        WATCHED.store(storage as usize, Ordering::SeqCst);
         drop(value);
+        // A request still holds it: still the key, not freed.
+        assert_eq!(freed_bytes(), None);
+        assert_eq!(request.as_bytes(), b"key-77b0e1");
+        drop(request);
         assert_eq!(freed_bytes(), Some(vec![0; 10]), "freed as zeros");
     }
 }

@@ -240,8 +240,10 @@ impl Transport for FastTcp {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         let timeout = timeout.for_write();
-        let output = &self.buffers.output()[..amount];
+        let output = &mut self.buffers.output()[..amount];
         append_wiping(&mut self.pending, output);
+        // Plain HTTP: the request head with the key; never left behind.
+        wipe(output);
         if self.pending.len() >= MAX_PENDING {
             self.flush(&timeout)?;
         }

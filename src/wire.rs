@@ -12,8 +12,9 @@
 //!
 //! The marker also keeps the request out of memory once it has gone (it
 //! wipes the outermost buffers after each write and when the connection is
-//! dropped) and remembers how long the server said it keeps an idle
-//! connection (`Keep-Alive: timeout=N`).
+//! dropped) and stops reusing a connection once it has been idle for as
+//! long as the server said it keeps one (`Keep-Alive: timeout=N`, less a
+//! margin).
 
 use std::cell::Cell;
 use std::net::{IpAddr, SocketAddr};
@@ -22,7 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ureq::config::Config;
-use ureq::http::Uri;
+use ureq::http::header::HeaderName;
+use ureq::http::{HeaderMap, Uri};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTimeout, Transport};
 
@@ -34,12 +36,15 @@ thread_local! {
     static WROTE: Cell<bool> = const { Cell::new(false) };
     // Request bytes have been handed to the transport in this attempt.
     static ARMED: Cell<bool> = const { Cell::new(false) };
+    // The last answer's Keep-Alive idle limit, until its connection is pooled.
+    static KEEP_ALIVE: Cell<Option<Duration>> = const { Cell::new(None) };
 }
 
 /// Starts a new attempt on this thread.
 pub(crate) fn reset() {
     WROTE.set(false);
     ARMED.set(false);
+    KEEP_ALIVE.set(None);
 }
 
 /// Called by the TCP transport after a `send` of which the kernel accepted
@@ -100,44 +105,25 @@ impl<In: Transport> Connector<In> for MarkWrites {
 pub(crate) struct Marked {
     inner: Box<dyn Transport>,
     mark: bool,
-    /// A response head is expected: look for `Keep-Alive` in the input.
-    head_due: bool,
-    /// How long the server keeps this connection idle, less a margin, and
-    /// since when it has been idle (see [`keep_alive_limit`]).
+    /// The inner transport is TLS: its buffers, not the TCP transport's,
+    /// hold the plaintext.
+    tls: bool,
+    /// A request went since the last liveness check: the next check is the
+    /// pool taking the connection back after the answer.
+    answered: bool,
+    /// How long the server keeps this connection when idle, less a margin,
+    /// and since when it has been idle (see [`keep_alive_limit`]).
     idle_limit: Option<(Duration, Instant)>,
 }
 
 impl Marked {
     fn new(inner: Box<dyn Transport>, mark: bool) -> Self {
         Marked {
+            tls: inner.is_tls(),
             inner,
             mark,
-            head_due: false,
+            answered: false,
             idle_limit: None,
-        }
-    }
-
-    /// Reads `Keep-Alive: timeout=N` from the response head at the start of
-    /// the input, once the head is complete.
-    fn read_head(&mut self) {
-        let input = self.inner.buffers().input();
-        if !input.starts_with(b"HTTP/1.") {
-            // Not a response head (or one split oddly): stop looking.
-            self.head_due = false;
-            return;
-        }
-        match keep_alive_timeout(input) {
-            Head::Incomplete => {}
-            Head::Timeout(n) => {
-                self.head_due = false;
-                // Measured from the head's arrival, a little before the
-                // server's idle clock starts: errs towards not reusing.
-                self.idle_limit = Some((keep_alive_limit(n), Instant::now()));
-            }
-            Head::NoTimeout => {
-                self.head_due = false;
-                self.idle_limit = None;
-            }
         }
     }
 }
@@ -151,24 +137,29 @@ impl Transport for Marked {
         if self.mark && amount > 0 {
             // The TCP transport sets the mark once the kernel takes a byte.
             ARMED.set(true);
-            self.head_due = true;
+            self.answered = true;
         }
         let result = self.inner.transmit_output(amount, timeout);
-        // The bytes have been copied on (or encrypted): this plaintext copy
-        // of the request, key included, must not outlive the write.
-        wipe(&mut self.inner.buffers().output()[..amount]);
+        if self.tls {
+            // Encrypted by now: this plaintext copy of the request, key
+            // included, must not outlive the write. (Over plain TCP the TCP
+            // transport wipes its own buffer.)
+            wipe(&mut self.inner.buffers().output()[..amount]);
+        }
         result
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        let progress = self.inner.await_input(timeout)?;
-        if self.head_due && progress {
-            self.read_head();
-        }
-        Ok(progress)
+        self.inner.await_input(timeout)
     }
 
     fn is_open(&mut self) -> bool {
+        if self.answered {
+            // Returned to the pool after an answer, on the sending thread:
+            // the answer's Keep-Alive timeout (if any) starts counting now.
+            self.answered = false;
+            self.idle_limit = KEEP_ALIVE.take().map(|limit| (limit, Instant::now()));
+        }
         if let Some((limit, since)) = self.idle_limit
             && since.elapsed() >= limit
         {
@@ -194,45 +185,25 @@ impl Drop for Marked {
     }
 }
 
+const KEEP_ALIVE_HEADER: HeaderName = HeaderName::from_static("keep-alive");
+
+/// Notes the server's `Keep-Alive: timeout=N` from an answer's headers, for
+/// the connection the answer came on: the pool takes it back on this thread
+/// once the body has been read. Reading ureq's parsed headers costs about a
+/// hundred instructions; scanning the raw head in the transport cost five.
+pub(crate) fn note_answer(headers: &HeaderMap) {
+    let limit = headers
+        .get(KEEP_ALIVE_HEADER)
+        .and_then(|v| timeout_param(v.as_bytes()))
+        .map(keep_alive_limit);
+    KEEP_ALIVE.set(limit);
+}
+
 /// How long a connection may stay idle when the server advertised
 /// `Keep-Alive: timeout=N`: one second less than N, so a request never
 /// crosses the server's close on the wire (N = 1 means no reuse).
 pub(crate) fn keep_alive_limit(n: u64) -> Duration {
     Duration::from_secs(n.saturating_sub(1))
-}
-
-/// What a response head says about the server's idle timeout.
-#[derive(Debug, PartialEq)]
-enum Head {
-    /// The blank line ending the head has not arrived yet.
-    Incomplete,
-    /// A `Keep-Alive` header with `timeout=N` (seconds).
-    Timeout(u64),
-    NoTimeout,
-}
-
-/// Scans a response head (starting at `input[0]`) for `Keep-Alive:
-/// timeout=N`. Line starts are found with `memchr`, so a typical head costs
-/// a couple of hundred instructions.
-fn keep_alive_timeout(input: &[u8]) -> Head {
-    const NAME: &[u8] = b"keep-alive:";
-    let mut found = None;
-    let mut at = 0;
-    while let Some(nl) = memchr::memchr(b'\n', &input[at..]) {
-        let line = &input[at + nl + 1..];
-        if line.starts_with(b"\r\n") || line.starts_with(b"\n") {
-            return found.map_or(Head::NoTimeout, Head::Timeout);
-        }
-        if line.len() >= NAME.len()
-            && line[..NAME.len()].eq_ignore_ascii_case(NAME)
-            && found.is_none()
-        {
-            let end = memchr::memchr(b'\n', line).unwrap_or(line.len());
-            found = timeout_param(&line[NAME.len()..end]);
-        }
-        at += nl + 1;
-    }
-    Head::Incomplete
 }
 
 /// `timeout=N` among a `Keep-Alive` header's comma-separated parameters.
@@ -331,38 +302,16 @@ mod tests {
     }
 
     #[test]
-    fn keep_alive_timeout_is_read_from_complete_heads_only() {
-        let head = |h: &str| keep_alive_timeout(h.as_bytes());
-        assert_eq!(
-            head("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\n\r\n{}"),
-            Head::Timeout(5)
-        );
-        assert_eq!(
-            head("HTTP/1.1 200 OK\r\nx: 1\r\nkeep-alive:max=9,TIMEOUT = 7\r\n\r\n"),
-            Head::NoTimeout,
-            "spaces around = are not the header's syntax"
-        );
-        assert_eq!(
-            head("HTTP/1.1 200 OK\r\nKEEP-ALIVE: max=9, Timeout=12\r\n\r\n"),
-            Head::Timeout(12)
-        );
-        assert_eq!(
-            head("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\nKeep-Alive: timeout=1\r\n"),
-            Head::NoTimeout,
-            "a body is not the head"
-        );
-        assert_eq!(
-            head("HTTP/1.1 200 OK\nKeep-Alive: timeout=3\n\n"),
-            Head::Timeout(3)
-        );
-        assert_eq!(
-            head("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=3\r\n"),
-            Head::Incomplete
-        );
-        assert_eq!(
-            head("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=x\r\n\r\n"),
-            Head::NoTimeout
-        );
+    fn keep_alive_timeout_parameter() {
+        let t = |v: &str| timeout_param(v.as_bytes());
+        assert_eq!(t("timeout=5, max=100"), Some(5));
+        assert_eq!(t("max=9, Timeout=12"), Some(12));
+        assert_eq!(t(" TIMEOUT=7 "), Some(7));
+        assert_eq!(t("timeout = 7"), None, "not the header's syntax");
+        assert_eq!(t("timeout=x"), None);
+        assert_eq!(t("timeout="), None);
+        assert_eq!(t("timeout=99999999999"), None);
+        assert_eq!(t("max=5"), None);
         assert_eq!(keep_alive_limit(5), Duration::from_secs(4));
         assert_eq!(keep_alive_limit(1), Duration::ZERO);
         assert_eq!(keep_alive_limit(0), Duration::ZERO);
