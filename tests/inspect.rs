@@ -336,6 +336,28 @@ fn keeps_only_the_last_n() {
 }
 
 #[test]
+fn keeps_only_about_the_last_mib() {
+    let mock = Mock::start_with(&["--keep-mib", "1"]);
+    let client = client(&mock);
+    // Each big entry holds about 600 KB (the request raw and parsed, and the
+    // reply echoing the text), so two do not fit in 1 MiB.
+    let big = "b".repeat(200_000);
+    for _ in 0..3 {
+        client
+            .send(&SendMessage::new("6006", MessageType::Hero, big.as_str()))
+            .unwrap();
+    }
+    for n in 0..5 {
+        client.send(&sms("6007", &format!("small {n}"))).unwrap();
+    }
+    let body = list(&mock, "");
+    assert_eq!(body["dropped"], 2, "the two older big entries went");
+    assert_eq!(body["stored"], 6);
+    assert_eq!(list(&mock, "?patient_id=6006")["matched"], 1);
+    assert_eq!(list(&mock, "?patient_id=6007")["matched"], 5);
+}
+
+#[test]
 fn sms_segments_for_gsm7_and_ucs2() {
     let mock = Mock::start();
     let client = client(&mock);

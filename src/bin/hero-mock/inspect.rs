@@ -20,6 +20,8 @@ use std::sync::{Mutex, MutexGuard};
 pub const PREFIX: &str = "/_mock";
 const MESSAGES: &str = "/_mock/messages";
 pub const DEFAULT_KEEP: usize = 10_000;
+/// Bodies may be up to 1 MiB each, so a count alone would not bound memory.
+pub const DEFAULT_KEEP_MIB: usize = 256;
 
 const INBOX_PAGE: &str = include_str!("inbox.html");
 
@@ -34,11 +36,42 @@ struct Entry {
     patient_id: Option<String>,
     message_type: Option<String>,
     message_id: Option<String>,
-    json: Value,
+    /// The entry's JSON members fixed on arrival (`seq`, `received_at`,
+    /// `request`, `sms_segments`), serialized without the braces: kept as
+    /// text, an entry costs about its JSON size, a parsed tree several times
+    /// that, and listing is a copy.
+    head: String,
+    /// `message_id`, `reply` and `refused`, serialized the same way.
+    tail: String,
+}
+
+/// Bytes an entry holds beyond its JSON text, for the byte budget.
+const ENTRY_OVERHEAD: usize = 256;
+
+impl Entry {
+    fn size(&self) -> usize {
+        self.head.len() + self.tail.len() + ENTRY_OVERHEAD
+    }
+
+    fn write_json(&self, out: &mut String) {
+        out.push('{');
+        out.push_str(&self.head);
+        out.push(',');
+        out.push_str(&self.tail);
+        out.push('}');
+    }
+}
+
+/// The members of a JSON object, without its braces.
+fn members(object: &Value) -> String {
+    let text = object.to_string();
+    text[1..text.len() - 1].to_owned()
 }
 
 struct Ring {
     keep: usize,
+    keep_bytes: usize,
+    bytes: usize,
     entries: VecDeque<Entry>,
     next_seq: u64,
     dropped: u64,
@@ -50,10 +83,14 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    pub fn new(keep: usize) -> Inbox {
+    /// Keeps at most `keep` entries and about `keep_bytes` of them (the
+    /// newest entry always stays).
+    pub fn new(keep: usize, keep_bytes: usize) -> Inbox {
         Inbox {
             ring: Mutex::new(Ring {
                 keep,
+                keep_bytes,
+                bytes: 0,
                 entries: VecDeque::new(),
                 next_seq: 1,
                 dropped: 0,
@@ -99,9 +136,8 @@ impl Inbox {
         let mut ring = self.lock();
         let seq = ring.next_seq;
         ring.next_seq += 1;
-        let json = json!({
+        let head = members(&json!({
             "seq": seq,
-            "message_id": null,
             "received_at": scenarios::rfc3339_from_millis(received_ms),
             "request": {
                 "method": req.method,
@@ -111,21 +147,20 @@ impl Inbox {
                 "fields": fields,
             },
             "sms_segments": sms_segments,
-            "reply": null,
-            "refused": null,
-        });
-        ring.entries.push_back(Entry {
+        }));
+        let tail = members(&json!({ "message_id": null, "reply": null, "refused": null }));
+        let entry = Entry {
             seq,
             received_ms,
             patient_id,
             message_type,
             message_id: None,
-            json,
-        });
-        while ring.entries.len() > ring.keep {
-            ring.entries.pop_front();
-            ring.dropped += 1;
-        }
+            head,
+            tail,
+        };
+        ring.bytes += entry.size();
+        ring.entries.push_back(entry);
+        ring.trim();
         Some(seq)
     }
 
@@ -164,11 +199,33 @@ impl Inbox {
         let Ok(at) = ring.entries.binary_search_by_key(&seq, |e| e.seq) else {
             return;
         };
+        let tail = members(&json!({
+            "message_id": message_id,
+            "reply": reply,
+            "refused": refused,
+        }));
         let entry = &mut ring.entries[at];
-        entry.json["reply"] = reply;
-        entry.json["refused"] = refused;
-        entry.json["message_id"] = message_id.clone().into();
+        let before = entry.size();
+        entry.tail = tail;
         entry.message_id = message_id;
+        let after = entry.size();
+        ring.bytes = ring.bytes - before + after;
+        ring.trim();
+    }
+}
+
+impl Ring {
+    /// Drops the oldest entries until both budgets hold.
+    fn trim(&mut self) {
+        while self.entries.len() > self.keep
+            || (self.bytes > self.keep_bytes && self.entries.len() > 1)
+        {
+            let Some(oldest) = self.entries.pop_front() else {
+                return;
+            };
+            self.bytes -= oldest.size();
+            self.dropped += 1;
+        }
     }
 }
 
@@ -221,6 +278,7 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Response {
                 let mut ring = ctx.inbox.lock();
                 let deleted = ring.entries.len();
                 ring.entries.clear();
+                ring.bytes = 0;
                 Response::json(200, &json!({ "deleted": deleted }))
             }
             _ => {
@@ -241,7 +299,11 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Response {
             .iter()
             .find(|e| e.message_id.as_deref() == Some(id) || id.parse::<u64>().ok() == Some(e.seq));
         return match found {
-            Some(entry) => Response::json(200, &entry.json),
+            Some(entry) => {
+                let mut out = String::new();
+                entry.write_json(&mut out);
+                Response::raw(200, out.into_bytes())
+            }
             None => Response::error(404, "no kept message has that message_id or seq"),
         };
     }
@@ -362,18 +424,24 @@ fn list(inbox: &Inbox, params: Vec<(String, Option<String>)>) -> Response {
         .filter(|e| message_type.is_none() || e.message_type == message_type)
         .filter(|e| since.is_none_or(|ms| i128::from(e.received_ms) >= ms))
         .collect();
-    let messages: Vec<&Value> = matching.iter().take(limit).map(|e| &e.json).collect();
-    Response::json(
-        200,
-        &json!({
-            "matched": matching.len(),
-            "stored": ring.entries.len(),
-            "keep": ring.keep,
-            "dropped": ring.dropped,
-            "latest_seq": ring.next_seq - 1,
-            "messages": messages,
-        }),
-    )
+    let counts = json!({
+        "matched": matching.len(),
+        "stored": ring.entries.len(),
+        "keep": ring.keep,
+        "dropped": ring.dropped,
+        "latest_seq": ring.next_seq - 1,
+    });
+    let mut out = String::from("{");
+    out.push_str(&members(&counts));
+    out.push_str(",\"messages\":[");
+    for (n, entry) in matching.iter().take(limit).enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        entry.write_json(&mut out);
+    }
+    out.push_str("]}");
+    Response::raw(200, out.into_bytes())
 }
 
 /// Milliseconds since the Unix epoch of a valid RFC 3339 date-time (extra

@@ -61,6 +61,7 @@ Options:
   --idle-close-ms MS       close keep-alive connections idle for MS ms (default 60000)
   --slow-seconds S         delay of the 999504 scenario (default 120)
   --keep N                 keep the last N requests for /_mock/ (default 10000)
+  --keep-mib M             ... and no more than about M MiB of them (default 256)
   -h, --help               show this help
 
 Prints `hero-mock listening on http://127.0.0.1:PORT` once ready, then the
@@ -95,6 +96,7 @@ struct Options {
     idle: Duration,
     slow: Duration,
     keep: usize,
+    keep_mib: usize,
 }
 
 fn main() -> ExitCode {
@@ -141,7 +143,7 @@ fn main() -> ExitCode {
         slow: opts.slow,
         record,
         flip_999428: AtomicBool::new(false),
-        inbox: inspect::Inbox::new(opts.keep),
+        inbox: inspect::Inbox::new(opts.keep, opts.keep_mib.saturating_mul(1024 * 1024)),
     });
 
     let mut stdout = io::stdout().lock();
@@ -271,6 +273,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
         idle: Duration::from_secs(60),
         slow: Duration::from_secs(120),
         keep: inspect::DEFAULT_KEEP,
+        keep_mib: inspect::DEFAULT_KEEP_MIB,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -287,7 +290,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
         if flag == "--help" || flag == "-h" {
             return Ok(None);
         }
-        const FLAGS: [&str; 7] = [
+        const FLAGS: [&str; 8] = [
             "--port",
             "--api-key",
             "--practice-group-id",
@@ -295,6 +298,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
             "--idle-close-ms",
             "--slow-seconds",
             "--keep",
+            "--keep-mib",
         ];
         if !FLAGS.contains(&flag.as_str()) {
             return Err(format!("unknown option {flag} (try --help)"));
@@ -320,6 +324,10 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
             "--keep" => match number(&flag, &value)? {
                 0 => return Err("--keep must be at least 1".to_owned()),
                 n => opts.keep = n,
+            },
+            "--keep-mib" => match number(&flag, &value)? {
+                0 => return Err("--keep-mib must be at least 1".to_owned()),
+                n => opts.keep_mib = n,
             },
             _ => unreachable!("FLAGS lists every option"),
         }
