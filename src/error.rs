@@ -6,49 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
-/// Whether the message may have reached the patient.
-///
-/// | outcome | meaning | what to do |
-/// |---|---|---|
-/// | `NotSent` | nothing reached Hero (bad input, configuration, DNS, connect or TLS failure before a request byte was written) | fix the cause; sending again is safe |
-/// | `Refused` | Hero (or something in front of it) answered 3xx/4xx, including 429: the message was not processed | fix the cause, or wait for `retry_after`; sending again is safe |
-/// | `MayHaveBeenSent` | the request went out and the answer was lost or was a 5xx | do **not** resend blindly: check in Hero first |
-/// | `AcceptedIdUnknown` | Hero answered 2xx, so the message was accepted, but the reply could not be read | do **not** resend |
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Outcome {
-    /// The message certainly did not leave this process.
-    NotSent,
-    /// Hero answered and did not process the message.
-    Refused,
-    /// The request was written; the message may have been sent.
-    MayHaveBeenSent,
-    /// Hero accepted the message (2xx), but its id could not be read.
-    AcceptedIdUnknown,
-}
-
-impl Outcome {
-    /// True when sending the same message again cannot duplicate it.
-    pub fn safe_to_resend(self) -> bool {
-        matches!(self, Outcome::NotSent | Outcome::Refused)
-    }
-
-    /// Short phrase used as the start of every error text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::NotSent => "not sent",
-            Outcome::Refused => "refused",
-            Outcome::MayHaveBeenSent => "may have been sent",
-            Outcome::AcceptedIdUnknown => "accepted, message id unknown",
-        }
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::outcome::Outcome;
 
 /// What went wrong, in finer grain than [`Outcome`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -25,6 +25,7 @@ mod error;
 pub mod ffi;
 mod json;
 mod log;
+mod outcome;
 mod request;
 mod response;
 mod retry;
@@ -36,8 +37,9 @@ mod validate;
 mod wire;
 
 pub use client::{Client, ClientBuilder, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
-pub use error::{Error, ErrorKind, Outcome};
+pub use error::{Error, ErrorKind};
 pub use log::LogLevel;
+pub use outcome::Outcome;
 pub use request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
 pub use response::MessageResponse;
 pub use target::Target;

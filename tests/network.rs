@@ -1010,6 +1010,25 @@ fn rate_limit_with_huge_retry_after_is_refused_at_once() {
     assert!(elapsed < Duration::from_secs(1), "waited {elapsed:?}");
 }
 
+/// A retry after this wait would have too little of the deadline left to
+/// finish: it could turn a safe refusal into "may have been sent".
+#[test]
+fn rate_limit_leaving_too_little_time_is_refused_at_once() {
+    let server = rate_limited_once("5".into());
+    // Budget after the wait: min(connect timeout 10 s, deadline / 3 = 2 s); 6 - 5 < 2.
+    let client = builder(server.http_url())
+        .deadline(Duration::from_secs(6))
+        .build()
+        .unwrap();
+    let (result, elapsed) = timed(&client, &hello(), Duration::from_secs(6));
+    let e = result.expect_err("not retried with 1 s left");
+    expect(&e, Outcome::Refused, ErrorKind::RateLimited);
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(5)));
+    assert_eq!(e.attempts(), 1);
+    assert_eq!(server.stats.requests(), 1);
+    assert!(elapsed < Duration::from_secs(3), "waited {elapsed:?}");
+}
+
 #[test]
 fn service_unavailable_may_have_sent_once() {
     let server = serve(answering(response(
