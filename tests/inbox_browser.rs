@@ -443,7 +443,7 @@ fn inbox_shows_each_message_as_the_patient_would_and_runs_none_of_it() {
         "{app_text}"
     );
     assert!(
-        app_text.contains("Fallback: sms to 07700 900789"),
+        app_text.contains("Fallback: sms to 07700 900789 (1 SMS segment)"),
         "{app_text}"
     );
 
