@@ -17,11 +17,13 @@ use ureq::{Agent, Proxy, ProxyProtocol};
 use crate::error::{Error, ErrorKind};
 use crate::log::{Hook, LogLevel, Logger};
 use crate::outcome::{self, Broke, Outcome};
+use crate::proxy::{NoteLeg, Point, ProxyName};
 use crate::request::SendMessage;
 use crate::response::MessageResponse;
 use crate::retry;
 use crate::secret::Secret;
 use crate::target::Target;
+use crate::text::Shown;
 use crate::{validate, wire};
 
 /// Path of the one operation, appended to the base URL.
@@ -210,9 +212,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Send through this HTTP proxy (`http://host:port`), overriding
-    /// `HTTPS_PROXY` / `ALL_PROXY` / `HTTP_PROXY`. Without it those variables
-    /// are honoured, with `NO_PROXY`, except for loopback targets.
+    /// Send through this HTTP proxy (`http://host:port`), overriding the
+    /// environment. Without it the environment is read as curl reads it
+    /// (for an https target `https_proxy`, `HTTPS_PROXY`, `all_proxy`,
+    /// `ALL_PROXY`, the first set; `no_proxy` or `NO_PROXY` exempting hosts),
+    /// except for loopback targets. A variable that is set but unusable makes
+    /// [`build`](Self::build) fail with a configuration error naming it.
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.proxy = Some(url.into());
         self
@@ -248,14 +253,20 @@ impl ClientBuilder {
             None => RootCerts::PlatformVerifier,
             Some(path) => read_ca_file(path)?,
         };
-        let proxy = match &self.proxy {
-            Some(url) => Some(
-                Proxy::new(url)
-                    .map_err(|_| Error::config("proxy URL is not a valid http:// proxy"))?,
+        let (proxy, proxy_var) = match &self.proxy {
+            Some(url) => (
+                Some(
+                    Proxy::new(url)
+                        .map_err(|_| Error::config("proxy URL is not a valid http:// proxy"))?,
+                ),
+                None,
             ),
             // A local mock or test server is never reached through a proxy from the environment.
-            None if self.target.is_loopback() => None,
-            None => Proxy::try_from_env(),
+            None if self.target.is_loopback() => (None, None),
+            None => match crate::proxy::from_env(&crate::proxy::process_env, &base)? {
+                Some((p, var)) => (Some(p), Some(var)),
+                None => (None, None),
+            },
         };
         if let Some(p) = &proxy
             && !matches!(p.protocol(), ProxyProtocol::Http | ProxyProtocol::Https)
@@ -266,6 +277,10 @@ impl ClientBuilder {
             ));
         }
         let has_proxy = proxy.is_some();
+        let proxy_name = proxy.as_ref().map(|p| ProxyName::of(p, proxy_var));
+        if let Some(p) = &proxy_name {
+            log.log(LogLevel::Info, format_args!("sending through {p}"));
+        }
         let config = Config::builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -289,10 +304,14 @@ impl ClientBuilder {
         let tcp = crate::tcp::FastTcpConnector;
         #[cfg(not(unix))]
         let tcp = ureq::unversioned::transport::TcpConnector::default();
+        // NoteLeg records how far a proxied connection got, to blame the right party.
         let connector =
-            ().chain(ConnectProxyConnector::default())
+            ().chain(NoteLeg(Point::Start))
+                .chain(ConnectProxyConnector::default())
+                .chain(NoteLeg(Point::AfterConnect))
                 .chain(tcp)
                 .chain(RustlsConnector::default())
+                .chain(NoteLeg(Point::End))
                 .chain(mark);
         let url = format!("{base}{SEND_PATH}");
         let agent = Agent::with_parts(config, connector, wire::Resolve::default());
@@ -316,6 +335,7 @@ impl ClientBuilder {
                 strict_checks: self.strict_checks,
                 log,
                 opened,
+                proxy: proxy_name,
             }),
         })
     }
@@ -359,6 +379,8 @@ struct Inner {
     strict_checks: bool,
     log: Logger,
     opened: Arc<AtomicU64>,
+    /// The proxy every connection goes through, if any.
+    proxy: Option<ProxyName>,
 }
 
 impl fmt::Debug for Client {
@@ -411,21 +433,24 @@ impl Client {
     }
 
     /// Checks `message`, then sends it, retrying only while it certainly
-    /// has not gone (failed connect, 429) and within the deadline.
+    /// has not gone (failed connect, 429) and within the deadline, which
+    /// starts when `send` is called. A body over [`REQUEST_BODY_CAP`](crate::REQUEST_BODY_CAP)
+    /// is refused before any I/O.
     ///
     /// On error, [`Error::outcome`] says whether the message may have reached
     /// the patient. Never resend after [`Outcome::MayHaveBeenSent`] or
     /// [`Outcome::AcceptedIdUnknown`] without checking in Hero first.
     pub fn send(&self, message: &SendMessage) -> Result<MessageResponse, Error> {
+        // The deadline covers checking and serialising too.
+        let deadline = Instant::now() + self.inner.deadline;
         validate::message(message, self.inner.strict_checks)?;
         let mut body = Vec::with_capacity(128 + message.message_string.len());
         crate::json::write_message(message, &mut body);
-        self.send_body(&body)
+        self.send_body(&body, deadline)
     }
 
-    fn send_body(&self, body: &[u8]) -> Result<MessageResponse, Error> {
+    fn send_body(&self, body: &[u8], deadline: Instant) -> Result<MessageResponse, Error> {
         let i = &*self.inner;
-        let deadline = Instant::now() + i.deadline;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -441,7 +466,7 @@ impl Client {
                         LogLevel::Info,
                         format_args!(
                             "attempt {attempt}: accepted as {} in {} ms",
-                            reply.message_id(),
+                            Shown(reply.message_id()),
                             began.elapsed().as_millis()
                         ),
                     );
@@ -498,6 +523,7 @@ impl Client {
             });
         }
         wire::reset();
+        crate::proxy::reset_leg();
         // The key's header value is made per request rather than kept, so the
         // only long-lived copy is the one wiped on drop.
         let key = HeaderValue::from_str(i.api_key.expose()).map_err(|_| Failed {
@@ -528,6 +554,7 @@ impl Client {
                 e,
                 written,
                 i.uri.host().unwrap_or_default(),
+                i.proxy.as_ref(),
                 attempt,
             )),
         }
@@ -594,6 +621,7 @@ impl Client {
         };
         let error = Error::new(verdict.outcome, verdict.kind, detail)
             .with_status(status)
+            .with_reason(crate::reason::read(&buf))
             .with_body(buf)
             .with_retry_after(retry_after);
         Err(Failed {
@@ -637,9 +665,24 @@ fn read_ca_file(path: &Path) -> Result<RootCerts, Error> {
 
 /// Classifies a failure that produced no HTTP answer; what it means is
 /// decided by [`outcome::for_transport`].
-fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) -> Failed {
+fn transport_failure(
+    e: ureq::Error,
+    written: bool,
+    host: &str,
+    proxy: Option<&ProxyName>,
+    attempt: u32,
+) -> Failed {
     use ureq::Error as U;
     use ureq::Timeout as T;
+    // A failure on the way to, or at, the proxy names the proxy, not Hero.
+    if !written && let Some((broke, detail)) = proxy.and_then(|p| crate::proxy::blame(&e, p, host))
+    {
+        let verdict = outcome::for_transport(broke, written, attempt);
+        return Failed {
+            error: Error::new(verdict.outcome, verdict.kind, detail),
+            retry_in: verdict.retry_in,
+        };
+    }
     let broke = match &e {
         U::HostNotFound | U::Timeout(T::Resolve) => Broke::Resolve,
         U::Timeout(T::Connect) => Broke::ConnectTimeout,
@@ -661,8 +704,13 @@ fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) ->
         (U::Timeout(T::Connect), _) if !written => format!("timed out connecting to {host}"),
         (U::ConnectionFailed, _) => format!("could not connect to {host}"),
         (U::ConnectProxyFailed(_), _) => "the proxy refused the connection".to_owned(),
-        (U::Rustls(r), _) => format!("TLS with {host} failed: {r}"),
-        (U::Tls(r), _) => format!("TLS with {host} failed: {r}"),
+        // TLS errors can quote the server's certificate: shown escaped and capped.
+        (U::Rustls(r), _) => format!(
+            "TLS with {host} failed: {}{}",
+            Shown(&r.to_string()),
+            tls_hint(r)
+        ),
+        (U::Tls(r), _) => format!("TLS with {host} failed: {}", Shown(r)),
         (U::Pem(_), _) => "CA certificates could not be read".to_owned(),
         (U::BadUri(_) | U::Http(_) | U::InvalidProxyUrl, _) => {
             "the request could not be built".to_owned()
@@ -671,9 +719,14 @@ fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) ->
         // rustls reports a failed handshake (untrusted certificate, wrong host
         // name) as InvalidData; a plain TCP connect never does.
         (U::Io(io), ErrorKind::Tls) => format!(
-            "TLS with {host} failed: {}",
+            "TLS with {host} failed: {}{}",
+            Shown(
+                &io.get_ref()
+                    .map_or_else(|| io.kind().to_string(), ToString::to_string)
+            ),
             io.get_ref()
-                .map_or_else(|| io.kind().to_string(), ToString::to_string)
+                .and_then(|e| e.downcast_ref::<rustls::Error>())
+                .map_or("", tls_hint)
         ),
         (U::Io(io), ErrorKind::Connect) => format!("could not connect to {host}: {}", io.kind()),
         (U::Io(io), _) => format!("connection to {host} lost: {}", io.kind()),
@@ -683,5 +736,16 @@ fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) ->
     Failed {
         error: Error::new(verdict.outcome, verdict.kind, detail),
         retry_in: verdict.retry_in,
+    }
+}
+
+/// What a TLS failure means, when its cause is a common set-up slip.
+fn tls_hint(e: &rustls::Error) -> &'static str {
+    match e {
+        // The first bytes back were not a TLS record: most often "HTTP/1.1 400".
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            " (the server answered in plain HTTP; the local mock is http://)"
+        }
+        _ => "",
     }
 }

@@ -26,6 +26,8 @@ pub mod ffi;
 mod json;
 mod log;
 mod outcome;
+mod proxy;
+mod reason;
 mod request;
 mod response;
 mod retry;
@@ -33,6 +35,7 @@ mod secret;
 mod target;
 #[cfg(unix)]
 mod tcp;
+mod text;
 mod validate;
 mod wire;
 
@@ -43,6 +46,7 @@ pub use outcome::Outcome;
 pub use request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
 pub use response::MessageResponse;
 pub use target::Target;
+pub use validate::REQUEST_BODY_CAP;
 
 /// The README's Rust examples, compiled as doc tests so they cannot rot.
 #[doc = include_str!("../README.md")]

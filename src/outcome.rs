@@ -125,8 +125,11 @@ pub(crate) enum Broke {
     Io { invalid_data: bool },
     /// TLS failed, as reported by the TLS layer itself.
     Tls,
-    /// The proxy refused the tunnel.
+    /// The proxy refused the tunnel (or failed in a way a retry will not mend).
     Proxy,
+    /// The proxy's name did not resolve, it could not be reached, or it hung
+    /// up before answering the tunnel request: perhaps passing, like a failed connect.
+    ProxyDown,
     /// The request or the client's settings were unusable.
     Config,
     /// The deadline passed (other than during the connect).
@@ -149,7 +152,7 @@ pub(crate) fn for_transport(broke: Broke, written: bool, attempt: u32) -> Verdic
         Broke::Io { .. } if !written => ErrorKind::Connect,
         Broke::Io { .. } | Broke::Other => ErrorKind::ConnectionLost,
         Broke::Tls => ErrorKind::Tls,
-        Broke::Proxy => ErrorKind::Proxy,
+        Broke::Proxy | Broke::ProxyDown => ErrorKind::Proxy,
         Broke::Config => ErrorKind::Config,
         Broke::Protocol => ErrorKind::Protocol,
     };
@@ -159,6 +162,7 @@ pub(crate) fn for_transport(broke: Broke, written: bool, attempt: u32) -> Verdic
             Broke::Resolve
                 | Broke::Connect
                 | Broke::ConnectTimeout
+                | Broke::ProxyDown
                 | Broke::Io {
                     invalid_data: false
                 }
@@ -275,6 +279,8 @@ mod tests {
             ),
             (Tls, false, K::Tls, false),
             (Proxy, false, K::Proxy, false),
+            (ProxyDown, false, K::Proxy, true),
+            (ProxyDown, true, K::Proxy, false),
             (Config, false, K::Config, false),
             (Timeout, false, K::Timeout, false),
             (Timeout, true, K::Timeout, false),
