@@ -25,21 +25,27 @@ mod error;
 pub mod ffi;
 mod json;
 mod log;
+mod outcome;
+mod proxy;
+mod reason;
 mod request;
 mod response;
 mod retry;
 mod secret;
 mod target;
 mod tcp;
+mod text;
 mod validate;
 mod wire;
 
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_IDLE_AGE, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
-pub use error::{Error, ErrorKind, Outcome};
+pub use error::{Error, ErrorKind};
 pub use log::LogLevel;
+pub use outcome::Outcome;
 pub use request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
 pub use response::MessageResponse;
 pub use target::Target;
+pub use validate::REQUEST_BODY_CAP;
 
 /// The README's Rust examples, compiled as doc tests so they cannot rot.
 #[doc = include_str!("../README.md")]
