@@ -321,8 +321,8 @@ fn nothing_to_read(stream: &TcpStream) -> bool {
 }
 
 /// True when a read would block. Windows has no per-call "don't wait" flag,
-/// so the socket is made non-blocking around the peek (three calls, on a
-/// path taken once per reuse); timeouts set on it are unaffected.
+/// so the socket is made non-blocking around the peek: three calls instead
+/// of one, twice per kept-alive send. Timeouts set on it are unaffected.
 #[cfg(not(unix))]
 fn nothing_to_read(stream: &TcpStream) -> bool {
     if stream.set_nonblocking(true).is_err() {
