@@ -12,9 +12,9 @@
 //!
 //! The marker also keeps the request out of memory once it has gone (it
 //! wipes the TLS transport's plaintext buffer after each write, and the
-//! outermost buffers when the connection is dropped) and stops reusing a connection once it has been idle for as
-//! long as the server said it keeps one (`Keep-Alive: timeout=N`, less a
-//! margin).
+//! outermost buffers when the connection is dropped), and stops reusing a
+//! connection once it has been idle for as long as the server said it keeps
+//! one (`Keep-Alive: timeout=N`, less a margin).
 
 use std::cell::Cell;
 use std::net::{IpAddr, SocketAddr};
@@ -190,8 +190,9 @@ const KEEP_ALIVE_HEADER: HeaderName = HeaderName::from_static("keep-alive");
 /// Notes the server's `Keep-Alive: timeout=N` from an answer's headers, for
 /// the connection the answer came on: the pool takes it back on this thread
 /// once the body has been read. (An answer without a body is pooled before
-/// its headers reach the client; the default idle age then applies.) Reading ureq's parsed headers costs about a
-/// hundred instructions; scanning the raw head in the transport cost five.
+/// its headers reach the client; the default idle age then applies.)
+/// Reading ureq's parsed headers costs about a hundred instructions a send,
+/// a fifth of scanning the raw head in the transport.
 pub(crate) fn note_answer(headers: &HeaderMap) {
     let limit = headers
         .get(KEEP_ALIVE_HEADER)
