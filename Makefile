@@ -59,11 +59,11 @@ STATIC_LIB := lib$(NAME).a
 DIST_NAME := $(NAME)-$(VERSION)-$(or $(RUST_TARGET),$(shell $(RUSTC) -vV | sed -n 's/^host: //p'))
 
 # Run from `cargo test` (tests/), cargo's variables for the running package
-# would reach this cargo; ring's build script watches CARGO_MANIFEST_DIR,
-# so they would make it rebuild everything. A build must not depend on who
-# started it.
-unexport CARGO_MANIFEST_DIR CARGO_MANIFEST_PATH CARGO_CRATE_NAME CARGO_PRIMARY_PACKAGE \
-	CARGO_TARGET_TMPDIR $(filter CARGO_PKG_% CARGO_BIN_%,$(.VARIABLES))
+# would reach this cargo; ring's build script watches OUT_DIR and
+# CARGO_MANIFEST_DIR, so they would make it rebuild everything. A build must
+# not depend on who started it.
+unexport OUT_DIR CARGO_MANIFEST_DIR CARGO_MANIFEST_PATH CARGO_CRATE_NAME CARGO_PRIMARY_PACKAGE \
+	CARGO_TARGET_TMPDIR CARGO_RUSTC_CURRENT_DIR $(filter CARGO_PKG_% CARGO_BIN_%,$(.VARIABLES))
 
 .PHONY: all build install install-shared uninstall dist clean-install-files
 
