@@ -219,7 +219,10 @@ fn install_layout_soname_and_exports() {
         std::fs::read_link(inst.libdir.join("libherohealth.so")).unwrap(),
         Path::new(&soname)
     );
-    assert_eq!(dynamic_entries(&real, "SONAME"), [soname.clone()]);
+    assert_eq!(
+        dynamic_entries(&real, "SONAME"),
+        std::slice::from_ref(&soname)
+    );
 
     // Exactly the header's functions are exported; nothing of Rust's.
     let declared = declared_functions();
