@@ -11,9 +11,10 @@
 # and includedir work too). Needs a Rust toolchain, a C toolchain's binutils
 # (ld, objcopy, ar) and, for the CMake version file, cmake.
 #
-# Platform-specific names are variables (SHARED_LIB*, STATIC_LIB, the
-# install-shared step), so another target (RUST_TARGET=<triple>) can set
-# its own in one block below.
+# Platform-specific names are variables (SHARED_LIB*, STATIC_LIB, LD,
+# OBJCOPY, AR) and the shared library has its own install step
+# (install-shared), so another target (RUST_TARGET=<triple>) can set its
+# own next to the Linux names below.
 
 NAME := herohealth
 VERSION := $(shell sed -n 's/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)

@@ -461,3 +461,47 @@ fn cmake_version_file_accepts_the_same_minor_only() {
         );
     }
 }
+
+/// Each header compiles on its own at its stated minimum standard, with
+/// every warning an error (C++: without exceptions).
+#[test]
+fn headers_compile_alone_at_their_minimum_standards() {
+    if !tools_present(&["cc", "c++"]) {
+        return;
+    }
+    let include = root().join("include");
+    for (compiler, lang, flags, header) in [
+        ("cc", "c", &["-std=c99"][..], "herohealth.h"),
+        (
+            "c++",
+            "c++",
+            &["-std=c++17", "-fno-exceptions"][..],
+            "herohealth.hpp",
+        ),
+        ("c++", "c++", &["-std=c++17"][..], "herohealth.h"),
+    ] {
+        let mut child = Command::new(compiler)
+            .args(flags)
+            .args(["-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only"])
+            .arg(format!("-I{}", include.display()))
+            .args(["-x", lang, "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the compiler");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("#include \"{header}\"\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{header} with {compiler} {flags:?}:\n{}",
+            text(&out.stderr)
+        );
+    }
+}
