@@ -3,10 +3,10 @@
 //! the request bodies the mock recorded, the FFI misuse program, and (when
 //! `valgrind` is on PATH) leak checks.
 //!
-//! `make -C examples-c` runs `cargo build --release --lib` into the usual
-//! `target/` (cargo releases its lock on `target/` once the test binaries
-//! are built, so this does not deadlock) and links the programs against
-//! `target/release/libherohealth.a`.
+//! `make -C examples-c` runs `cargo build --release --lib --bin hero-mock`
+//! into the usual `target/` (cargo releases its lock on `target/` once the
+//! test binaries are built, so this does not deadlock) and links the
+//! programs against `target/release/libherohealth.a`.
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;

@@ -11,6 +11,10 @@
 //! cc, c++, pkg-config, cmake, readelf and nm: when one is missing the
 //! tests say so loudly and skip, except under CI (`CI` set), where they fail.
 
+// Unix only: `make install` lays out ELF shared libraries with SONAMEs;
+// Windows packages are made by the Makefile's Windows target instead.
+#![cfg(unix)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

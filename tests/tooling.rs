@@ -4,6 +4,10 @@
 //! benchmark guard fails when callgrind gave it nothing to measure, and CI
 //! fails when a stage's script is missing.
 
+// Unix only: these check the shell scripts and Makefiles, which run on
+// the Linux build machine (Windows builds are cross-compiled there too).
+#![cfg(unix)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
