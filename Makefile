@@ -77,9 +77,12 @@ build:
 	@mkdir -p $(STAGE)
 	@# The system libraries a static link needs, exactly as rustc reports them
 	@# (a separate, cached unit: the note is replayed when it is fresh).
-	$(CARGO) rustc $(CARGO_FLAGS) --crate-type staticlib -- --print native-static-libs 2>&1 >/dev/null \
-		| sed -n 's/^.*note: native-static-libs: *//p' | tail -n 1 > $(STAGE)/native-static-libs.tmp
-	@test -s $(STAGE)/native-static-libs.tmp || { echo "make: rustc did not report native-static-libs" >&2; exit 1; }
+	$(CARGO) rustc $(CARGO_FLAGS) --crate-type staticlib -- --print native-static-libs \
+		> $(STAGE)/native-static-libs.log 2>&1 || { cat $(STAGE)/native-static-libs.log >&2; exit 1; }
+	@sed -n 's/^.*note: native-static-libs: *//p' $(STAGE)/native-static-libs.log | tail -n 1 \
+		> $(STAGE)/native-static-libs.tmp
+	@test -s $(STAGE)/native-static-libs.tmp || { cat $(STAGE)/native-static-libs.log >&2; \
+		echo "make: rustc did not report native-static-libs" >&2; exit 1; }
 	@cmp -s $(STAGE)/native-static-libs.tmp $(STAGE)/native-static-libs \
 		|| mv $(STAGE)/native-static-libs.tmp $(STAGE)/native-static-libs
 	@rm -f $(STAGE)/native-static-libs.tmp

@@ -509,3 +509,68 @@ fn headers_compile_alone_at_their_minimum_standards() {
         );
     }
 }
+
+/// The Makefile's step that hides everything but `hero_*` in the static
+/// library must keep unwinding intact: a panic caught inside the library
+/// (as every C entry point does) still lands in its handler. Checked on a
+/// tiny Rust static library that panics on purpose, run through that very
+/// make rule, linked beside a stand-in for another Rust static library.
+#[test]
+fn localized_static_library_still_catches_panics() {
+    if !tools_present(&["make", "cc", "ar", "ld", "objcopy", "rustc"]) {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("localize-unwind");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (out, stage) = (dir.join("out"), dir.join("stage"));
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(
+        dir.join("panicky.rs"),
+        "#[unsafe(no_mangle)]\n\
+         pub extern \"C\" fn hero_count(n: i32) -> i32 {\n\
+         \x20   std::panic::set_hook(Box::new(|_| {}));\n\
+         \x20   std::panic::catch_unwind(|| {\n\
+         \x20       let v = vec![String::from(\"x\"); n as usize];\n\
+         \x20       if v.len() == 3 { panic!(\"three\") }\n\
+         \x20       v.len() as i32\n\
+         \x20   })\n\
+         \x20   .unwrap_or(-1)\n\
+         }\n",
+    )
+    .unwrap();
+    ok(Command::new("rustc")
+        .args(["--edition", "2024", "-O", "--crate-type", "staticlib"])
+        .arg(dir.join("panicky.rs"))
+        .arg("-o")
+        .arg(out.join("libherohealth.a")));
+    ok(Command::new("make")
+        .arg("-C")
+        .arg(root())
+        .arg(format!("OUT={}", out.display()))
+        .arg(format!("STAGE={}", stage.display()))
+        .arg(stage.join("libherohealth.a")));
+    let globals = defined_globals(&["-g", "--defined-only"], &stage.join("libherohealth.a"));
+    assert_eq!(globals, BTreeSet::from(["hero_count".to_string()]));
+    std::fs::write(
+        dir.join("other.c"),
+        "int rust_eh_personality(void) { return 0; }\nint other_answer(void) { return 42; }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("main.c"),
+        "#include <stdio.h>\nint hero_count(int);\nint other_answer(void);\n\
+         int main(void) { printf(\"%d %d %d\\n\", hero_count(2), hero_count(3), other_answer()); return 0; }\n",
+    )
+    .unwrap();
+    let native = std::fs::read_to_string(root().join("target/release/install/native-static-libs"))
+        .unwrap_or_else(|_| "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc".to_string());
+    ok(Command::new("cc")
+        .arg(dir.join("main.c"))
+        .arg(dir.join("other.c"))
+        .arg(stage.join("libherohealth.a"))
+        .args(native.split_whitespace())
+        .arg("-o")
+        .arg(dir.join("count")));
+    let run = ok(&mut Command::new(dir.join("count")));
+    assert_eq!(text(&run.stdout), "2 -1 42\n", "the panic was not caught");
+}
