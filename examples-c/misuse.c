@@ -375,6 +375,7 @@ static void error_accessors_null(void)
     CHECK(hero_error_kind(NULL) == HERO_KIND_NONE);
     CHECK(hero_error_message(NULL) == NULL);
     CHECK(hero_error_field(NULL) == NULL);
+    CHECK(hero_error_server_message(NULL) == NULL);
     CHECK(hero_error_http_status(NULL) == 0);
     CHECK(hero_error_retry_after_ms(NULL) == -1);
     CHECK(hero_error_attempts(NULL) == 0);
@@ -599,6 +600,7 @@ static void client_calls(void)
         CHECK(hero_error_retry_after_ms(err) == -1);
         CHECK(hero_error_attempts(err) == 1);
         CHECK(hero_error_field(err) == NULL);
+        CHECK(hero_error_server_message(err) == NULL);
         CHECK(hero_error_body(err, &len) == NULL && len == 0);
         CHECK(text != NULL && strstr(text, "misuse-secret-key-31337") == NULL);
         CHECK(text != NULL && strstr(text, "hello") == NULL);

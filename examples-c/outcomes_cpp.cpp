@@ -18,11 +18,12 @@ const char *or_dash(const char *s) { return s ? s : "-"; }
 // One line: the outcome and every Error accessor.
 void print_failure(const char *label, const hero::Outcome &outcome) {
     const hero::Error &e = outcome.error();
-    std::printf("%s status=%d error=%d kind=%d http=%u attempts=%u retry_after=%lld field=%s body=%zu message=%s\n",
+    std::printf("%s status=%d error=%d kind=%d http=%u attempts=%u retry_after=%lld field=%s body=%zu "
+                "server_message=%s message=%s\n",
                 label, static_cast<int>(outcome.status()), e ? 1 : 0, static_cast<int>(e.kind()),
                 static_cast<unsigned>(e.http_status()), static_cast<unsigned>(e.attempts()),
                 static_cast<long long>(e.retry_after_ms()), or_dash(e.field()), e.body().size(),
-                outcome.message()[0] != '\0' ? "yes" : "no");
+                or_dash(e.server_message()), outcome.message()[0] != '\0' ? "yes" : "no");
 }
 
 // One line: every Response accessor (values the mock echoes, else present or not).

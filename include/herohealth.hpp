@@ -127,8 +127,12 @@ class Error {
     hero_kind kind() const noexcept { return hero_error_kind(get()); }
     // One line of English; NULL when empty. Borrowed from this Error.
     const char *message() const noexcept { return hero_error_message(get()); }
-    // The offending field's JSON name for HERO_KIND_INVALID_INPUT, else NULL.
+    // The offending field's JSON name (invalid input, or the field a
+    // server's refusal names), else NULL.
     const char *field() const noexcept { return hero_error_field(get()); }
+    // The server's own short reason from its error body, else NULL. May
+    // quote patient data: for the operator, not for shared logs.
+    const char *server_message() const noexcept { return hero_error_server_message(get()); }
     uint16_t http_status() const noexcept { return hero_error_http_status(get()); }
     // -1 when the server sent no Retry-After.
     int64_t retry_after_ms() const noexcept { return hero_error_retry_after_ms(get()); }

@@ -25,6 +25,9 @@ mod error;
 pub mod ffi;
 mod json;
 mod log;
+mod outcome;
+mod proxy;
+mod reason;
 mod request;
 mod response;
 mod retry;
@@ -32,15 +35,18 @@ mod secret;
 mod target;
 #[cfg(unix)]
 mod tcp;
+mod text;
 mod validate;
 mod wire;
 
 pub use client::{Client, ClientBuilder, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
-pub use error::{Error, ErrorKind, Outcome};
+pub use error::{Error, ErrorKind};
 pub use log::LogLevel;
+pub use outcome::Outcome;
 pub use request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
 pub use response::MessageResponse;
 pub use target::Target;
+pub use validate::REQUEST_BODY_CAP;
 
 /// The README's Rust examples, compiled as doc tests so they cannot rot.
 #[doc = include_str!("../README.md")]

@@ -481,6 +481,118 @@ fn hero_send_exit_3_refused() {
     }
 }
 
+/// Hero's reason for a refusal ends the one stderr line.
+#[test]
+fn hero_send_shows_the_servers_reason() {
+    let mock = start_mock(&[]);
+    let (out, _) = hero_send(&mock, &required("999422"));
+    let line = assert_fails(&out, 3);
+    assert!(
+        line.ends_with(
+            "refused: HTTP 422: Hero did not accept the request; server says: patient_id: patient not found\n"
+        ),
+        "{line:?}"
+    );
+    let (out, _) = hero_send(&mock, &required("999403"));
+    let line = assert_fails(&out, 3);
+    assert!(line.ends_with("; server says: Unauthorised\n"), "{line:?}");
+    // No answer, no reason.
+    let (out, _) = hero_send(&mock, &required("999000"));
+    let line = assert_fails(&out, 6);
+    assert!(!line.contains("server says"), "{line:?}");
+}
+
+/// A bad name lists the valid ones; an unknown option points to --help.
+#[test]
+fn hero_send_usage_errors_say_what_is_valid() {
+    let mock = start_mock(&[]);
+    let mut type_sms = required("4242");
+    type_sms[3] = "SMS".into();
+    let cases = [
+        (
+            type_sms,
+            "--type must be one of: hero, sms, email, nhs_app (try --help)\n",
+        ),
+        (
+            with(required("4242"), &["--fallback-type", "hero"]),
+            "--fallback-type must be one of: sms, email (try --help)\n",
+        ),
+        (
+            with(
+                required("4242"),
+                &["--assignee-id", "3", "--assignee-type", "admin"],
+            ),
+            "--assignee-type must be one of: Admin, AdminTeam (try --help)\n",
+        ),
+        (
+            with(required("4242"), &["--bogus"]),
+            "unknown option --bogus (try --help)\n",
+        ),
+        (
+            with(required("4242"), &["--encrypted", "--no-encrypted"]),
+            "(try --help)\n",
+        ),
+        (
+            with(
+                required("4242"),
+                &["--no-encrypted", "--encrypted-text", "yes"],
+            ),
+            "(try --help)\n",
+        ),
+        (
+            with(
+                required("4242"),
+                &["--write-to-record", "--no-write-to-record"],
+            ),
+            "(try --help)\n",
+        ),
+    ];
+    for (args, ending) in &cases {
+        let (out, _) = hero_send(&mock, args);
+        let line = assert_fails(&out, 2);
+        assert!(
+            line.ends_with(ending),
+            "{line:?} should end with {ending:?}"
+        );
+    }
+    assert!(mock.bodies().is_empty(), "nothing may have been sent");
+}
+
+/// Explicit `false` for the three flags, and `encrypted` as a string.
+#[test]
+fn hero_send_sends_explicit_false_and_encrypted_text() {
+    let mock = start_mock(&[]);
+    let (out, _) = hero_send(
+        &mock,
+        &with(
+            required("4242"),
+            &[
+                "--no-write-to-record",
+                "--no-auto-write-to-record",
+                "--no-encrypted",
+            ],
+        ),
+    );
+    assert_sent(&out);
+    let (out, _) = hero_send(
+        &mock,
+        &with(
+            required("4242"),
+            &["--write-to-record", "--encrypted-text", "true"],
+        ),
+    );
+    assert_sent(&out);
+    let bodies = mock.bodies();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0]["write_to_record"], Value::Bool(false));
+    assert_eq!(bodies[0]["auto_write_to_record"], Value::Bool(false));
+    assert_eq!(bodies[0]["encrypted"], Value::Bool(false));
+    assert_eq!(keys(&bodies[0]).len(), 6);
+    assert_eq!(bodies[1]["write_to_record"], Value::Bool(true));
+    assert_eq!(bodies[1]["encrypted"], Value::String("true".into()));
+    assert!(bodies[1].get("auto_write_to_record").is_none());
+}
+
 #[test]
 fn hero_send_exit_4_rate_limited() {
     let mock = start_mock(&[]);
@@ -570,20 +682,20 @@ fn send_message_cpp_runs() {
 /// every outcome, with every accessor of the reply and of the error.
 const CPP_OUTCOMES: &str = "\
 ok status=0 message_id=yes content=C++ outcome check created_at=yes snomed_code=185317003 auth_token=yes confirm_url=yes submitted_by=yes send_at=no write_to_record=1 json=object
-check-invalid status=1 error=1 kind=1 http=0 attempts=0 retry_after=-1 field=snomed_code body=0 message=yes
-invalid status=1 error=1 kind=1 http=0 attempts=0 retry_after=-1 field=snomed_code body=0 message=yes
-embedded-nul status=12 error=0 kind=0 http=0 attempts=0 retry_after=-1 field=- body=0 message=yes
-embedded-nul-new status=12 error=0 kind=0 http=0 attempts=0 retry_after=-1 field=- body=0 message=yes
-connect status=1 error=1 kind=4 http=0 attempts=1 retry_after=-1 field=- body=0 message=yes
-config-builder status=12 error=0 kind=0 http=0 attempts=0 retry_after=-1 field=- body=0 message=yes
-forbidden status=2 error=1 kind=11 http=403 attempts=1 retry_after=-1 field=- body=24 message=yes
-refused status=2 error=1 kind=11 http=422 attempts=1 retry_after=-1 field=- body=62 message=yes
-rate-limited status=2 error=1 kind=9 http=429 attempts=1 retry_after=1000 field=- body=29 message=yes
-redirect status=2 error=1 kind=10 http=307 attempts=1 retry_after=-1 field=- body=30 message=yes
-server-error status=3 error=1 kind=11 http=500 attempts=1 retry_after=-1 field=- body=25 message=yes
-dropped status=3 error=1 kind=8 http=0 attempts=1 retry_after=-1 field=- body=0 message=yes
-not-json status=4 error=1 kind=13 http=200 attempts=1 retry_after=-1 field=- body=8 message=yes
-no-id status=4 error=1 kind=13 http=200 attempts=1 retry_after=-1 field=- body=31 message=yes
+check-invalid status=1 error=1 kind=1 http=0 attempts=0 retry_after=-1 field=snomed_code body=0 server_message=- message=yes
+invalid status=1 error=1 kind=1 http=0 attempts=0 retry_after=-1 field=snomed_code body=0 server_message=- message=yes
+embedded-nul status=12 error=0 kind=0 http=0 attempts=0 retry_after=-1 field=- body=0 server_message=- message=yes
+embedded-nul-new status=12 error=0 kind=0 http=0 attempts=0 retry_after=-1 field=- body=0 server_message=- message=yes
+connect status=1 error=1 kind=4 http=0 attempts=1 retry_after=-1 field=- body=0 server_message=- message=yes
+config-builder status=12 error=0 kind=0 http=0 attempts=0 retry_after=-1 field=- body=0 server_message=- message=yes
+forbidden status=2 error=1 kind=11 http=403 attempts=1 retry_after=-1 field=- body=24 server_message=Unauthorised message=yes
+refused status=2 error=1 kind=11 http=422 attempts=1 retry_after=-1 field=patient_id body=62 server_message=patient_id: patient not found message=yes
+rate-limited status=2 error=1 kind=9 http=429 attempts=1 retry_after=1000 field=- body=29 server_message=Too many requests message=yes
+redirect status=2 error=1 kind=10 http=307 attempts=1 retry_after=-1 field=- body=30 server_message=Temporary redirect message=yes
+server-error status=3 error=1 kind=11 http=500 attempts=1 retry_after=-1 field=- body=25 server_message=Unknown error message=yes
+dropped status=3 error=1 kind=8 http=0 attempts=1 retry_after=-1 field=- body=0 server_message=- message=yes
+not-json status=4 error=1 kind=13 http=200 attempts=1 retry_after=-1 field=- body=8 server_message=- message=yes
+no-id status=4 error=1 kind=13 http=200 attempts=1 retry_after=-1 field=- body=31 server_message=- message=yes
 names sms=2 nhs_app=4 bogus=12 nul=12
 ";
 
@@ -826,4 +938,62 @@ fn log_callback_lines_keep_patient_data_out() {
     ] {
         assert!(all.contains(expected), "no {expected:?} in:\n{all}");
     }
+}
+
+/// A proxy variable that is set but unusable stops `hero_send` with exit 2
+/// and a line naming the variable, not its value, and nothing goes out
+/// directly; a proxy on a dead port is named in the exit-5 line. The target
+/// is an IPv4-mapped loopback address, which the library treats as remote,
+/// so the environment's proxy applies to it.
+#[test]
+fn hero_send_names_proxy_variables_and_proxies() {
+    let target = TcpListener::bind("127.0.0.1:0").expect("bind");
+    target.set_nonblocking(true).unwrap();
+    let url = format!(
+        "https://[::ffff:127.0.0.1]:{}",
+        target.local_addr().unwrap().port()
+    );
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("find a free port")
+        .port();
+    let send = |proxy: &str| {
+        run(bare("hero_send")
+            .env("HERO_BASE_URL", &url)
+            .env("HERO_API_KEY", KEY)
+            .env("HERO_PRACTICE_GROUP_ID", GROUP)
+            .env_remove("https_proxy")
+            .env_remove("all_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("no_proxy")
+            .env_remove("NO_PROXY")
+            .env("HTTPS_PROXY", proxy)
+            .args(required("4242")))
+        .0
+    };
+    for value in [
+        format!("http://127.0.0.1:{dead}\r"),
+        format!("http://jsmith:hunter2 x@127.0.0.1:{dead}"),
+    ] {
+        let line = assert_fails(&send(&value), 2);
+        assert!(line.contains("HTTPS_PROXY"), "{line:?}");
+        for piece in ["127.0.0.1", "jsmith", "hunter2"] {
+            assert!(!line.contains(piece), "{line:?}");
+        }
+    }
+    let line = assert_fails(&send(&format!("http://jsmith:hunter2@127.0.0.1:{dead}")), 5);
+    assert!(
+        line.contains(&format!(
+            "could not connect to proxy 127.0.0.1:{dead} (from HTTPS_PROXY): connection refused"
+        )),
+        "{line:?}"
+    );
+    assert!(
+        !line.contains("hunter2") && !line.contains("jsmith"),
+        "{line:?}"
+    );
+    assert!(
+        target.accept().is_err(),
+        "a send went directly to the target"
+    );
 }

@@ -238,7 +238,8 @@ pub extern "C" fn hero_config_set_ca_file(
 }
 
 /// Sends through this HTTP proxy (`"http://host:port"`, copied), overriding
-/// `HTTPS_PROXY` / `ALL_PROXY` / `HTTP_PROXY`.
+/// the proxy environment variables (`https_proxy`, `HTTPS_PROXY`,
+/// `all_proxy`, `ALL_PROXY`, `no_proxy`, `NO_PROXY`).
 ///
 /// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a
 /// NULL `config` or a NULL / non-UTF-8 string (nothing changed). One thread
