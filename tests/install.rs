@@ -574,3 +574,28 @@ fn localized_static_library_still_catches_panics() {
     let run = ok(&mut Command::new(dir.join("count")));
     assert_eq!(text(&run.stdout), "2 -1 42\n", "the panic was not caught");
 }
+
+/// The C++ layer covers the whole C API: every function the C header
+/// declares is called somewhere in `herohealth.hpp`. A new C function fails
+/// this until the C++ layer wraps it (or it is listed here, with a reason).
+#[test]
+fn cpp_header_wraps_every_c_function() {
+    // Functions the C++ layer does not call on purpose: (name, reason).
+    const NOT_WRAPPED: [(&str, &str); 0] = [];
+    let hpp = std::fs::read_to_string(root().join("include/herohealth.hpp")).unwrap();
+    let missing: Vec<String> = declared_functions()
+        .into_iter()
+        .filter(|name| NOT_WRAPPED.iter().all(|(n, _)| n != name))
+        .filter(|name| {
+            !hpp.match_indices(name.as_str()).any(|(at, _)| {
+                // A whole identifier, not the prefix of a longer name.
+                let next = hpp[at + name.len()..].chars().next();
+                !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "herohealth.hpp does not wrap {missing:?}"
+    );
+}
