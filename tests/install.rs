@@ -348,51 +348,93 @@ fn c_program_through_pkg_config_static() {
 }
 
 /// Another Rust static library in the same program brings its own copy of
-/// std; a different toolchain's std defines `rust_eh_personality` too. A
-/// stand-in defining that symbol must link beside the installed archive.
+/// std. From the same toolchain it shares std's symbol names and the
+/// COMDAT group of its unwinding personality; from another toolchain it
+/// defines `rust_eh_personality` a second time. Both must link beside the
+/// installed archive: a real Rust static library built here (whose panic is
+/// caught on its side), and a stand-in defining that symbol.
 #[test]
 fn static_library_links_beside_another_rust_static_library() {
-    if !tools_present(&["make", "cmake", "cc", "ar"]) {
+    if !tools_present(&["make", "cmake", "cc", "ar", "rustc"]) {
         return;
     }
     let inst = installed();
     let dir = inst.work.join("other");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
-        dir.join("other.c"),
-        "int rust_eh_personality(void) { return 0; }\nint other_answer(void) { return 42; }\n",
+        dir.join("other.rs"),
+        "#[unsafe(no_mangle)]\n\
+         pub extern \"C\" fn other_answer(n: i32) -> i32 {\n\
+         \x20   std::panic::set_hook(Box::new(|_| {}));\n\
+         \x20   let t = std::thread::spawn(move || n).join().unwrap_or(0);\n\
+         \x20   std::panic::catch_unwind(|| if t == 3 { panic!(\"three\") } else { t * 21 })\n\
+         \x20       .unwrap_or(-1)\n\
+         }\n",
     )
     .unwrap();
+    ok(Command::new("rustc")
+        .args(["--edition", "2024", "-O", "--crate-type", "staticlib"])
+        .arg(dir.join("other.rs"))
+        .arg("-o")
+        .arg(dir.join("libother_rust.a")));
     std::fs::write(
-        dir.join("main.c"),
-        "#include <stdio.h>\n#include \"herohealth.h\"\nint other_answer(void);\n\
-         int main(void) { printf(\"%s %d\\n\", hero_version(), other_answer()); return 0; }\n",
+        dir.join("foreign.c"),
+        "int rust_eh_personality(void) { return 0; }\nint foreign_answer(void) { return 7; }\n",
     )
     .unwrap();
     ok(Command::new("cc")
         .arg("-c")
-        .arg(dir.join("other.c"))
+        .arg(dir.join("foreign.c"))
         .arg("-o")
-        .arg(dir.join("other.o")));
+        .arg(dir.join("foreign.o")));
     ok(Command::new("ar")
         .arg("rcs")
-        .arg(dir.join("libother.a"))
-        .arg(dir.join("other.o")));
+        .arg(dir.join("libforeign.a"))
+        .arg(dir.join("foreign.o")));
     let native =
         std::fs::read_to_string(root().join("target/release/install/native-static-libs")).unwrap();
-    ok(Command::new("cc")
-        .arg(format!("-I{}", inst.prefix.join("include").display()))
-        .arg(dir.join("main.c"))
-        .arg(inst.libdir.join("libherohealth.a"))
-        .arg(dir.join("libother.a"))
-        .args(native.split_whitespace())
-        .arg("-o")
-        .arg(dir.join("both")));
-    let out = ok(&mut Command::new(dir.join("both")));
-    assert_eq!(
-        text(&out.stdout),
-        format!("{} 42\n", env!("CARGO_PKG_VERSION"))
-    );
+    // One program with each: the stand-in and the real library clash with
+    // each other, as two unlocalized Rust libraries from different
+    // toolchains would; neither may clash with herohealth.
+    for (name, other, call, expected) in [
+        (
+            "with_rust",
+            "libother_rust.a",
+            "other_answer(2), other_answer(3)",
+            "42 -1",
+        ),
+        (
+            "with_foreign",
+            "libforeign.a",
+            "foreign_answer(), foreign_answer()",
+            "7 7",
+        ),
+    ] {
+        let source = dir.join(format!("{name}.c"));
+        std::fs::write(
+            &source,
+            format!(
+                "#include <stdio.h>\n#include \"herohealth.h\"\n\
+                 int other_answer(int);\nint foreign_answer(void);\n\
+                 int main(void) {{ printf(\"%s %d %d\\n\", hero_version(), {call}); return 0; }}\n"
+            ),
+        )
+        .unwrap();
+        ok(Command::new("cc")
+            .arg(format!("-I{}", inst.prefix.join("include").display()))
+            .arg(&source)
+            .arg(inst.libdir.join("libherohealth.a"))
+            .arg(dir.join(other))
+            .args(native.split_whitespace())
+            .arg("-o")
+            .arg(dir.join(name)));
+        let out = ok(&mut Command::new(dir.join(name)));
+        assert_eq!(
+            text(&out.stdout),
+            format!("{} {expected}\n", env!("CARGO_PKG_VERSION")),
+            "{name}"
+        );
+    }
 }
 
 #[test]
