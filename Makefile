@@ -57,7 +57,7 @@ SHARED_LIB := lib$(NAME).so
 SHARED_LIB_SONAME := $(SHARED_LIB).$(ABI_VERSION)
 SHARED_LIB_FULL := $(SHARED_LIB).$(VERSION)
 STATIC_LIB := lib$(NAME).a
-DIST_NAME := $(NAME)-$(VERSION)-$(or $(RUST_TARGET),$(shell $(RUSTC) -vV | sed -n 's/^host: //p'))
+DIST_NAME = $(NAME)-$(VERSION)-$(or $(RUST_TARGET),$(shell $(RUSTC) -vV | sed -n 's/^host: //p'))
 
 # Run from `cargo test` (tests/), cargo's variables for the running package
 # would reach this cargo; ring's build script watches OUT_DIR and
@@ -66,7 +66,7 @@ DIST_NAME := $(NAME)-$(VERSION)-$(or $(RUST_TARGET),$(shell $(RUSTC) -vV | sed -
 unexport OUT_DIR CARGO_MANIFEST_DIR CARGO_MANIFEST_PATH CARGO_CRATE_NAME CARGO_PRIMARY_PACKAGE \
 	CARGO_TARGET_TMPDIR CARGO_RUSTC_CURRENT_DIR $(filter CARGO_PKG_% CARGO_BIN_%,$(.VARIABLES))
 
-.PHONY: all build install install-shared uninstall dist clean-install-files
+.PHONY: all build install install-shared uninstall dist
 
 all: build
 
