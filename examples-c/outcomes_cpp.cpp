@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
         print_failure("config", config);
         return 1;
     }
-    config.value().max_attempts(1).deadline_ms(10000);
+    config.value().max_attempts(1).deadline_ms(10000).max_idle_age_ms(4000);
     hero::Result<hero::Client> made = hero::Client::create(config.value());
     if (!made) {
         print_failure("client", made);

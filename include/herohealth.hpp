@@ -271,6 +271,7 @@ class Config : public Builder {
     Config &deadline_ms(uint32_t ms) { return apply(hero_config_set_deadline_ms, ms); }
     Config &max_attempts(uint32_t attempts) { return apply(hero_config_set_max_attempts, attempts); }
     Config &max_retry_wait_ms(uint32_t ms) { return apply(hero_config_set_max_retry_wait_ms, ms); }
+    Config &max_idle_age_ms(uint32_t ms) { return apply(hero_config_set_max_idle_age_ms, ms); }
     Config &strict_checks(bool on) { return apply(hero_config_set_strict_checks, on); }
     Config &user_agent_suffix(std::string_view s) { return apply_text(hero_config_set_user_agent_suffix, s); }
     Config &ca_file(std::string_view path) { return apply_text(hero_config_set_ca_file, path); }

@@ -32,6 +32,10 @@ const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_PRACTICE_GROUP_ID: HeaderName = HeaderName::from_static("x-practice-group-id");
 /// A 2xx body larger than this is not a Send a Message reply.
 pub const RESPONSE_BODY_CAP: usize = 1 << 20;
+/// How long a kept-alive connection may sit idle and still be reused,
+/// unless set with [`ClientBuilder::max_idle_age`]: below the 5 s after
+/// which Node.js and Apache close idle connections.
+pub const DEFAULT_MAX_IDLE_AGE: Duration = Duration::from_secs(4);
 /// How much of an error body is kept for [`Error::response_body`].
 pub const ERROR_BODY_CAP: usize = 64 << 10;
 
@@ -58,6 +62,7 @@ pub struct ClientBuilder {
     deadline: Duration,
     max_attempts: u32,
     max_retry_wait: Duration,
+    max_idle_age: Duration,
     strict_checks: bool,
     user_agent_suffix: Option<String>,
     log_hook: Option<Hook>,
@@ -75,6 +80,7 @@ impl fmt::Debug for ClientBuilder {
             .field("deadline", &self.deadline)
             .field("max_attempts", &self.max_attempts)
             .field("max_retry_wait", &self.max_retry_wait)
+            .field("max_idle_age", &self.max_idle_age)
             .field("strict_checks", &self.strict_checks)
             .field("user_agent_suffix", &self.user_agent_suffix)
             .field("log_hook", &self.log_hook.is_some())
@@ -94,6 +100,7 @@ impl ClientBuilder {
             deadline: Duration::from_secs(30),
             max_attempts: 3,
             max_retry_wait: Duration::from_secs(30),
+            max_idle_age: DEFAULT_MAX_IDLE_AGE,
             strict_checks: true,
             user_agent_suffix: None,
             log_hook: None,
@@ -173,6 +180,19 @@ impl ClientBuilder {
     /// [`max_attempts`](Self::max_attempts)).
     pub fn max_retry_wait(mut self, value: Duration) -> Self {
         self.max_retry_wait = value;
+        self
+    }
+
+    /// Longest time a kept-alive connection may sit idle and still be
+    /// reused (default [`DEFAULT_MAX_IDLE_AGE`], 4 s). Servers close idle
+    /// connections after their own timeout (5 s for Node.js and Apache); a
+    /// request sent on a connection at the moment the server closes it can
+    /// only be reported as "may have been sent", so keep this below the
+    /// server's timeout. A server's `Keep-Alive: timeout=N` is honoured too:
+    /// a connection idle for N − 1 s or more is never reused. Zero turns
+    /// reuse off.
+    pub fn max_idle_age(mut self, value: Duration) -> Self {
+        self.max_idle_age = value;
         self
     }
 
@@ -291,6 +311,7 @@ impl ClientBuilder {
             // client shared by many threads, which would reconnect (and redo TLS).
             .max_idle_connections(64)
             .max_idle_connections_per_host(64)
+            .max_idle_age(self.max_idle_age)
             .timeout_connect(Some(self.connect_timeout))
             .timeout_global(Some(self.deadline))
             .build();
@@ -299,17 +320,14 @@ impl ClientBuilder {
             log: log.clone(),
             has_proxy,
         };
-        // ureq's default chain, with a leaner TCP transport where there is one.
-        #[cfg(unix)]
-        let tcp = crate::tcp::FastTcpConnector;
-        #[cfg(not(unix))]
-        let tcp = ureq::unversioned::transport::TcpConnector::default();
+        // ureq's default chain, with our TCP transport: it decides when
+        // request bytes were really written, and makes fewer system calls.
         // NoteLeg records how far a proxied connection got, to blame the right party.
         let connector =
             ().chain(NoteLeg(Point::Start))
                 .chain(ConnectProxyConnector::default())
                 .chain(NoteLeg(Point::AfterConnect))
-                .chain(tcp)
+                .chain(crate::tcp::FastTcpConnector)
                 .chain(RustlsConnector::default())
                 .chain(NoteLeg(Point::End))
                 .chain(mark);
@@ -324,7 +342,8 @@ impl ClientBuilder {
                 group_header: HeaderValue::from_str(&self.practice_group_id)
                     .map_err(|_| Error::invalid("practice_group_id", "must be printable ASCII"))?,
                 url,
-                api_key: self.api_key,
+                api_key: crate::secret::header_value(self.api_key)
+                    .map_err(|_| Error::invalid("api_key", "must be printable ASCII"))?,
                 practice_group_id: self.practice_group_id,
                 user_agent,
                 connect_timeout: self.connect_timeout,
@@ -367,7 +386,10 @@ struct Inner {
     url: String,
     uri: Uri,
     group_header: HeaderValue,
-    api_key: Secret,
+    /// The `x-api-key` value, on the key's own storage: each request holds
+    /// a reference, not a copy, and the bytes are wiped when the last
+    /// reference goes (see `secret::header_value`).
+    api_key: HeaderValue,
     practice_group_id: String,
     user_agent: String,
     connect_timeout: Duration,
@@ -388,7 +410,7 @@ impl fmt::Debug for Client {
         let i = &self.inner;
         f.debug_struct("Client")
             .field("url", &i.url)
-            .field("api_key", &i.api_key)
+            .field("api_key", &"<redacted>")
             .field("practice_group_id", &i.practice_group_id)
             .field("user_agent", &i.user_agent)
             .field("deadline", &i.deadline)
@@ -524,16 +546,11 @@ impl Client {
         }
         wire::reset();
         crate::proxy::reset_leg();
-        // The key's header value is made per request rather than kept, so the
-        // only long-lived copy is the one wiped on drop.
-        let key = HeaderValue::from_str(i.api_key.expose()).map_err(|_| Failed {
-            error: Error::invalid("api_key", "must be printable ASCII"),
-            retry_in: None,
-        })?;
         let request = i
             .agent
             .post(i.uri.clone())
-            .header(X_API_KEY, key)
+            // A reference to the key's storage, not a copy.
+            .header(X_API_KEY, i.api_key.clone())
             .header(X_PRACTICE_GROUP_ID, i.group_header.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let result = if attempt == 1 {
@@ -549,7 +566,10 @@ impl Client {
         };
         let written = wire::request_written();
         match result {
-            Ok(response) => self.answer(response, attempt),
+            Ok(response) => {
+                wire::note_answer(response.headers());
+                self.answer(response, attempt)
+            }
             Err(e) => Err(transport_failure(
                 e,
                 written,

@@ -997,3 +997,25 @@ fn hero_send_names_proxy_variables_and_proxies() {
         "a send went directly to the target"
     );
 }
+
+/// After `hero_client_free`, no copy of the API key is left anywhere in the
+/// process's writable memory (heap, freed or not; stacks; static data):
+/// `key_wipe` sends twice over plain HTTP, frees everything and scans
+/// `/proc/self/maps`, so this runs on Linux only.
+#[cfg(target_os = "linux")]
+#[test]
+fn api_key_is_gone_after_hero_client_free() {
+    let key = format!("wipe-key-{}", common::unique_hex());
+    let mock = Mock::start_with(&["--api-key", &key, "--practice-group-id", GROUP]);
+    // Passed reversed: the program's own argument must not be a copy.
+    let reversed: String = key.chars().rev().collect();
+    let (out, _) = run(bare("key_wipe").args([&mock.base_url(), GROUP, &reversed]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(mock.requests().len(), 2, "both sends reached the mock");
+}
