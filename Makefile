@@ -126,13 +126,13 @@ install: build install-shared
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
 	$(INSTALL) -m 644 include/$(NAME).h include/$(NAME).hpp $(DESTDIR)$(INCLUDEDIR)/
 	$(INSTALL) -m 644 $(STAGE)/$(STATIC_LIB) $(DESTDIR)$(LIBDIR)/$(STATIC_LIB)
-	$(fill_template) pkg/$(NAME).pc.in > $(STAGE)/$(NAME).pc
+	$(fill_template) cmake/$(NAME).pc.in > $(STAGE)/$(NAME).pc
 	$(INSTALL) -m 644 $(STAGE)/$(NAME).pc $(DESTDIR)$(PKGCONFIGDIR)/$(NAME).pc
-	$(fill_template) pkg/$(NAME)Config.cmake.in > $(STAGE)/$(NAME)Config.cmake
+	$(fill_template) cmake/$(NAME)Config.cmake.in > $(STAGE)/$(NAME)Config.cmake
 	$(CMAKE) -DVERSION=$(VERSION) -DCOMPATIBILITY=$(CMAKE_COMPATIBILITY) \
 		-DPOINTER_BYTES=$$(( $$($(RUSTC) $(if $(RUST_TARGET),--target $(RUST_TARGET)) --print cfg \
 			| sed -n 's/^target_pointer_width="\(.*\)"/\1/p') / 8 )) \
-		-DOUT=$(STAGE)/$(NAME)ConfigVersion.cmake -P pkg/version.cmake
+		-DOUT=$(STAGE)/$(NAME)ConfigVersion.cmake -P cmake/version.cmake
 	$(INSTALL) -m 644 $(STAGE)/$(NAME)Config.cmake $(STAGE)/$(NAME)ConfigVersion.cmake $(DESTDIR)$(CMAKEDIR)/
 
 uninstall:
