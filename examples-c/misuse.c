@@ -304,6 +304,7 @@ static void config_setters(void)
     EXPECT(hero_config_set_deadline_ms(NULL, 1000), HERO_NULL_ARGUMENT);
     EXPECT(hero_config_set_max_attempts(NULL, 1), HERO_NULL_ARGUMENT);
     EXPECT(hero_config_set_max_retry_wait_ms(NULL, 1000), HERO_NULL_ARGUMENT);
+    EXPECT(hero_config_set_max_idle_age_ms(NULL, 1000), HERO_NULL_ARGUMENT);
     EXPECT(hero_config_set_strict_checks(NULL, false), HERO_NULL_ARGUMENT);
     EXPECT(hero_config_set_user_agent_suffix(NULL, "EHR/1"), HERO_NULL_ARGUMENT);
     EXPECT(hero_config_set_ca_file(NULL, "/nonexistent.pem"), HERO_NULL_ARGUMENT);
@@ -323,6 +324,8 @@ static void config_setters(void)
     EXPECT(hero_config_set_deadline_ms(cfg, 0), HERO_OK);
     EXPECT(hero_config_set_max_attempts(cfg, 0), HERO_OK);
     EXPECT(hero_config_set_max_retry_wait_ms(cfg, UINT32_MAX), HERO_OK);
+    EXPECT(hero_config_set_max_idle_age_ms(cfg, 0), HERO_OK);
+    EXPECT(hero_config_set_max_idle_age_ms(cfg, UINT32_MAX), HERO_OK);
     EXPECT(hero_config_set_strict_checks(cfg, true), HERO_OK);
     EXPECT(hero_config_set_user_agent_suffix(cfg, "EHR/1"), HERO_OK);
     EXPECT(hero_config_set_log_callback(cfg, log_line, &lines), HERO_OK);

@@ -260,6 +260,16 @@ hero_status hero_config_set_max_attempts(hero_config *config, uint32_t attempts)
 // changed). One thread at a time per config.
 hero_status hero_config_set_max_retry_wait_ms(hero_config *config, uint32_t ms);
 
+// Sets how long a kept-alive connection may sit idle and still be reused
+// (default 4000 ms; 0 turns reuse off). Keep it below the server's own idle
+// timeout: a request sent on a connection the server is closing can only
+// be reported as "may have been sent". A server's `Keep-Alive: timeout=N`
+// is honoured as well (no reuse after N - 1 s idle).
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+// changed). One thread at a time per config.
+hero_status hero_config_set_max_idle_age_ms(hero_config *config, uint32_t ms);
+
 // Turns the clinical and contact checks on (default) or off: SNOMED CT
 // check digits, phone numbers for sms, email addresses for email.
 //
@@ -351,8 +361,18 @@ hero_status hero_client_send(const hero_client *client,
 // 0 if `client` is NULL.
 uint64_t hero_client_connections_opened(const hero_client *client);
 
-// Frees a client and its connections; wipes its copy of the API key.
-// NULL is ignored. No other thread may be using the client.
+// Frees a client and its connections. NULL is ignored. No other thread may
+// be using the client.
+//
+// Wiped (overwritten with zeros) before the memory is freed: the client's
+// copy of the API key (each request's `x-api-key` header shares it rather
+// than copying it), and the library's request buffers, which held request
+// heads with the key and message bodies: each connection's output buffer
+// and send buffer after every write, and its input buffer when the
+// connection is closed. Not reachable, so not wiped: buffers inside the TLS
+// library (rustls) over https, the operating system's socket buffers, and
+// any copy the caller made (wipe your own; `hero_config_free` wipes the
+// config's copy of the key).
 void hero_client_free(hero_client *client);
 
 // The outcome of the failure: `HERO_NOT_SENT`, `HERO_REFUSED`,
@@ -376,9 +396,10 @@ const char *hero_error_message(const hero_error *error);
 const char *hero_error_field(const hero_error *error);
 
 // The server's own short reason for the failure, read from a JSON error
-// body (the first usable string under `error`, `message`, `detail` or
-// `errors`), UTF-8, with control, line-separator and bidi characters
-// removed and at most 200 characters. NULL when the body gave none or
+// body (the first usable string under `message`, `detail`, `errors` or
+// `error`), UTF-8, with control, line-separator and bidi characters
+// removed, at most 200 characters and a closing `…` (at most 804 bytes
+// with the NUL). NULL when the body gave none or
 // `error` is NULL. Borrowed: valid until `hero_error_free(error)`; do not
 // free it. It may quote patient data, so it is never part of
 // `hero_error_message`: show it to the operator, not in shared logs.

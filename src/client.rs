@@ -13,7 +13,7 @@ use ureq::http::Uri;
 use ureq::http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
-use ureq::{Agent, Proxy, ProxyProtocol};
+use ureq::{Agent, ProxyProtocol};
 
 use crate::error::{Error, ErrorKind};
 use crate::log::{Hook, LogLevel, Logger};
@@ -24,7 +24,7 @@ use crate::response::MessageResponse;
 use crate::retry;
 use crate::secret::Secret;
 use crate::target::Target;
-use crate::text::Shown;
+use crate::text::{Shown, ShownUpTo, TLS_TEXT_CHARS};
 use crate::{validate, wire};
 
 /// Path of the one operation, appended to the base URL.
@@ -33,6 +33,10 @@ const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_PRACTICE_GROUP_ID: HeaderName = HeaderName::from_static("x-practice-group-id");
 /// A 2xx body larger than this is not a Send a Message reply.
 pub const RESPONSE_BODY_CAP: usize = 1 << 20;
+/// How long a kept-alive connection may sit idle and still be reused,
+/// unless set with [`ClientBuilder::max_idle_age`]: below the 5 s after
+/// which Node.js and Apache close idle connections.
+pub const DEFAULT_MAX_IDLE_AGE: Duration = Duration::from_secs(4);
 /// How much of an error body is kept for [`Error::response_body`].
 pub const ERROR_BODY_CAP: usize = 64 << 10;
 
@@ -59,6 +63,7 @@ pub struct ClientBuilder {
     deadline: Duration,
     max_attempts: u32,
     max_retry_wait: Duration,
+    max_idle_age: Duration,
     strict_checks: bool,
     user_agent_suffix: Option<String>,
     log_hook: Option<Hook>,
@@ -76,6 +81,7 @@ impl fmt::Debug for ClientBuilder {
             .field("deadline", &self.deadline)
             .field("max_attempts", &self.max_attempts)
             .field("max_retry_wait", &self.max_retry_wait)
+            .field("max_idle_age", &self.max_idle_age)
             .field("strict_checks", &self.strict_checks)
             .field("user_agent_suffix", &self.user_agent_suffix)
             .field("log_hook", &self.log_hook.is_some())
@@ -95,6 +101,7 @@ impl ClientBuilder {
             deadline: Duration::from_secs(30),
             max_attempts: 3,
             max_retry_wait: Duration::from_secs(30),
+            max_idle_age: DEFAULT_MAX_IDLE_AGE,
             strict_checks: true,
             user_agent_suffix: None,
             log_hook: None,
@@ -177,6 +184,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Longest time a kept-alive connection may sit idle and still be
+    /// reused (default [`DEFAULT_MAX_IDLE_AGE`], 4 s). Servers close idle
+    /// connections after their own timeout (5 s for Node.js and Apache); a
+    /// request sent on a connection at the moment the server closes it can
+    /// only be reported as "may have been sent", so keep this below the
+    /// server's timeout. A server's `Keep-Alive: timeout=N` is honoured too:
+    /// a connection idle for N − 1 s or more is never reused. Zero turns
+    /// reuse off.
+    pub fn max_idle_age(mut self, value: Duration) -> Self {
+        self.max_idle_age = value;
+        self
+    }
+
     /// Clinical and contact checks before sending (default on): SNOMED CT
     /// ids with their Verhoeff check digit, phone numbers for sms, email
     /// addresses for email, and consistent record-writing flags.
@@ -218,7 +238,9 @@ impl ClientBuilder {
     /// (for an https target `https_proxy`, `HTTPS_PROXY`, `all_proxy`,
     /// `ALL_PROXY`, the first set; `no_proxy` or `NO_PROXY` exempting hosts),
     /// except for loopback targets. A variable that is set but unusable makes
-    /// [`build`](Self::build) fail with a configuration error naming it.
+    /// [`build`](Self::build) fail with a configuration error naming it; so
+    /// does an unusable `url`, which is read by the same rules (without a
+    /// port, 1080 for http:// and 443 for https://, as curl).
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.proxy = Some(url.into());
         self
@@ -255,11 +277,11 @@ impl ClientBuilder {
             Some(path) => read_ca_file(path)?,
         };
         let (proxy, proxy_var) = match &self.proxy {
+            // Read as strictly as a variable: ureq alone would take "h:99999" as h:80.
             Some(url) => (
-                Some(
-                    Proxy::new(url)
-                        .map_err(|_| Error::config("proxy URL is not a valid http:// proxy"))?,
-                ),
+                Some(crate::proxy::parse(url).map_err(|rule| {
+                    Error::config(format!("the proxy URL is not a usable proxy: {rule}"))
+                })?),
                 None,
             ),
             // A local mock or test server is never reached through a proxy from the environment.
@@ -292,6 +314,7 @@ impl ClientBuilder {
             // client shared by many threads, which would reconnect (and redo TLS).
             .max_idle_connections(64)
             .max_idle_connections_per_host(64)
+            .max_idle_age(self.max_idle_age)
             .timeout_connect(Some(self.connect_timeout))
             .timeout_global(Some(self.deadline))
             .build();
@@ -300,17 +323,14 @@ impl ClientBuilder {
             log: log.clone(),
             has_proxy,
         };
-        // ureq's default chain, with a leaner TCP transport where there is one.
-        #[cfg(unix)]
-        let tcp = crate::tcp::FastTcpConnector;
-        #[cfg(not(unix))]
-        let tcp = ureq::unversioned::transport::TcpConnector::default();
+        // ureq's default chain, with our TCP transport: it decides when
+        // request bytes were really written, and makes fewer system calls.
         // NoteLeg records how far a proxied connection got, to blame the right party.
         let connector =
             ().chain(NoteLeg(Point::Start))
                 .chain(ConnectProxyConnector::default())
                 .chain(NoteLeg(Point::AfterConnect))
-                .chain(tcp)
+                .chain(crate::tcp::FastTcpConnector)
                 .chain(RustlsConnector::default())
                 .chain(NoteLeg(Point::End))
                 .chain(mark);
@@ -325,7 +345,8 @@ impl ClientBuilder {
                 group_header: HeaderValue::from_str(&self.practice_group_id)
                     .map_err(|_| Error::invalid("practice_group_id", "must be printable ASCII"))?,
                 url,
-                api_key: self.api_key,
+                api_key: crate::secret::header_value(self.api_key)
+                    .map_err(|_| Error::invalid("api_key", "must be printable ASCII"))?,
                 practice_group_id: self.practice_group_id,
                 user_agent,
                 connect_timeout: self.connect_timeout,
@@ -368,7 +389,10 @@ struct Inner {
     url: String,
     uri: Uri,
     group_header: HeaderValue,
-    api_key: Secret,
+    /// The `x-api-key` value, on the key's own storage: each request holds
+    /// a reference, not a copy, and the bytes are wiped when the last
+    /// reference goes (see `secret::header_value`).
+    api_key: HeaderValue,
     practice_group_id: String,
     user_agent: String,
     connect_timeout: Duration,
@@ -389,7 +413,7 @@ impl fmt::Debug for Client {
         let i = &self.inner;
         f.debug_struct("Client")
             .field("url", &i.url)
-            .field("api_key", &i.api_key)
+            .field("api_key", &"<redacted>")
             .field("practice_group_id", &i.practice_group_id)
             .field("user_agent", &i.user_agent)
             .field("deadline", &i.deadline)
@@ -525,16 +549,11 @@ impl Client {
         }
         wire::reset();
         crate::proxy::reset_leg();
-        // The key's header value is made per request rather than kept, so the
-        // only long-lived copy is the one wiped on drop.
-        let key = HeaderValue::from_str(i.api_key.expose()).map_err(|_| Failed {
-            error: Error::invalid("api_key", "must be printable ASCII"),
-            retry_in: None,
-        })?;
         let request = i
             .agent
             .post(i.uri.clone())
-            .header(X_API_KEY, key)
+            // A reference to the key's storage, not a copy.
+            .header(X_API_KEY, i.api_key.clone())
             .header(X_PRACTICE_GROUP_ID, i.group_header.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let result = if attempt == 1 {
@@ -550,7 +569,10 @@ impl Client {
         };
         let written = wire::request_written();
         match result {
-            Ok(response) => self.answer(response, attempt),
+            Ok(response) => {
+                wire::note_answer(response.headers());
+                self.answer(response, attempt)
+            }
             Err(e) => Err(transport_failure(
                 e,
                 written,
@@ -670,7 +692,10 @@ fn read_ca_file(path: &Path) -> Result<RootCerts, Error> {
 fn tls_failed(host: &str, error: &str, hint: &str) -> String {
     match crate::cert_errors::readable(error) {
         Cow::Owned(sentence) => format!("TLS with {host} failed: {sentence}{hint}"),
-        Cow::Borrowed(raw) => format!("TLS with {host} failed: {}{hint}", Shown(raw)),
+        Cow::Borrowed(raw) => format!(
+            "TLS with {host} failed: {}{hint}",
+            ShownUpTo(raw, TLS_TEXT_CHARS)
+        ),
     }
 }
 

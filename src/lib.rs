@@ -34,13 +34,12 @@ mod response;
 mod retry;
 mod secret;
 mod target;
-#[cfg(unix)]
 mod tcp;
 mod text;
 mod validate;
 mod wire;
 
-pub use client::{Client, ClientBuilder, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
+pub use client::{Client, ClientBuilder, DEFAULT_MAX_IDLE_AGE, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
 pub use error::{Error, ErrorKind};
 pub use log::LogLevel;
 pub use outcome::Outcome;
