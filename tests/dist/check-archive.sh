@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Checks a release archive the way an integrator meets it: unpacked into an
 # empty folder, a CMake project (tests/dist/consumer) finds the package
-# there and nowhere else, builds against the shared and the static library,
-# and both programs send to the local mock. For the Windows zip the build
+# there and nowhere else, builds against the shared and the static library
+# (and the C++ example against herohealth.hpp), and each program sends to
+# the local mock. For the Windows zip the build
 # uses MinGW (tests/windows/mingw-toolchain.cmake), the programs and the
 # archive's own hero_send.exe run under Wine (WINEPREFIX prepared by
 # tests/windows/wine-prefix.sh), and hero_send.exe must carry "£", "ŵ" and
@@ -37,7 +38,7 @@ prefix="$work/unpacked/$(basename "$archive" | sed 's/\.zip$//; s/\.tar\.gz$//')
 echo "check-archive: $(basename "$archive") ($platform), $(find "$prefix" -type f | wc -l) files"
 
 cmake_args=(-S "$root/tests/dist/consumer" -B "$work/build" -DCMAKE_BUILD_TYPE=Release
-  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+  -DCMAKE_PREFIX_PATH="$prefix" -DHERO_EXAMPLES="$root/examples-c" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
   -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF)
 [ "$platform" = windows ] && cmake_args+=(-DCMAKE_TOOLCHAIN_FILE="$root/tests/windows/mingw-toolchain.cmake")
 cmake "${cmake_args[@]}" >"$work/cmake.log" 2>&1 || { cat "$work/cmake.log"; fail "cmake configure"; }
@@ -61,13 +62,20 @@ run() {
   if [ "$platform" = windows ]; then WINEDEBUG=-all wine "$@.exe"; else "$@"; fi
 }
 sent=0
-for app in consumer_shared consumer_static; do
+for app in consumer_shared consumer_static consumer_cpp; do
   out="$(run "$work/build/$app" 2>"$work/$app.err")" \
     || fail "$app did not send (exit $?): $(cat "$work/$app.err")"
   echo "  $app: $out"
   sent=$((sent + 1))
 done
 if [ "$platform" = linux ]; then
+  # The README promises glibc 2.34 or later: no symbol may need a newer one.
+  promised=2.34
+  needed="$(objdump -T "$prefix"/lib/libherohealth.so.*.*.* | grep -o 'GLIBC_[0-9.]*' \
+    | sed 's/GLIBC_//' | sort -uV | tail -n 1)"
+  [ "$(printf '%s\n%s\n' "$needed" "$promised" | sort -V | tail -n 1)" = "$promised" ] \
+    || fail "libherohealth.so needs glibc $needed; the README says $promised"
+  echo "  libherohealth.so needs glibc $needed (README: $promised or later)"
   # The shared consumer must have loaded the archive's library.
   ldd "$work/build/consumer_shared" | grep -q "$prefix/lib/libherohealth.so" \
     || fail "consumer_shared does not load the archive's libherohealth.so"
