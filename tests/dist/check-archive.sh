@@ -5,8 +5,9 @@
 # (and the C++ example against herohealth.hpp), and each program sends to
 # the local mock. For the Windows zip the build
 # uses MinGW (tests/windows/mingw-toolchain.cmake), the programs and the
-# archive's own hero_send.exe run under Wine (WINEPREFIX prepared by
-# tests/windows/wine-prefix.sh), and hero_send.exe must carry "£", "ŵ" and
+# archive's own hero_send.exe run under Wine (in WINEPREFIX, default
+# target/wine, prepared here by tests/windows/wine-prefix.sh), and
+# hero_send.exe must carry "£", "ŵ" and
 # an emoji to the mock byte for byte. A file missing from the archive fails
 # the build or a run.
 #   bash tests/dist/check-archive.sh target/dist/herohealth-<v>-<platform>.{zip,tar.gz}
@@ -36,6 +37,11 @@ esac
 prefix="$work/unpacked/$(basename "$archive" | sed 's/\.zip$//; s/\.tar\.gz$//')"
 [ -d "$prefix" ] || fail "no folder $(basename "$prefix") at the archive's top"
 echo "check-archive: $(basename "$archive") ($platform), $(find "$prefix" -type f | wc -l) files"
+if [ "$platform" = windows ]; then
+  # Not the user's own prefix: the test one, with the ProcessPrng stand-in.
+  export WINEPREFIX="${WINEPREFIX:-$root/target/wine}"
+  bash "$root/tests/windows/wine-prefix.sh" >/dev/null
+fi
 
 cmake_args=(-S "$root/tests/dist/consumer" -B "$work/build" -DCMAKE_BUILD_TYPE=Release
   -DCMAKE_PREFIX_PATH="$prefix" -DHERO_EXAMPLES="$root/examples-c" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
@@ -96,6 +102,25 @@ if [ "$platform" = windows ]; then
   [ "$code" = 6 ] || fail "hero_send.exe: exit $code after a 500, expected 6 (may have been sent)"
   sent=$((sent + 1))
   echo "  hero_send.exe: non-ASCII text byte-exact; 500 gives exit 6"
+
+  # MSVC's side, as far as it can be tried without MSVC: the header in
+  # clang-cl's MSVC mode (C and C++, /W4 /WX), linked by lld-link against
+  # the zip's herohealth.lib, run beside the zip's DLL.
+  clang_cl="$(command -v clang || command -v clang-14)" || fail "clang is needed for the MSVC check"
+  lld_link="$(command -v lld-link || command -v lld-link-14)" || fail "lld-link is needed for the MSVC check"
+  mkdir "$work/msvc"
+  # Relative names: clang-cl would read an absolute /path as an option.
+  cp "$root/tests/dist/consumer/msvc_link.c" "$work/msvc/"
+  for lang in /TC /TP; do
+    (cd "$work/msvc" && "$clang_cl" --driver-mode=cl --target=x86_64-pc-windows-msvc /X /W4 /WX /GS- \
+      "$lang" -Xclang -ffreestanding /I"$prefix/include" /c msvc_link.c /Fomsvc_link.obj) \
+      || fail "herohealth.h in clang-cl's MSVC mode ($lang)"
+  done
+  "$lld_link" /nologo /entry:entry /subsystem:console /nodefaultlib /out:"$work/msvc/msvc_link.exe" \
+    "$work/msvc/msvc_link.obj" "$prefix/lib/herohealth.lib" || fail "lld-link against herohealth.lib"
+  cp "$prefix/bin/herohealth.dll" "$work/msvc/"
+  WINEDEBUG=-all wine "$work/msvc/msvc_link.exe" || fail "the lld-link program exited $?"
+  echo "  herohealth.lib: linked by lld-link, runs against herohealth.dll"
 fi
 
 requests="$(wc -l <"$work/record.jsonl")"
