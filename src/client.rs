@@ -367,6 +367,16 @@ impl fmt::Debug for Client {
     }
 }
 
+/// Told about each HTTP attempt of a send, so a caller (the send journal)
+/// can record it durably around the moment request bytes may leave.
+pub(crate) trait AttemptHook {
+    /// Called right before an attempt starts, after every wait. An error
+    /// ends the send with that error: nothing was sent.
+    fn before_attempt(&self, attempt: u32) -> Result<(), Error>;
+    /// Called with how the attempt ended.
+    fn after_attempt(&self, result: Result<&MessageResponse, &Error>);
+}
+
 /// How one attempt ended, when it did not succeed.
 struct Failed {
     error: Error,
@@ -408,13 +418,24 @@ impl Client {
     /// the patient. Never resend after [`Outcome::MayHaveBeenSent`] or
     /// [`Outcome::AcceptedIdUnknown`] without checking in Hero first.
     pub fn send(&self, message: &SendMessage) -> Result<MessageResponse, Error> {
+        let body = self.body(message)?;
+        self.send_body(&body, None)
+    }
+
+    /// Checks `message` and returns the exact request body it would send.
+    pub(crate) fn body(&self, message: &SendMessage) -> Result<Vec<u8>, Error> {
         validate::message(message, self.inner.strict_checks)?;
         let mut body = Vec::with_capacity(128 + message.message_string.len());
         crate::json::write_message(message, &mut body);
-        self.send_body(&body)
+        Ok(body)
     }
 
-    fn send_body(&self, body: &[u8]) -> Result<MessageResponse, Error> {
+    /// Sends a checked body, telling `hook` about each HTTP attempt.
+    pub(crate) fn send_body(
+        &self,
+        body: &[u8],
+        hook: Option<&dyn AttemptHook>,
+    ) -> Result<MessageResponse, Error> {
         let i = &*self.inner;
         let deadline = Instant::now() + i.deadline;
         let mut attempt = 0;
@@ -426,7 +447,24 @@ impl Client {
                 LogLevel::Info,
                 format_args!("attempt {attempt}: POST {}", i.url),
             );
-            let failed = match self.attempt(body, remaining, attempt) {
+            // Every wait is over: the request is about to start, so the hook
+            // learns of it now (never during a wait, when nothing can have gone).
+            if let Some(hook) = hook
+                && !remaining.is_zero()
+            {
+                hook.before_attempt(attempt)
+                    .map_err(|e| e.with_attempts(attempt - 1))?;
+            }
+            let result = self.attempt(body, remaining, attempt);
+            if let Some(hook) = hook
+                && !remaining.is_zero()
+            {
+                match &result {
+                    Ok(reply) => hook.after_attempt(Ok(reply)),
+                    Err(f) => hook.after_attempt(Err(&f.error)),
+                }
+            }
+            let failed = match result {
                 Ok(reply) => {
                     i.log.log(
                         LogLevel::Info,

@@ -23,6 +23,7 @@ mod checks;
 mod client;
 mod error;
 pub mod ffi;
+mod journal;
 mod json;
 mod log;
 mod request;
@@ -37,6 +38,7 @@ mod wire;
 
 pub use client::{Client, ClientBuilder, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
 pub use error::{Error, ErrorKind, Outcome};
+pub use journal::{Journal, Keyed, PendingKey, Resolution};
 pub use log::LogLevel;
 pub use request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
 pub use response::MessageResponse;
