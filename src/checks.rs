@@ -175,7 +175,6 @@ pub(crate) fn parse_http_date(s: &str) -> Option<u64> {
 /// Format Unix seconds as RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" (the inverse of
 /// the calendar maths used by [`parse_http_date`]), for log and test output.
 /// Years past 9999 are printed with more digits rather than wrapped.
-#[cfg(test)]
 pub(crate) fn format_rfc3339_utc(unix_secs: u64) -> String {
     let (year, month, day) = civil_from_days(unix_secs / SECS_PER_DAY);
     let secs = unix_secs % SECS_PER_DAY;
