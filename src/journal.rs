@@ -304,7 +304,10 @@ impl Journal {
                 continue;
             }
             let record: Record = serde_json::from_slice(line).map_err(|_| {
-                journal_error(&path, format_args!("line {} is not a journal record", n + 1))
+                journal_error(
+                    &path,
+                    format_args!("line {} is not a journal record", n + 1),
+                )
             })?;
             apply(&mut keys, record);
         }
@@ -520,7 +523,12 @@ impl Journal {
     /// flushes everything queued so far, the others wait for it.
     fn append(&self, record: &Record) -> Result<(), Error> {
         let shared = &*self.inner;
-        let broken = || journal_error(&shared.path, "an earlier write failed; nothing more is sent");
+        let broken = || {
+            journal_error(
+                &shared.path,
+                "an earlier write failed; nothing more is sent",
+            )
+        };
         let mut line = serde_json::to_vec(record).map_err(|_| broken())?;
         line.push(b'\n');
         let mut log = lock(&shared.log);
@@ -538,10 +546,7 @@ impl Journal {
                 return Err(broken());
             }
             if log.flushing {
-                log = shared
-                    .flushed
-                    .wait(log)
-                    .unwrap_or_else(|p| p.into_inner());
+                log = shared.flushed.wait(log).unwrap_or_else(|p| p.into_inner());
                 continue;
             }
             log.flushing = true;
@@ -725,11 +730,8 @@ mod tests {
         ];
         std::fs::write(&path, lines.join("\n") + "\n").unwrap();
         let j = Journal::open(&path).unwrap();
-        let pending: Vec<(String, &str)> = j
-            .pending()
-            .into_iter()
-            .map(|p| (p.key, p.reason))
-            .collect();
+        let pending: Vec<(String, &str)> =
+            j.pending().into_iter().map(|p| (p.key, p.reason)).collect();
         assert_eq!(
             pending,
             vec![

@@ -19,6 +19,7 @@
 //! # Ok::<(), herohealth::Error>(())
 //! ```
 
+mod batch;
 mod checks;
 mod client;
 mod error;
@@ -36,6 +37,7 @@ mod tcp;
 mod validate;
 mod wire;
 
+pub use batch::{BatchClass, BatchRunner, BatchSummary, RowOutcome, RowReport, StopToken};
 pub use client::{Client, ClientBuilder, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
 pub use error::{Error, ErrorKind, Outcome};
 pub use journal::{Journal, Keyed, PendingKey, Resolution};
