@@ -627,7 +627,9 @@ fn send_row(
 ) -> RowReport {
     let result = match journal {
         Some(j) => j.send_body(client, key, patient_id, body),
-        None => client.send_body(body, None).map(Keyed::Sent),
+        None => client
+            .send_body(body, None)
+            .map(|r| Keyed::Sent(Box::new(r))),
     };
     RowReport::of_send(row, key.to_owned(), result)
 }

@@ -140,7 +140,7 @@ impl Resolution {
 #[derive(Debug)]
 pub enum Keyed {
     /// Sent now; Hero's reply.
-    Sent(MessageResponse),
+    Sent(Box<MessageResponse>),
     /// The journal shows this key accepted before: nothing was sent now.
     AlreadySent {
         /// Hero's message id, when it was known.
@@ -436,7 +436,7 @@ impl Journal {
                 Some(state) => keys.insert(key.to_owned(), state),
                 None => keys.remove(key),
             };
-            return result.map(Keyed::Sent);
+            return result.map(|r| Keyed::Sent(Box::new(r)));
         }
         let status = match (&result, unanswered) {
             // The file lacks this outcome: say what a rerun will see.
@@ -463,7 +463,7 @@ impl Journal {
                 status,
             },
         );
-        result.map(Keyed::Sent)
+        result.map(|r| Keyed::Sent(Box::new(r)))
     }
 
     /// Keys held back until resolved, in key order.

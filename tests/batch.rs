@@ -62,15 +62,13 @@ fn valid_and_invalid_rows_then_a_rerun_sends_nothing_new() {
     let file = write(
         &d,
         "recall.csv",
-        &format!(
-            "patient_id,message_type,first_name,recipient_contact_detail\n\
-             1001,sms,Ada,07700 900001\n\
-             1002,,Bob,07700 900002\n\
-             1003,sms,,07700 900003\n\
-             1004,fax,Cy,07700 900004\n\
-             1001,sms,Ada,07700 900001\n\
-             1005,sms,Di,not a phone\n"
-        ),
+        "patient_id,message_type,first_name,recipient_contact_detail\n\
+         1001,sms,Ada,07700 900001\n\
+         1002,,Bob,07700 900002\n\
+         1003,sms,,07700 900003\n\
+         1004,fax,Cy,07700 900004\n\
+         1001,sms,Ada,07700 900001\n\
+         1005,sms,Di,not a phone\n",
     );
     let journal_path = d.join("recall.journal");
     let runner = || {
