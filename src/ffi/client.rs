@@ -23,7 +23,7 @@ pub struct hero_config {
 /// one client between all threads. Free it with `hero_client_free` once no
 /// thread is using it.
 pub struct hero_client {
-    client: Client,
+    pub(crate) client: Client,
 }
 
 /// Which Hero server to use (`hero_config_new`).
