@@ -480,6 +480,16 @@ hero_status hero_config_set_max_attempts(hero_config *config, uint32_t attempts)
 // changed). One thread at a time per config.
 hero_status hero_config_set_max_retry_wait_ms(hero_config *config, uint32_t ms);
 
+// Paces request starts on clients made from this config, all threads
+// together, to at most `per_second` (e.g. 5.0). 0 turns pacing off (the
+// default). A send whose turn would come after its deadline is not sent,
+// at once. Values outside 0.001..1000000 (other than 0), and NaN, are
+// refused by `hero_client_new`.
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+// changed). One thread at a time per config.
+hero_status hero_config_set_max_sends_per_second(hero_config *config, double per_second);
+
 // Turns the clinical and contact checks on (default) or off: SNOMED CT
 // check digits, phone numbers for sms, email addresses for email.
 //

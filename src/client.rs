@@ -15,6 +15,7 @@ use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConne
 use ureq::{Agent, Proxy, ProxyProtocol};
 
 use crate::error::{Error, ErrorKind, Outcome};
+use crate::gate::Gate;
 use crate::log::{Hook, LogLevel, Logger};
 use crate::request::SendMessage;
 use crate::response::MessageResponse;
@@ -60,6 +61,7 @@ pub struct ClientBuilder {
     log_hook: Option<Hook>,
     ca_file: Option<PathBuf>,
     proxy: Option<String>,
+    max_sends_per_second: Option<f64>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -77,6 +79,7 @@ impl fmt::Debug for ClientBuilder {
             .field("log_hook", &self.log_hook.is_some())
             .field("ca_file", &self.ca_file)
             .field("proxy", &self.proxy.is_some())
+            .field("max_sends_per_second", &self.max_sends_per_second)
             .finish()
     }
 }
@@ -96,6 +99,7 @@ impl ClientBuilder {
             log_hook: None,
             ca_file: None,
             proxy: None,
+            max_sends_per_second: None,
         }
     }
 
@@ -212,6 +216,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Paces request starts on this client, all threads together, to at
+    /// most `per_second` (off by default; `None` turns it off). A send whose
+    /// turn would come after its deadline is not sent, at once.
+    pub fn max_sends_per_second(mut self, per_second: Option<f64>) -> Self {
+        self.max_sends_per_second = per_second;
+        self
+    }
+
     /// Checks every setting and creates the client (and its connection pool).
     pub fn build(self) -> Result<Client, Error> {
         validate::credential("api_key", self.api_key.expose())?;
@@ -229,6 +241,13 @@ impl ClientBuilder {
             ));
         }
         validate::credential("practice_group_id", &self.practice_group_id)?;
+        if let Some(rate) = self.max_sends_per_second
+            && !(rate.is_finite() && (0.001..=1_000_000.0).contains(&rate))
+        {
+            return Err(Error::config(
+                "max sends per second must be between 0.001 and 1000000",
+            ));
+        }
         let base = self.target.base_url()?;
         let mut user_agent = format!("herohealth/{}", env!("CARGO_PKG_VERSION"));
         if let Some(suffix) = &self.user_agent_suffix {
@@ -309,6 +328,7 @@ impl ClientBuilder {
                 strict_checks: self.strict_checks,
                 log,
                 opened,
+                gate: Gate::new(self.max_sends_per_second),
             }),
         })
     }
@@ -350,6 +370,8 @@ struct Inner {
     strict_checks: bool,
     log: Logger,
     opened: Arc<AtomicU64>,
+    /// Shared by every thread: holds requests after a 429, and paces.
+    gate: Gate,
 }
 
 impl fmt::Debug for Client {
@@ -441,6 +463,11 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // After a 429 on any thread, and with pacing: wait our turn, or
+            // give up at once when it comes after the deadline.
+            i.gate
+                .pass(deadline)
+                .map_err(|e| e.with_attempts(attempt - 1))?;
             let began = Instant::now();
             let remaining = deadline.saturating_duration_since(began);
             i.log.log(
@@ -479,6 +506,11 @@ impl Client {
                 Err(f) => f,
             };
             let error = failed.error.with_attempts(attempt);
+            if error.status() == Some(429) {
+                // Every send on this client holds off, not only this one.
+                let wait = error.retry_after().or(failed.retry_in);
+                i.gate.close_for(wait.unwrap_or_default());
+            }
             let elapsed = began.elapsed().as_millis();
             let retry = failed.retry_in.filter(|wait| {
                 attempt < i.max_attempts

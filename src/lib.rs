@@ -24,6 +24,7 @@ mod checks;
 mod client;
 mod error;
 pub mod ffi;
+mod gate;
 mod journal;
 mod json;
 mod log;

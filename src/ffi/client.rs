@@ -196,6 +196,24 @@ pub extern "C" fn hero_config_set_max_retry_wait_ms(
     })
 }
 
+/// Paces request starts on clients made from this config, all threads
+/// together, to at most `per_second` (e.g. 5.0). 0 turns pacing off (the
+/// default). A send whose turn would come after its deadline is not sent,
+/// at once. Values outside 0.001..1000000 (other than 0), and NaN, are
+/// refused by `hero_client_new`.
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+/// changed). One thread at a time per config.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_config_set_max_sends_per_second(
+    config: *mut hero_config,
+    per_second: f64,
+) -> hero_status {
+    update(config, Ok(()), |b, ()| {
+        b.max_sends_per_second((per_second != 0.0).then_some(per_second))
+    })
+}
+
 /// Turns the clinical and contact checks on (default) or off: SNOMED CT
 /// check digits, phone numbers for sms, email addresses for email.
 ///

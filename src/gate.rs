@@ -1,0 +1,151 @@
+//! The client-wide rate-limit gate, and optional pacing.
+//!
+//! When any send on a client gets a 429, every send on that client (any
+//! thread) holds its next request until the time the server asked for:
+//! eight threads retrying at once would only deepen the rate limit. A send
+//! whose deadline comes before the gate opens is refused at once, without
+//! a request.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind, Outcome};
+
+pub(crate) struct Gate {
+    state: Mutex<State>,
+    /// Pacing: the least time between request starts, when set.
+    interval: Option<Duration>,
+}
+
+#[derive(Default)]
+struct State {
+    /// No request starts before this.
+    closed_until: Option<Instant>,
+    /// The next free pacing slot.
+    next_slot: Option<Instant>,
+}
+
+impl Gate {
+    /// A gate, open, pacing request starts to `per_second` when given.
+    pub(crate) fn new(per_second: Option<f64>) -> Self {
+        Gate {
+            state: Mutex::new(State::default()),
+            interval: per_second.map(|r| Duration::from_secs_f64(1.0 / r)),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Two instants: always consistent, even after a panic elsewhere.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Closes the gate for `wait` from now (never shortening a longer close).
+    pub(crate) fn close_for(&self, wait: Duration) {
+        let Some(until) = Instant::now().checked_add(wait) else {
+            return;
+        };
+        let mut s = self.state();
+        if s.closed_until.is_none_or(|t| t < until) {
+            s.closed_until = Some(until);
+        }
+    }
+
+    /// Waits until a request may start: the gate is open and (with pacing)
+    /// this send has its slot. Errs at once, without waiting, when either
+    /// lies at or beyond `deadline`.
+    pub(crate) fn pass(&self, deadline: Instant) -> Result<(), Error> {
+        self.wait_open(deadline)?;
+        if let Some(interval) = self.interval {
+            let now = Instant::now();
+            let slot = {
+                let mut s = self.state();
+                let slot = s.next_slot.map_or(now, |t| t.max(now));
+                if slot >= deadline {
+                    return Err(Error::new(
+                        Outcome::NotSent,
+                        ErrorKind::RateLimited,
+                        "the client's pacing (max sends per second) leaves no start before this send's deadline",
+                    ));
+                }
+                s.next_slot = Some(slot + interval);
+                slot
+            };
+            std::thread::sleep(slot.saturating_duration_since(now));
+            // A 429 may have closed the gate meanwhile.
+            self.wait_open(deadline)?;
+        }
+        Ok(())
+    }
+
+    fn wait_open(&self, deadline: Instant) -> Result<(), Error> {
+        loop {
+            let now = Instant::now();
+            let Some(until) = self.state().closed_until.filter(|t| *t > now) else {
+                return Ok(());
+            };
+            if until >= deadline {
+                return Err(Error::new(
+                    Outcome::Refused,
+                    ErrorKind::RateLimited,
+                    "HTTP 429 Too Many Requests: Hero asked this client to wait past this send's deadline; no request was sent",
+                )
+                .with_status(429)
+                .with_retry_after(Some(until - now)));
+            }
+            // Look again after the wait: another 429 may have moved it on.
+            std::thread::sleep(until - now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_beyond_the_deadline_refuses_at_once() {
+        let gate = Gate::new(None);
+        gate.close_for(Duration::from_secs(60));
+        gate.close_for(Duration::from_secs(1)); // never shortens
+        let started = Instant::now();
+        let e = gate
+            .pass(Instant::now() + Duration::from_secs(30))
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            (e.outcome(), e.kind()),
+            (Outcome::Refused, ErrorKind::RateLimited)
+        );
+        assert!(e.retry_after().unwrap() > Duration::from_secs(30));
+    }
+
+    #[test]
+    fn closed_within_the_deadline_waits() {
+        let gate = Gate::new(None);
+        gate.close_for(Duration::from_millis(300));
+        let started = Instant::now();
+        gate.pass(Instant::now() + Duration::from_secs(30)).unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(290));
+    }
+
+    #[test]
+    fn pacing_spaces_request_starts() {
+        let gate = Gate::new(Some(10.0));
+        let started = Instant::now();
+        for _ in 0..6 {
+            gate.pass(Instant::now() + Duration::from_secs(30)).unwrap();
+        }
+        // Six starts at 10 per second span at least 0.5 s.
+        assert!(started.elapsed() >= Duration::from_millis(490));
+        // A slot past the deadline is refused, not waited for.
+        let gate = Gate::new(Some(0.1));
+        gate.pass(Instant::now() + Duration::from_secs(1)).unwrap();
+        let e = gate
+            .pass(Instant::now() + Duration::from_secs(1))
+            .unwrap_err();
+        assert_eq!(
+            (e.outcome(), e.kind()),
+            (Outcome::NotSent, ErrorKind::RateLimited)
+        );
+    }
+}
