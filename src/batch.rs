@@ -165,15 +165,25 @@ impl RowReport {
     /// One JSON object: `row`, `key`, `outcome`, `message_id`,
     /// `http_status`, `error` (null where not applicable).
     pub fn to_json(&self) -> String {
-        serde_json::json!({
-            "row": self.row,
-            "key": self.key,
-            "outcome": self.outcome.as_str(),
-            "message_id": self.message_id,
-            "http_status": self.http_status,
-            "error": self.error,
+        // A struct, not a map, so the keys keep this documented order.
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            row: usize,
+            key: Option<&'a str>,
+            outcome: &'a str,
+            message_id: Option<&'a str>,
+            http_status: Option<u16>,
+            error: Option<&'a str>,
+        }
+        serde_json::to_string(&Line {
+            row: self.row,
+            key: self.key.as_deref(),
+            outcome: self.outcome.as_str(),
+            message_id: self.message_id.as_deref(),
+            http_status: self.http_status,
+            error: self.error.as_deref(),
         })
-        .to_string()
+        .unwrap_or_default()
     }
 }
 
@@ -197,6 +207,8 @@ pub struct BatchSummary {
     total: usize,
     done: usize,
     elapsed: Duration,
+    /// Rows were only checked, not sent.
+    checking: bool,
 }
 
 impl BatchSummary {
@@ -206,6 +218,7 @@ impl BatchSummary {
             total,
             done: 0,
             elapsed: Duration::ZERO,
+            checking: false,
         }
     }
 
@@ -292,10 +305,12 @@ impl BatchSummary {
             BatchClass::Flagged => {
                 " - some rows may have reached the patient: check them in Hero, then resolve their keys"
             }
+            BatchClass::Incomplete if self.checking => " - some rows cannot be sent",
             BatchClass::Incomplete => " - some rows were not sent",
         };
         format!(
-            "batch: {} of {} rows in {:.1} s: {}{advice}",
+            "batch {}: {} of {} rows in {:.1} s: {}{advice}",
+            if self.checking { "checked" } else { "done" },
             self.done,
             self.total,
             self.elapsed.as_secs_f64(),
@@ -439,6 +454,7 @@ impl BatchRunner {
         let started = Instant::now();
         let plans = self.plan(client, path.as_ref())?;
         let mut summary = BatchSummary::new(plans.len());
+        summary.checking = true;
         for (i, plan) in plans.into_iter().enumerate() {
             let report = match plan {
                 Plan::Send { key, .. } => RowReport::new(i + 1, Some(key), RowOutcome::Valid),

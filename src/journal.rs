@@ -396,8 +396,8 @@ impl Journal {
                         return Err(Error::new(
                             Outcome::MayHaveBeenSent,
                             ErrorKind::NeedsReconciliation,
-                            "an earlier send with this key may have reached the patient: \
-                             check in Hero, then resolve the key",
+                            "an earlier send with this key has no clear outcome, so it \
+                             is held back until the key is resolved",
                         ));
                     }
                 }
