@@ -50,7 +50,12 @@ struct Shared {
 struct Log {
     pending: Vec<u8>,
     appended: u64,
+    /// Records handed to the operating system.
+    written: u64,
+    /// Records on disk.
     durable: u64,
+    /// The last record someone waits to see on disk.
+    want_durable: u64,
     flushing: bool,
     /// A write or flush failed: nothing more is written, so no send starts.
     broken: bool,
@@ -503,11 +508,14 @@ impl Journal {
                 }
             }
         }
-        self.append(&Record::Resolved {
-            key: key.to_owned(),
-            resolution,
-            at_ms: now_ms(),
-        })?;
+        self.append(
+            &Record::Resolved {
+                key: key.to_owned(),
+                resolution,
+                at_ms: now_ms(),
+            },
+            true,
+        )?;
         let mut keys = lock(&self.inner.keys);
         if let Some(state) = keys.get_mut(key) {
             state.status = match resolution {
@@ -518,10 +526,15 @@ impl Journal {
         Ok(())
     }
 
-    /// Appends one record and returns once it is on disk. Concurrent
-    /// callers share flushes: whoever finds no flush running writes and
-    /// flushes everything queued so far, the others wait for it.
-    fn append(&self, record: &Record) -> Result<(), Error> {
+    /// Appends one record. With `durable`, returns once it is on disk;
+    /// without, once it is handed to the operating system (so it survives
+    /// the process being killed, not a power cut), or queued behind a flush
+    /// in progress, which writes it next.
+    ///
+    /// Concurrent callers share flushes (group commit): whoever finds no
+    /// flush running writes everything queued so far, and flushes it to
+    /// disk when anyone waiting needs that; the others wait for it.
+    fn append(&self, record: &Record, durable: bool) -> Result<(), Error> {
         let shared = &*self.inner;
         let broken = || {
             journal_error(
@@ -538,31 +551,67 @@ impl Journal {
         log.pending.extend_from_slice(&line);
         log.appended += 1;
         let mine = log.appended;
+        if durable {
+            log.want_durable = mine;
+        }
+        let mut rounds_after_mine = 0;
         loop {
-            if log.durable >= mine {
-                return Ok(());
-            }
+            let done = if durable {
+                log.durable >= mine
+            } else {
+                log.written >= mine
+            };
             if log.broken {
                 return Err(broken());
             }
+            if done && (log.pending.is_empty() || log.flushing || rounds_after_mine > 0) {
+                return Ok(());
+            }
             if log.flushing {
+                if !durable {
+                    // The flush in progress writes what is queued when it ends.
+                    return Ok(());
+                }
                 log = shared.flushed.wait(log).unwrap_or_else(|p| p.into_inner());
                 continue;
+            }
+            if done {
+                // One more round for records queued behind our flush.
+                rounds_after_mine += 1;
             }
             log.flushing = true;
             let batch = std::mem::take(&mut log.pending);
             let upto = log.appended;
+            let sync = log.want_durable > log.durable;
             drop(log);
-            let written = (&shared.file)
-                .write_all(&batch)
-                .and_then(|()| shared.file.sync_data());
+            let mut result = (&shared.file).write_all(&batch);
+            if sync && result.is_ok() {
+                result = shared.file.sync_data();
+            }
             log = lock(&shared.log);
             log.flushing = false;
-            match written {
-                Ok(()) => log.durable = upto,
+            match result {
+                Ok(()) => {
+                    log.written = upto;
+                    if sync {
+                        log.durable = upto;
+                    }
+                }
                 Err(_) => log.broken = true,
             }
             shared.flushed.notify_all();
+        }
+    }
+}
+
+/// Whatever is still queued reaches the disk when the journal closes.
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let log = self.log.get_mut().unwrap_or_else(|p| p.into_inner());
+        if !log.broken && !log.pending.is_empty() {
+            let _ = (&self.file)
+                .write_all(&log.pending)
+                .and_then(|()| self.file.sync_data());
         }
     }
 }
@@ -634,13 +683,18 @@ struct Recorder<'a> {
 impl AttemptHook for Recorder<'_> {
     fn before_attempt(&self, attempt: u32) -> Result<(), Error> {
         let at_ms = now_ms();
-        self.journal.append(&Record::Attempt {
-            key: self.key.to_owned(),
-            patient_id: self.patient_id.to_owned(),
-            body_sha256: self.body_sha256.to_owned(),
-            attempt,
-            at_ms,
-        })?;
+        // On disk before the request can start: a crash from here on
+        // leaves the key flagged, never silently resendable.
+        self.journal.append(
+            &Record::Attempt {
+                key: self.key.to_owned(),
+                patient_id: self.patient_id.to_owned(),
+                body_sha256: self.body_sha256.to_owned(),
+                attempt,
+                at_ms,
+            },
+            true,
+        )?;
         self.started.set(true);
         self.unanswered.set(true);
         self.attempted_at_ms.set(at_ms);
@@ -665,13 +719,19 @@ impl AttemptHook for Recorder<'_> {
                 None,
             ),
         };
-        let written = self.journal.append(&Record::Outcome {
-            key: self.key.to_owned(),
-            outcome,
-            http_status,
-            message_id,
-            at_ms: now_ms(),
-        });
+        // Not waited onto the disk: losing it (power cut, or a kill while
+        // it is queued) only leaves the key flagged, the safe side; the next
+        // flush, or closing the journal, carries it.
+        let written = self.journal.append(
+            &Record::Outcome {
+                key: self.key.to_owned(),
+                outcome,
+                http_status,
+                message_id,
+                at_ms: now_ms(),
+            },
+            false,
+        );
         // Without the outcome on disk the key stays flagged: the safe side.
         self.unanswered.set(written.is_err());
     }
@@ -798,16 +858,21 @@ mod tests {
                 let j = j.clone();
                 s.spawn(move || {
                     for i in 0..25 {
-                        j.append(&Record::Resolved {
-                            key: format!("k{t}-{i}"),
-                            resolution: Resolution::NotSent,
-                            at_ms: 0,
-                        })
+                        j.append(
+                            &Record::Resolved {
+                                key: format!("k{t}-{i}"),
+                                resolution: Resolution::NotSent,
+                                at_ms: 0,
+                            },
+                            i % 3 == 0,
+                        )
                         .unwrap();
                     }
                 });
             }
         });
+        // Closing writes whatever a flush in progress left queued.
+        drop(j);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 200);
         for line in text.lines() {

@@ -113,11 +113,12 @@ fn valid_and_invalid_rows_then_a_rerun_sends_nothing_new() {
     );
 
     // The journal holds keys, ids and hashes; never the text or contacts.
+    // (Closed first: outcome records may still be queued while it is open.)
+    drop(journal);
     let text = std::fs::read_to_string(&journal_path).unwrap();
     assert!(!text.contains(SECRET) && !text.contains("Ada") && !text.contains("07700"));
     assert!(text.contains("1001") && text.contains(rows[0].message_id.as_deref().unwrap()));
 
-    drop(journal);
     let journal = Journal::open(&journal_path).unwrap();
     let (again, summary) = run(&mock, &journal, &file, runner());
     assert_eq!(
@@ -257,6 +258,7 @@ fn a_429_is_journaled_as_refused_so_the_key_may_go_again() {
         journal.send(&client, "k", &msg).unwrap(),
         Keyed::Sent(_)
     ));
+    drop(journal);
     let records: Vec<Value> = std::fs::read_to_string(d.join("j"))
         .unwrap()
         .lines()

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Batch runner throughput: rows per second for a 10,000-row CSV against
+# hero-mock, at concurrency 1 and 8, with and without the send journal.
+#
+#   bash bench/batch.sh            # ROWS=10000 ROUNDS=3 (about 3 minutes)
+#
+# The journal lives under target/ (the repository's disk), never a tmpfs:
+# its fsyncs must be real. Rounds interleave the four cases; medians are
+# printed as a Markdown table for BENCHMARKS.md. Not run in CI.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROWS=${ROWS:-10000}
+ROUNDS=${ROUNDS:-3}
+mkdir -p "$ROOT/target"
+WORK=$(mktemp -d "$ROOT/target/bench-batch.XXXXXX")
+MOCK_PID=""
+
+say() { printf '[batch bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+cleanup() {
+    [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "building hero-mock and bench/rust (release)"
+(cd "$ROOT" && cargo build --release --quiet --bin hero-mock) >&2
+cp "$ROOT/Cargo.lock" "$ROOT/bench/rust/Cargo.lock"
+(cd "$ROOT/bench/rust" && CARGO_TARGET_DIR="$ROOT/target/bench-rust" cargo build --release --quiet --bin batch_rust) >&2
+BATCH=$ROOT/target/bench-rust/release/batch_rust
+
+say "writing $ROWS rows"
+{
+    echo "patient_id,first_name,recipient_contact_detail"
+    for i in $(seq 1 "$ROWS"); do echo "$((5000000 + i)),Name$i,07700 900123"; done
+} >"$WORK/rows.csv"
+
+"$ROOT/target/release/hero-mock" --port 0 --api-key bench-api-key-0123456789 \
+    --practice-group-id bench-practice-group >"$WORK/mock.out" 2>/dev/null &
+MOCK_PID=$!
+for _ in $(seq 1 100); do
+    PORT=$(sed -n 's|^hero-mock listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$WORK/mock.out")
+    [ -n "$PORT" ] && break
+    sleep 0.05
+done
+[ -n "${PORT:-}" ] || { echo "hero-mock did not start" >&2; exit 1; }
+URL=http://127.0.0.1:$PORT
+
+: >"$WORK/results.tsv"
+for round in $(seq 1 "$ROUNDS"); do
+    for c in 1 8; do
+        for j in none journal; do
+            journal=-
+            if [ "$j" = journal ]; then
+                journal=$WORK/journal-$round-$c
+            fi
+            line=$("$BATCH" "$URL" "$WORK/rows.csv" "$c" "$journal")
+            rate=${line##*rows_per_s=}
+            say "round $round concurrency $c $j: $rate rows/s"
+            printf '%s\t%s\t%s\n' "$c" "$j" "$rate" >>"$WORK/results.tsv"
+        done
+    done
+done
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+rate() { awk -F'\t' -v c="$1" -v j="$2" '$1==c && $2==j {print $3}' "$WORK/results.tsv" | median; }
+
+echo "| concurrency | without journal (rows/s) | with journal (rows/s) | journal cost |"
+echo "|---|---|---|---|"
+for c in 1 8; do
+    none=$(rate "$c" none)
+    with=$(rate "$c" journal)
+    cost=$(awk -v a="$none" -v b="$with" 'BEGIN {printf "%.0f %%", (1 - b / a) * 100}')
+    echo "| $c | $none | $with | $cost |"
+done
+echo
+echo "$ROWS rows, $ROUNDS interleaved rounds, medians; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg);" \
+    "journal on $(df -T "$WORK" | awk 'NR==2 {print $2}'), herohealth $(git -C "$ROOT" rev-parse --short HEAD)."
