@@ -310,3 +310,14 @@ fn a_stop_finishes_rows_in_flight_and_starts_no_new_ones() {
     assert_eq!(summary.class(), BatchClass::Incomplete);
     assert!(journal.pending().is_empty(), "the journal is consistent");
 }
+
+#[test]
+fn the_mock_can_answer_like_a_distant_server() {
+    let mock = Mock::start_with(&["--reply-delay-ms", "300"]);
+    let client = mock.client().build().unwrap();
+    let started = std::time::Instant::now();
+    client
+        .send(&SendMessage::new("4242", MessageType::Hero, "x"))
+        .unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}

@@ -55,6 +55,7 @@ Options:
   --record PATH            append each request as a JSON line to PATH
   --idle-close-ms MS       close keep-alive connections idle for MS ms (default 60000)
   --slow-seconds S         delay of the 999504 scenario (default 120)
+  --reply-delay-ms MS      wait MS ms before every reply, like a distant server (default 0)
   -h, --help               show this help
 
 Prints `hero-mock listening on http://127.0.0.1:PORT` once ready.
@@ -72,6 +73,8 @@ pub struct Ctx {
     pub port: u16,
     pub idle: Duration,
     pub slow: Duration,
+    /// Added before every reply.
+    pub reply_delay: Duration,
     pub record: Option<Mutex<File>>,
     /// Which way the next `999428` request goes.
     pub flip_999428: AtomicBool,
@@ -84,6 +87,7 @@ struct Options {
     record: Option<PathBuf>,
     idle: Duration,
     slow: Duration,
+    reply_delay: Duration,
 }
 
 fn main() -> ExitCode {
@@ -128,6 +132,7 @@ fn main() -> ExitCode {
         port,
         idle: opts.idle,
         slow: opts.slow,
+        reply_delay: opts.reply_delay,
         record,
         flip_999428: AtomicBool::new(false),
     });
@@ -174,6 +179,9 @@ fn serve(stream: TcpStream, ctx: &Ctx) {
             }
         };
         record(ctx, &req);
+        if !ctx.reply_delay.is_zero() {
+            thread::sleep(ctx.reply_delay);
+        }
         match scenarios::handle(&req, ctx) {
             Outcome::Hangup => {
                 log(&req.method, req.path(), "closed without reply");
@@ -243,6 +251,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
         record: None,
         idle: Duration::from_secs(60),
         slow: Duration::from_secs(120),
+        reply_delay: Duration::ZERO,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -259,13 +268,14 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
         if flag == "--help" || flag == "-h" {
             return Ok(None);
         }
-        const FLAGS: [&str; 6] = [
+        const FLAGS: [&str; 7] = [
             "--port",
             "--api-key",
             "--practice-group-id",
             "--record",
             "--idle-close-ms",
             "--slow-seconds",
+            "--reply-delay-ms",
         ];
         if !FLAGS.contains(&flag.as_str()) {
             return Err(format!("unknown option {flag} (try --help)"));
@@ -288,6 +298,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
                 ms => opts.idle = Duration::from_millis(ms),
             },
             "--slow-seconds" => opts.slow = Duration::from_secs(number(&flag, &value)?),
+            "--reply-delay-ms" => opts.reply_delay = Duration::from_millis(number(&flag, &value)?),
             _ => unreachable!("FLAGS lists every option"),
         }
     }
