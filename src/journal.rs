@@ -172,14 +172,23 @@ impl PendingKey {
     /// One JSON object: `key`, `patient_id`, `attempted_at` (RFC 3339),
     /// `reason`, `http_status`.
     pub fn to_json(&self) -> String {
-        serde_json::json!({
-            "key": self.key,
-            "patient_id": self.patient_id,
-            "attempted_at": crate::checks::format_rfc3339_utc(self.attempted_at_ms / 1000),
-            "reason": self.reason,
-            "http_status": self.http_status,
+        // A struct, not a map, so the keys keep this documented order.
+        #[derive(Serialize)]
+        struct Line<'a> {
+            key: &'a str,
+            patient_id: &'a str,
+            attempted_at: String,
+            reason: &'a str,
+            http_status: Option<u16>,
+        }
+        serde_json::to_string(&Line {
+            key: &self.key,
+            patient_id: &self.patient_id,
+            attempted_at: crate::checks::format_rfc3339_utc(self.attempted_at_ms / 1000),
+            reason: self.reason,
+            http_status: self.http_status,
         })
-        .to_string()
+        .unwrap_or_default()
     }
 }
 
