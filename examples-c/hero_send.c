@@ -57,8 +57,13 @@ static const char USAGE[] =
     "  --fallback-type sms|email    fallback_message_type\n"
     "  --fallback-contact CONTACT   fallback_contact_detail\n"
     "  --write-to-record            write_to_record: true\n"
+    "  --no-write-to-record         write_to_record: false\n"
     "  --auto-write-to-record       auto_write_to_record: true\n"
+    "  --no-auto-write-to-record    auto_write_to_record: false\n"
     "  --encrypted                  encrypted: true\n"
+    "  --no-encrypted               encrypted: false\n"
+    "  --encrypted-text TEXT        encrypted: the JSON string TEXT (Hero types the field\n"
+    "                               \"boolean or string\")\n"
     "  --snomed-code CODE           snomed_code\n"
     "  --snomed-term TERM           snomed_term\n"
     "  --task-id ID                 task_id\n"
@@ -115,7 +120,17 @@ struct options {
     bool auto_write_to_record;
     bool encrypted;
     bool lenient;
+    /* Explicit false, and the string form of encrypted. */
+    bool no_write_to_record;
+    bool no_auto_write_to_record;
+    bool no_encrypted;
+    const char *encrypted_text;
 };
+
+/* The names each enumerated flag accepts, for its error line. */
+static const char TYPE_NAMES[] = "hero, sms, email, nhs_app";
+static const char FALLBACK_TYPE_NAMES[] = "sms, email";
+static const char ASSIGNEE_TYPE_NAMES[] = "Admin, AdminTeam";
 
 /* One line on stderr. Callers never pass the key or the message text. */
 static int fail(int code, const char *what, const char *detail)
@@ -176,6 +191,35 @@ static bool parse_seconds_ms(const char *text, uint32_t *ms_out)
     return true;
 }
 
+/* A field set both ways is a slip on the command line: refuse it rather
+ * than pick one. Returns -1 to go on, or an exit code. */
+static int check_opposites(const struct options *o)
+{
+    if (o->write_to_record && o->no_write_to_record) {
+        return fail(EXIT_INVALID, "--write-to-record and --no-write-to-record contradict each other",
+                    " (try --help)");
+    }
+    if (o->auto_write_to_record && o->no_auto_write_to_record) {
+        return fail(EXIT_INVALID,
+                    "--auto-write-to-record and --no-auto-write-to-record contradict each other",
+                    " (try --help)");
+    }
+    if ((o->encrypted ? 1 : 0) + (o->no_encrypted ? 1 : 0) + (o->encrypted_text != NULL ? 1 : 0) >
+        1) {
+        return fail(EXIT_INVALID,
+                    "give only one of --encrypted, --no-encrypted and --encrypted-text",
+                    " (try --help)");
+    }
+    return -1;
+}
+
+/* A name flag's value was not one of `names`: say which are. */
+static int bad_name(const char *flag, const char *names)
+{
+    fprintf(stderr, "hero_send: %s must be one of: %s (try --help)\n", flag, names);
+    return EXIT_INVALID;
+}
+
 /* Parses argv into `o`. Returns -1 to go on, or an exit code. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -196,6 +240,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             flag = &o->auto_write_to_record;
         } else if (strcmp(arg, "--encrypted") == 0) {
             flag = &o->encrypted;
+        } else if (strcmp(arg, "--no-write-to-record") == 0) {
+            flag = &o->no_write_to_record;
+        } else if (strcmp(arg, "--no-auto-write-to-record") == 0) {
+            flag = &o->no_auto_write_to_record;
+        } else if (strcmp(arg, "--no-encrypted") == 0) {
+            flag = &o->no_encrypted;
+        } else if (strcmp(arg, "--encrypted-text") == 0) {
+            slot = &o->encrypted_text;
         } else if (strcmp(arg, "--lenient") == 0) {
             flag = &o->lenient;
         } else if (strcmp(arg, "--patient-id") == 0) {
@@ -234,7 +286,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             }
             *slot = argv[++i];
         } else if (looks_like_flag(arg)) {
-            return fail(EXIT_INVALID, "unknown option ", arg);
+            fprintf(stderr, "hero_send: unknown option %s (try --help)\n", arg);
+            return EXIT_INVALID;
         } else {
             return fail(EXIT_INVALID, "unexpected argument (try --help)", NULL);
         }
@@ -251,7 +304,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     if (o->timeout != NULL && !parse_seconds_ms(o->timeout, &o->timeout_ms)) {
         return fail(EXIT_INVALID, "--timeout must be a number of seconds", NULL);
     }
-    return -1;
+    return check_opposites(o);
 }
 
 /* The exit code for a failed library call, from its hero_error. */
@@ -278,13 +331,18 @@ static int exit_code_for(hero_status status, const hero_error *err)
 static int report(hero_status status, const hero_error *err)
 {
     const char *text = hero_error_message(err);
+    const char *reason;
     if (text == NULL) {
         /* Only for misuse codes, which carry no hero_error. */
         fprintf(stderr, "hero_send: unexpected status %d%s\n", (int)status,
                 status == HERO_MAY_HAVE_BEEN_SENT ? "; the message may have been sent" : "");
         return exit_code_for(status, err);
     }
-    fprintf(stderr, "hero_send: %s\n", text);
+    /* The server's reason may quote patient data: it goes only to this
+     * operator's terminal, never into the library's texts or logs. */
+    reason = hero_error_server_message(err);
+    fprintf(stderr, "hero_send: %s%s%s\n", text, reason != NULL ? "; server says: " : "",
+            reason != NULL ? reason : "");
     return exit_code_for(status, err);
 }
 
@@ -306,6 +364,26 @@ static int check_set(hero_status status, const char *flag)
     }
 }
 
+/* The explicit-false flags and --encrypted-text. -1 on success. */
+static int set_false_and_text(const struct options *o, hero_message *m)
+{
+    int rc = -1;
+    if (rc == -1 && o->no_write_to_record) {
+        rc = check_set(hero_message_set_write_to_record(m, false), "--no-write-to-record");
+    }
+    if (rc == -1 && o->no_auto_write_to_record) {
+        rc = check_set(hero_message_set_auto_write_to_record(m, false),
+                       "--no-auto-write-to-record");
+    }
+    if (rc == -1 && o->no_encrypted) {
+        rc = check_set(hero_message_set_encrypted(m, false), "--no-encrypted");
+    }
+    if (rc == -1 && o->encrypted_text != NULL) {
+        rc = check_set(hero_message_set_encrypted_text(m, o->encrypted_text), "--encrypted-text");
+    }
+    return rc;
+}
+
 /* Builds the message from the options into *out. -1 on success. */
 static int build_message(const struct options *o, hero_message **out)
 {
@@ -314,9 +392,8 @@ static int build_message(const struct options *o, hero_message **out)
     int rc;
     size_t k;
 
-    rc = check_set(hero_message_type_from_name(o->type, &type), "--type");
-    if (rc != -1) {
-        return rc;
+    if (hero_message_type_from_name(o->type, &type) != HERO_OK) {
+        return bad_name("--type", TYPE_NAMES);
     }
     rc = check_set(hero_message_new(o->patient_id, type, o->message, &m),
                    "--patient-id or --message");
@@ -335,12 +412,10 @@ static int build_message(const struct options *o, hero_message **out)
     }
     if (o->fallback_type != NULL) {
         hero_fallback_type fallback = 0;
-        rc = check_set(hero_fallback_type_from_name(o->fallback_type, &fallback),
-                       "--fallback-type");
-        if (rc == -1) {
-            rc = check_set(hero_message_set_fallback_message_type(m, fallback),
-                           "--fallback-type");
+        if (hero_fallback_type_from_name(o->fallback_type, &fallback) != HERO_OK) {
+            return bad_name("--fallback-type", FALLBACK_TYPE_NAMES);
         }
+        rc = check_set(hero_message_set_fallback_message_type(m, fallback), "--fallback-type");
         if (rc != -1) {
             return rc;
         }
@@ -357,11 +432,10 @@ static int build_message(const struct options *o, hero_message **out)
     }
     if (o->assignee_type != NULL) {
         hero_assignee_type assignee = 0;
-        rc = check_set(hero_assignee_type_from_name(o->assignee_type, &assignee),
-                       "--assignee-type");
-        if (rc == -1) {
-            rc = check_set(hero_message_set_assignee_type(m, assignee), "--assignee-type");
+        if (hero_assignee_type_from_name(o->assignee_type, &assignee) != HERO_OK) {
+            return bad_name("--assignee-type", ASSIGNEE_TYPE_NAMES);
         }
+        rc = check_set(hero_message_set_assignee_type(m, assignee), "--assignee-type");
         if (rc != -1) {
             return rc;
         }
@@ -384,7 +458,7 @@ static int build_message(const struct options *o, hero_message **out)
             return rc;
         }
     }
-    return -1;
+    return set_false_and_text(o, m);
 }
 
 /* Makes the client from the environment and the options. -1 on success. */

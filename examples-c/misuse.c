@@ -270,6 +270,7 @@ static void config_setters(void)
     EXPECT(hero_config_set_deadline_ms(NULL, 1000), HERO_NULL_ARGUMENT);
     EXPECT(hero_config_set_max_attempts(NULL, 1), HERO_NULL_ARGUMENT);
     EXPECT(hero_config_set_max_retry_wait_ms(NULL, 1000), HERO_NULL_ARGUMENT);
+    EXPECT(hero_config_set_max_idle_age_ms(NULL, 1000), HERO_NULL_ARGUMENT);
     EXPECT(hero_config_set_strict_checks(NULL, false), HERO_NULL_ARGUMENT);
     EXPECT(hero_config_set_user_agent_suffix(NULL, "EHR/1"), HERO_NULL_ARGUMENT);
     EXPECT(hero_config_set_ca_file(NULL, "/nonexistent.pem"), HERO_NULL_ARGUMENT);
@@ -289,6 +290,8 @@ static void config_setters(void)
     EXPECT(hero_config_set_deadline_ms(cfg, 0), HERO_OK);
     EXPECT(hero_config_set_max_attempts(cfg, 0), HERO_OK);
     EXPECT(hero_config_set_max_retry_wait_ms(cfg, UINT32_MAX), HERO_OK);
+    EXPECT(hero_config_set_max_idle_age_ms(cfg, 0), HERO_OK);
+    EXPECT(hero_config_set_max_idle_age_ms(cfg, UINT32_MAX), HERO_OK);
     EXPECT(hero_config_set_strict_checks(cfg, true), HERO_OK);
     EXPECT(hero_config_set_user_agent_suffix(cfg, "EHR/1"), HERO_OK);
     EXPECT(hero_config_set_log_callback(cfg, log_line, &lines), HERO_OK);
@@ -375,6 +378,7 @@ static void error_accessors_null(void)
     CHECK(hero_error_kind(NULL) == HERO_KIND_NONE);
     CHECK(hero_error_message(NULL) == NULL);
     CHECK(hero_error_field(NULL) == NULL);
+    CHECK(hero_error_server_message(NULL) == NULL);
     CHECK(hero_error_http_status(NULL) == 0);
     CHECK(hero_error_retry_after_ms(NULL) == -1);
     CHECK(hero_error_attempts(NULL) == 0);
@@ -599,6 +603,7 @@ static void client_calls(void)
         CHECK(hero_error_retry_after_ms(err) == -1);
         CHECK(hero_error_attempts(err) == 1);
         CHECK(hero_error_field(err) == NULL);
+        CHECK(hero_error_server_message(err) == NULL);
         CHECK(hero_error_body(err, &len) == NULL && len == 0);
         CHECK(text != NULL && strstr(text, "misuse-secret-key-31337") == NULL);
         CHECK(text != NULL && strstr(text, "hello") == NULL);

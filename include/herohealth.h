@@ -11,10 +11,16 @@
  *    keeps ownership. NULL where a value is required returns
  *    HERO_NULL_ARGUMENT; invalid UTF-8 returns HERO_INVALID_UTF8. No Rust
  *    panic ever crosses into the caller.
+ *  - Every hero_error **error_out may be NULL (no details wanted).
+ *    Otherwise *error_out is set to NULL as soon as the call starts, then
+ *    to a new hero_error on failure: free the previous error
+ *    (hero_error_free) before passing the same variable again, or it leaks.
  *  - Strings returned are borrowed from the handle they came from and are
  *    valid until that handle is freed.
  *  - hero_client is thread-safe; hero_config and hero_message are used by
  *    one thread at a time; hero_response and hero_error are immutable.
+ *
+ * This header needs C99 or later (stdbool.h, stdint.h, // comments) or C++.
  *
  * Hero has no idempotency key: sending twice messages the patient twice.
  * After HERO_MAY_HAVE_BEEN_SENT or HERO_ACCEPTED_ID_UNKNOWN, do not resend
@@ -125,7 +131,8 @@ typedef enum {
   HERO_KIND_CONNECT = 4,
   // TLS failed (untrusted certificate, wrong host name, handshake).
   HERO_KIND_TLS = 5,
-  // The proxy refused or failed.
+  // The proxy's name did not resolve, it could not be reached, or it
+  // refused the tunnel; the text names the proxy and gives its status.
   HERO_KIND_PROXY = 6,
   // A deadline passed.
   HERO_KIND_TIMEOUT = 7,
@@ -490,6 +497,16 @@ hero_status hero_config_set_max_retry_wait_ms(hero_config *config, uint32_t ms);
 // changed). One thread at a time per config.
 hero_status hero_config_set_max_sends_per_second(hero_config *config, double per_second);
 
+// Sets how long a kept-alive connection may sit idle and still be reused
+// (default 4000 ms; 0 turns reuse off). Keep it below the server's own idle
+// timeout: a request sent on a connection the server is closing can only
+// be reported as "may have been sent". A server's `Keep-Alive: timeout=N`
+// is honoured as well (no reuse after N - 1 s idle).
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+// changed). One thread at a time per config.
+hero_status hero_config_set_max_idle_age_ms(hero_config *config, uint32_t ms);
+
 // Turns the clinical and contact checks on (default) or off: SNOMED CT
 // check digits, phone numbers for sms, email addresses for email.
 //
@@ -513,7 +530,8 @@ hero_status hero_config_set_user_agent_suffix(hero_config *config, const char *s
 hero_status hero_config_set_ca_file(hero_config *config, const char *path);
 
 // Sends through this HTTP proxy (`"http://host:port"`, copied), overriding
-// `HTTPS_PROXY` / `ALL_PROXY` / `HTTP_PROXY`.
+// the proxy environment variables (`https_proxy`, `HTTPS_PROXY`,
+// `all_proxy`, `ALL_PROXY`, `no_proxy`, `NO_PROXY`).
 //
 // Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a
 // NULL `config` or a NULL / non-UTF-8 string (nothing changed). One thread
@@ -580,8 +598,18 @@ hero_status hero_client_send(const hero_client *client,
 // 0 if `client` is NULL.
 uint64_t hero_client_connections_opened(const hero_client *client);
 
-// Frees a client and its connections; wipes its copy of the API key.
-// NULL is ignored. No other thread may be using the client.
+// Frees a client and its connections. NULL is ignored. No other thread may
+// be using the client.
+//
+// Wiped (overwritten with zeros) before the memory is freed: the client's
+// copy of the API key (each request's `x-api-key` header shares it rather
+// than copying it), and the library's request buffers, which held request
+// heads with the key and message bodies: each connection's output buffer
+// and send buffer after every write, and its input buffer when the
+// connection is closed. Not reachable, so not wiped: buffers inside the TLS
+// library (rustls) over https, the operating system's socket buffers, and
+// any copy the caller made (wipe your own; `hero_config_free` wipes the
+// config's copy of the key).
 void hero_client_free(hero_client *client);
 
 // The outcome of the failure: `HERO_NOT_SENT`, `HERO_REFUSED`,
@@ -598,9 +626,20 @@ hero_kind hero_error_kind(const hero_error *error);
 const char *hero_error_message(const hero_error *error);
 
 // For `HERO_KIND_INVALID_INPUT`: the JSON name of the offending field
-// (`"patient_id"`, `"api_key"`...). NULL otherwise. Valid until
-// `hero_error_free(error)`.
+// (`"patient_id"`, `"api_key"`...); for a server's refusal, the request
+// field its error body names (one of the 17 request field names). NULL
+// otherwise or if `error` is NULL. Borrowed: valid until
+// `hero_error_free(error)`; do not free it.
 const char *hero_error_field(const hero_error *error);
+
+// The server's own short reason for the failure, read from a JSON error
+// body (the first usable string under `error`, `message`, `detail` or
+// `errors`), UTF-8, with control, line-separator and bidi characters
+// removed and at most 200 characters. NULL when the body gave none or
+// `error` is NULL. Borrowed: valid until `hero_error_free(error)`; do not
+// free it. It may quote patient data, so it is never part of
+// `hero_error_message`: show it to the operator, not in shared logs.
+const char *hero_error_server_message(const hero_error *error);
 
 // The HTTP status the server answered, or 0 when there was no answer.
 uint16_t hero_error_http_status(const hero_error *error);

@@ -16,8 +16,9 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::client::Client;
-use crate::error::{Error, ErrorKind, Outcome};
+use crate::error::{Error, ErrorKind};
 use crate::journal::{self, Journal, Keyed};
+use crate::outcome::Outcome;
 use crate::request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
 
 /// Most rows sent at once.
@@ -642,9 +643,9 @@ fn send_row(
     body: &[u8],
 ) -> RowReport {
     let result = match journal {
-        Some(j) => j.send_body(client, key, patient_id, body),
+        Some(j) => j.send_body(client, key, patient_id, body, client.deadline_from_now()),
         None => client
-            .send_body(body, None)
+            .send_body(body, client.deadline_from_now(), None)
             .map(|r| Keyed::Sent(Box::new(r))),
     };
     RowReport::of_send(row, key.to_owned(), result)

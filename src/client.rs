@@ -14,14 +14,17 @@ use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
 use ureq::{Agent, Proxy, ProxyProtocol};
 
-use crate::error::{Error, ErrorKind, Outcome};
+use crate::error::{Error, ErrorKind};
 use crate::gate::Gate;
 use crate::log::{Hook, LogLevel, Logger};
+use crate::outcome::{self, Broke, Outcome};
+use crate::proxy::{NoteLeg, Point, ProxyName};
 use crate::request::SendMessage;
 use crate::response::MessageResponse;
 use crate::retry;
 use crate::secret::Secret;
 use crate::target::Target;
+use crate::text::Shown;
 use crate::{validate, wire};
 
 /// Path of the one operation, appended to the base URL.
@@ -30,6 +33,10 @@ const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_PRACTICE_GROUP_ID: HeaderName = HeaderName::from_static("x-practice-group-id");
 /// A 2xx body larger than this is not a Send a Message reply.
 pub const RESPONSE_BODY_CAP: usize = 1 << 20;
+/// How long a kept-alive connection may sit idle and still be reused,
+/// unless set with [`ClientBuilder::max_idle_age`]: below the 5 s after
+/// which Node.js and Apache close idle connections.
+pub const DEFAULT_MAX_IDLE_AGE: Duration = Duration::from_secs(4);
 /// How much of an error body is kept for [`Error::response_body`].
 pub const ERROR_BODY_CAP: usize = 64 << 10;
 
@@ -56,6 +63,7 @@ pub struct ClientBuilder {
     deadline: Duration,
     max_attempts: u32,
     max_retry_wait: Duration,
+    max_idle_age: Duration,
     strict_checks: bool,
     user_agent_suffix: Option<String>,
     log_hook: Option<Hook>,
@@ -74,6 +82,7 @@ impl fmt::Debug for ClientBuilder {
             .field("deadline", &self.deadline)
             .field("max_attempts", &self.max_attempts)
             .field("max_retry_wait", &self.max_retry_wait)
+            .field("max_idle_age", &self.max_idle_age)
             .field("strict_checks", &self.strict_checks)
             .field("user_agent_suffix", &self.user_agent_suffix)
             .field("log_hook", &self.log_hook.is_some())
@@ -94,6 +103,7 @@ impl ClientBuilder {
             deadline: Duration::from_secs(30),
             max_attempts: 3,
             max_retry_wait: Duration::from_secs(30),
+            max_idle_age: DEFAULT_MAX_IDLE_AGE,
             strict_checks: true,
             user_agent_suffix: None,
             log_hook: None,
@@ -158,17 +168,35 @@ impl ClientBuilder {
     }
 
     /// Most HTTP attempts per send (default 3; 1 disables retries). Retries
-    /// happen only when the message certainly did not go: a failed connect,
-    /// or a 429.
+    /// happen only when the message certainly did not go (a failed resolve
+    /// or connect, or a 429), and only when, after the wait, the connect
+    /// timeout or a third of the deadline (whichever is smaller) is still
+    /// left: otherwise the failure is returned at once, a 429 as
+    /// [`Outcome::Refused`] with its [`Error::retry_after`].
     pub fn max_attempts(mut self, value: u32) -> Self {
         self.max_attempts = value.max(1);
         self
     }
 
     /// Longest `Retry-After` the client will wait out by itself (default 30 s);
-    /// a longer one is returned to the caller as a 429 error.
+    /// a longer one is returned to the caller as a 429 error. A wait that
+    /// would leave too little of the deadline is returned too (see
+    /// [`max_attempts`](Self::max_attempts)).
     pub fn max_retry_wait(mut self, value: Duration) -> Self {
         self.max_retry_wait = value;
+        self
+    }
+
+    /// Longest time a kept-alive connection may sit idle and still be
+    /// reused (default [`DEFAULT_MAX_IDLE_AGE`], 4 s). Servers close idle
+    /// connections after their own timeout (5 s for Node.js and Apache); a
+    /// request sent on a connection at the moment the server closes it can
+    /// only be reported as "may have been sent", so keep this below the
+    /// server's timeout. A server's `Keep-Alive: timeout=N` is honoured too:
+    /// a connection idle for N − 1 s or more is never reused. Zero turns
+    /// reuse off.
+    pub fn max_idle_age(mut self, value: Duration) -> Self {
+        self.max_idle_age = value;
         self
     }
 
@@ -208,9 +236,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Send through this HTTP proxy (`http://host:port`), overriding
-    /// `HTTPS_PROXY` / `ALL_PROXY` / `HTTP_PROXY`. Without it those variables
-    /// are honoured, with `NO_PROXY`, except for loopback targets.
+    /// Send through this HTTP proxy (`http://host:port`), overriding the
+    /// environment. Without it the environment is read as curl reads it
+    /// (for an https target `https_proxy`, `HTTPS_PROXY`, `all_proxy`,
+    /// `ALL_PROXY`, the first set; `no_proxy` or `NO_PROXY` exempting hosts),
+    /// except for loopback targets. A variable that is set but unusable makes
+    /// [`build`](Self::build) fail with a configuration error naming it.
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.proxy = Some(url.into());
         self
@@ -261,14 +292,20 @@ impl ClientBuilder {
             None => RootCerts::PlatformVerifier,
             Some(path) => read_ca_file(path)?,
         };
-        let proxy = match &self.proxy {
-            Some(url) => Some(
-                Proxy::new(url)
-                    .map_err(|_| Error::config("proxy URL is not a valid http:// proxy"))?,
+        let (proxy, proxy_var) = match &self.proxy {
+            Some(url) => (
+                Some(
+                    Proxy::new(url)
+                        .map_err(|_| Error::config("proxy URL is not a valid http:// proxy"))?,
+                ),
+                None,
             ),
             // A local mock or test server is never reached through a proxy from the environment.
-            None if self.target.is_loopback() => None,
-            None => Proxy::try_from_env(),
+            None if self.target.is_loopback() => (None, None),
+            None => match crate::proxy::from_env(&crate::proxy::process_env, &base)? {
+                Some((p, var)) => (Some(p), Some(var)),
+                None => (None, None),
+            },
         };
         if let Some(p) = &proxy
             && !matches!(p.protocol(), ProxyProtocol::Http | ProxyProtocol::Https)
@@ -279,6 +316,10 @@ impl ClientBuilder {
             ));
         }
         let has_proxy = proxy.is_some();
+        let proxy_name = proxy.as_ref().map(|p| ProxyName::of(p, proxy_var));
+        if let Some(p) = &proxy_name {
+            log.log(LogLevel::Info, format_args!("sending through {p}"));
+        }
         let config = Config::builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -289,6 +330,7 @@ impl ClientBuilder {
             // client shared by many threads, which would reconnect (and redo TLS).
             .max_idle_connections(64)
             .max_idle_connections_per_host(64)
+            .max_idle_age(self.max_idle_age)
             .timeout_connect(Some(self.connect_timeout))
             .timeout_global(Some(self.deadline))
             .build();
@@ -297,15 +339,16 @@ impl ClientBuilder {
             log: log.clone(),
             has_proxy,
         };
-        // ureq's default chain, with a leaner TCP transport where there is one.
-        #[cfg(unix)]
-        let tcp = crate::tcp::FastTcpConnector;
-        #[cfg(not(unix))]
-        let tcp = ureq::unversioned::transport::TcpConnector::default();
+        // ureq's default chain, with our TCP transport: it decides when
+        // request bytes were really written, and makes fewer system calls.
+        // NoteLeg records how far a proxied connection got, to blame the right party.
         let connector =
-            ().chain(ConnectProxyConnector::default())
-                .chain(tcp)
+            ().chain(NoteLeg(Point::Start))
+                .chain(ConnectProxyConnector::default())
+                .chain(NoteLeg(Point::AfterConnect))
+                .chain(crate::tcp::FastTcpConnector)
                 .chain(RustlsConnector::default())
+                .chain(NoteLeg(Point::End))
                 .chain(mark);
         let url = format!("{base}{SEND_PATH}");
         let agent = Agent::with_parts(config, connector, wire::Resolve::default());
@@ -318,17 +361,20 @@ impl ClientBuilder {
                 group_header: HeaderValue::from_str(&self.practice_group_id)
                     .map_err(|_| Error::invalid("practice_group_id", "must be printable ASCII"))?,
                 url,
-                api_key: self.api_key,
+                api_key: crate::secret::header_value(self.api_key)
+                    .map_err(|_| Error::invalid("api_key", "must be printable ASCII"))?,
                 practice_group_id: self.practice_group_id,
                 user_agent,
                 connect_timeout: self.connect_timeout,
                 deadline: self.deadline,
                 max_attempts: self.max_attempts,
                 max_retry_wait: self.max_retry_wait,
+                retry_budget: outcome::retry_budget(self.connect_timeout, self.deadline),
                 strict_checks: self.strict_checks,
                 log,
                 opened,
                 gate: Gate::new(self.max_sends_per_second),
+                proxy: proxy_name,
             }),
         })
     }
@@ -360,18 +406,25 @@ struct Inner {
     url: String,
     uri: Uri,
     group_header: HeaderValue,
-    api_key: Secret,
+    /// The `x-api-key` value, on the key's own storage: each request holds
+    /// a reference, not a copy, and the bytes are wiped when the last
+    /// reference goes (see `secret::header_value`).
+    api_key: HeaderValue,
     practice_group_id: String,
     user_agent: String,
     connect_timeout: Duration,
     deadline: Duration,
     max_attempts: u32,
     max_retry_wait: Duration,
+    /// Deadline time that must be left after a retry's wait.
+    retry_budget: Duration,
     strict_checks: bool,
     log: Logger,
     opened: Arc<AtomicU64>,
     /// Shared by every thread: holds requests after a 429, and paces.
     gate: Gate,
+    /// The proxy every connection goes through, if any.
+    proxy: Option<ProxyName>,
 }
 
 impl fmt::Debug for Client {
@@ -379,7 +432,7 @@ impl fmt::Debug for Client {
         let i = &self.inner;
         f.debug_struct("Client")
             .field("url", &i.url)
-            .field("api_key", &i.api_key)
+            .field("api_key", &"<redacted>")
             .field("practice_group_id", &i.practice_group_id)
             .field("user_agent", &i.user_agent)
             .field("deadline", &i.deadline)
@@ -434,14 +487,18 @@ impl Client {
     }
 
     /// Checks `message`, then sends it, retrying only while it certainly
-    /// has not gone (failed connect, 429) and within the deadline.
+    /// has not gone (failed connect, 429) and within the deadline, which
+    /// starts when `send` is called. A body over [`REQUEST_BODY_CAP`](crate::REQUEST_BODY_CAP)
+    /// is refused before any I/O.
     ///
     /// On error, [`Error::outcome`] says whether the message may have reached
     /// the patient. Never resend after [`Outcome::MayHaveBeenSent`] or
     /// [`Outcome::AcceptedIdUnknown`] without checking in Hero first.
     pub fn send(&self, message: &SendMessage) -> Result<MessageResponse, Error> {
+        // The deadline covers checking and serialising too.
+        let deadline = Instant::now() + self.inner.deadline;
         let body = self.body(message)?;
-        self.send_body(&body, None)
+        self.send_body(&body, deadline, None)
     }
 
     /// Checks `message` and returns the exact request body it would send.
@@ -452,21 +509,27 @@ impl Client {
         Ok(body)
     }
 
-    /// Sends a checked body, telling `hook` about each HTTP attempt.
+    /// When a send starting now must be done by.
+    pub(crate) fn deadline_from_now(&self) -> Instant {
+        Instant::now() + self.inner.deadline
+    }
+
+    /// Sends a checked body by `deadline`, telling `hook` about each HTTP
+    /// attempt.
     pub(crate) fn send_body(
         &self,
         body: &[u8],
+        deadline: Instant,
         hook: Option<&dyn AttemptHook>,
     ) -> Result<MessageResponse, Error> {
         let i = &*self.inner;
-        let deadline = Instant::now() + i.deadline;
         let mut attempt = 0;
         loop {
             attempt += 1;
             // After a 429 on any thread, and with pacing: wait our turn, or
             // give up at once when it comes after the deadline.
             i.gate
-                .pass(deadline)
+                .pass(deadline, i.retry_budget)
                 .map_err(|e| e.with_attempts(attempt - 1))?;
             let began = Instant::now();
             let remaining = deadline.saturating_duration_since(began);
@@ -497,7 +560,7 @@ impl Client {
                         LogLevel::Info,
                         format_args!(
                             "attempt {attempt}: accepted as {} in {} ms",
-                            reply.message_id(),
+                            Shown(reply.message_id()),
                             began.elapsed().as_millis()
                         ),
                     );
@@ -512,12 +575,13 @@ impl Client {
                 i.gate.close_for(wait.unwrap_or_default());
             }
             let elapsed = began.elapsed().as_millis();
-            let retry = failed.retry_in.filter(|wait| {
-                attempt < i.max_attempts
-                    && Instant::now()
-                        .checked_add(*wait)
-                        .is_some_and(|at| at < deadline)
-            });
+            let retry = outcome::retry_wait(
+                failed.retry_in,
+                attempt,
+                i.max_attempts,
+                deadline.saturating_duration_since(Instant::now()),
+                i.retry_budget,
+            );
             match retry {
                 Some(wait) => {
                     i.log.log(
@@ -558,16 +622,12 @@ impl Client {
             });
         }
         wire::reset();
-        // The key's header value is made per request rather than kept, so the
-        // only long-lived copy is the one wiped on drop.
-        let key = HeaderValue::from_str(i.api_key.expose()).map_err(|_| Failed {
-            error: Error::invalid("api_key", "must be printable ASCII"),
-            retry_in: None,
-        })?;
+        crate::proxy::reset_leg();
         let request = i
             .agent
             .post(i.uri.clone())
-            .header(X_API_KEY, key)
+            // A reference to the key's storage, not a copy.
+            .header(X_API_KEY, i.api_key.clone())
             .header(X_PRACTICE_GROUP_ID, i.group_header.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let result = if attempt == 1 {
@@ -583,11 +643,15 @@ impl Client {
         };
         let written = wire::request_written();
         match result {
-            Ok(response) => self.answer(response, attempt),
+            Ok(response) => {
+                wire::note_answer(response.headers());
+                self.answer(response, attempt)
+            }
             Err(e) => Err(transport_failure(
                 e,
                 written,
                 i.uri.host().unwrap_or_default(),
+                i.proxy.as_ref(),
                 attempt,
             )),
         }
@@ -599,6 +663,7 @@ impl Client {
         mut response: ureq::http::Response<ureq::Body>,
         attempt: u32,
     ) -> Result<MessageResponse, Failed> {
+        let i = &*self.inner;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
             let mut buf = Vec::with_capacity(512);
@@ -619,14 +684,15 @@ impl Client {
                 },
             };
             buf.truncate(ERROR_BODY_CAP);
+            let verdict = outcome::for_status(status, None, i.max_retry_wait, attempt);
             let error = Error::new(
-                Outcome::AcceptedIdUnknown,
-                ErrorKind::UnreadableResponse,
+                verdict.outcome,
+                verdict.kind,
                 format!("HTTP {status}, but {detail}"),
             );
             return Err(Failed {
                 error: error.with_status(status).with_body(buf),
-                retry_in: None,
+                retry_in: verdict.retry_in,
             });
         }
         // Only a refusal or a server error can ask us to wait.
@@ -642,47 +708,23 @@ impl Client {
             .as_reader()
             .take(ERROR_BODY_CAP as u64)
             .read_to_end(&mut buf);
-        let (outcome, kind, detail, retry_in) = match status {
-            429 => (
-                Outcome::Refused,
-                ErrorKind::RateLimited,
-                "HTTP 429 Too Many Requests: rate limited by Hero".to_owned(),
-                Some(match retry_after {
-                    Some(wait) if wait <= self.inner.max_retry_wait => wait,
-                    Some(_) => Duration::MAX,
-                    None => retry::backoff(attempt, Duration::from_millis(500)),
-                }),
-            ),
-            300..=399 => (
-                Outcome::Refused,
-                ErrorKind::Redirect,
-                format!("HTTP {status} redirect, not followed: check the base URL"),
-                None,
-            ),
-            403 => (
-                Outcome::Refused,
-                ErrorKind::HttpStatus,
-                "HTTP 403 Unauthorised: check the API key, practice group id and the key's permissions".to_owned(),
-                None,
-            ),
-            400..=499 => (
-                Outcome::Refused,
-                ErrorKind::HttpStatus,
-                format!("HTTP {status}: Hero did not accept the request"),
-                None,
-            ),
-            _ => (
-                Outcome::MayHaveBeenSent,
-                ErrorKind::HttpStatus,
-                format!("HTTP {status} from the server"),
-                None,
-            ),
+        let verdict = outcome::for_status(status, retry_after, i.max_retry_wait, attempt);
+        let detail = match status {
+            429 => "HTTP 429 Too Many Requests: rate limited by Hero".to_owned(),
+            300..=399 => format!("HTTP {status} redirect, not followed: check the base URL"),
+            403 => "HTTP 403 Unauthorised: check the API key, practice group id and the key's permissions".to_owned(),
+            400..=499 => format!("HTTP {status}: Hero did not accept the request"),
+            _ => format!("HTTP {status} from the server"),
         };
-        let error = Error::new(outcome, kind, detail)
+        let error = Error::new(verdict.outcome, verdict.kind, detail)
             .with_status(status)
+            .with_reason(crate::reason::read(&buf))
             .with_body(buf)
             .with_retry_after(retry_after);
-        Err(Failed { error, retry_in })
+        Err(Failed {
+            error,
+            retry_in: verdict.retry_in,
+        })
     }
 }
 
@@ -718,90 +760,89 @@ fn read_ca_file(path: &Path) -> Result<RootCerts, Error> {
     Ok(RootCerts::Specific(Arc::new(certs)))
 }
 
-/// Classifies a failure that produced no HTTP answer.
-fn transport_failure(e: ureq::Error, written: bool, host: &str, attempt: u32) -> Failed {
+/// Classifies a failure that produced no HTTP answer; what it means is
+/// decided by [`outcome::for_transport`].
+fn transport_failure(
+    e: ureq::Error,
+    written: bool,
+    host: &str,
+    proxy: Option<&ProxyName>,
+    attempt: u32,
+) -> Failed {
     use ureq::Error as U;
     use ureq::Timeout as T;
-    let connect_retry = Some(retry::backoff(attempt, Duration::from_millis(200)));
-    let (kind, detail, retry_in) = match &e {
-        U::HostNotFound => (
-            ErrorKind::Dns,
-            format!("could not resolve host {host}"),
-            connect_retry,
+    // A failure on the way to, or at, the proxy names the proxy, not Hero.
+    if !written && let Some((broke, detail)) = proxy.and_then(|p| crate::proxy::blame(&e, p, host))
+    {
+        let verdict = outcome::for_transport(broke, written, attempt);
+        return Failed {
+            error: Error::new(verdict.outcome, verdict.kind, detail),
+            retry_in: verdict.retry_in,
+        };
+    }
+    let broke = match &e {
+        U::HostNotFound | U::Timeout(T::Resolve) => Broke::Resolve,
+        U::Timeout(T::Connect) => Broke::ConnectTimeout,
+        U::ConnectionFailed => Broke::Connect,
+        U::ConnectProxyFailed(_) => Broke::Proxy,
+        U::Rustls(_) | U::Tls(_) => Broke::Tls,
+        U::Pem(_) | U::BadUri(_) | U::Http(_) | U::InvalidProxyUrl => Broke::Config,
+        U::Timeout(_) => Broke::Timeout,
+        U::Io(io) => Broke::Io {
+            invalid_data: io.kind() == std::io::ErrorKind::InvalidData,
+        },
+        U::Protocol(_) => Broke::Protocol,
+        _ => Broke::Other,
+    };
+    let verdict = outcome::for_transport(broke, written, attempt);
+    let detail = match (&e, verdict.kind) {
+        (U::HostNotFound, _) => format!("could not resolve host {host}"),
+        (U::Timeout(T::Resolve), _) => format!("timed out resolving host {host}"),
+        (U::Timeout(T::Connect), _) if !written => format!("timed out connecting to {host}"),
+        (U::ConnectionFailed, _) => format!("could not connect to {host}"),
+        (U::ConnectProxyFailed(_), _) => "the proxy refused the connection".to_owned(),
+        // TLS errors can quote the server's certificate: shown escaped and capped.
+        (U::Rustls(r), _) => format!(
+            "TLS with {host} failed: {}{}",
+            Shown(&r.to_string()),
+            tls_hint(r)
         ),
-        U::Timeout(T::Resolve) => (
-            ErrorKind::Dns,
-            format!("timed out resolving host {host}"),
-            connect_retry,
-        ),
-        U::Timeout(T::Connect) if !written => (
-            ErrorKind::Timeout,
-            format!("timed out connecting to {host}"),
-            connect_retry,
-        ),
-        U::ConnectionFailed => (
-            ErrorKind::Connect,
-            format!("could not connect to {host}"),
-            connect_retry,
-        ),
-        U::ConnectProxyFailed(_) => (
-            ErrorKind::Proxy,
-            "the proxy refused the connection".to_owned(),
-            None,
-        ),
-        U::Rustls(r) => (ErrorKind::Tls, format!("TLS with {host} failed: {r}"), None),
-        U::Tls(r) => (ErrorKind::Tls, format!("TLS with {host} failed: {r}"), None),
-        U::Pem(_) => (
-            ErrorKind::Config,
-            "CA certificates could not be read".to_owned(),
-            None,
-        ),
-        U::BadUri(_) | U::Http(_) | U::InvalidProxyUrl => (
-            ErrorKind::Config,
-            "the request could not be built".to_owned(),
-            None,
-        ),
-        U::Timeout(_) => (ErrorKind::Timeout, "deadline passed".to_owned(), None),
+        (U::Tls(r), _) => format!("TLS with {host} failed: {}", Shown(r)),
+        (U::Pem(_), _) => "CA certificates could not be read".to_owned(),
+        (U::BadUri(_) | U::Http(_) | U::InvalidProxyUrl, _) => {
+            "the request could not be built".to_owned()
+        }
+        (U::Timeout(_), _) => "deadline passed".to_owned(),
         // rustls reports a failed handshake (untrusted certificate, wrong host
         // name) as InvalidData; a plain TCP connect never does.
-        U::Io(io) if !written && io.kind() == std::io::ErrorKind::InvalidData => (
-            ErrorKind::Tls,
-            format!(
-                "TLS with {host} failed: {}",
-                io.get_ref()
+        (U::Io(io), ErrorKind::Tls) => format!(
+            "TLS with {host} failed: {}{}",
+            Shown(
+                &io.get_ref()
                     .map_or_else(|| io.kind().to_string(), ToString::to_string)
             ),
-            None,
+            io.get_ref()
+                .and_then(|e| e.downcast_ref::<rustls::Error>())
+                .map_or("", tls_hint)
         ),
-        U::Io(io) if !written => (
-            ErrorKind::Connect,
-            format!("could not connect to {host}: {}", io.kind()),
-            connect_retry,
-        ),
-        U::Io(io) => (
-            ErrorKind::ConnectionLost,
-            format!("connection to {host} lost: {}", io.kind()),
-            None,
-        ),
-        U::Protocol(_) => (
-            ErrorKind::Protocol,
-            "the server's answer was not valid HTTP".to_owned(),
-            None,
-        ),
-        _ => (
-            ErrorKind::ConnectionLost,
-            "the request failed".to_owned(),
-            None,
-        ),
-    };
-    let outcome = if written {
-        Outcome::MayHaveBeenSent
-    } else {
-        Outcome::NotSent
+        (U::Io(io), ErrorKind::Connect) => format!("could not connect to {host}: {}", io.kind()),
+        (U::Io(io), _) => format!("connection to {host} lost: {}", io.kind()),
+        (U::Protocol(_), _) => "the server's answer was not valid HTTP".to_owned(),
+        _ => "the request failed".to_owned(),
     };
     Failed {
-        error: Error::new(outcome, kind, detail),
-        // Only ever retry what certainly did not go.
-        retry_in: if written { None } else { retry_in },
+        error: Error::new(verdict.outcome, verdict.kind, detail),
+        retry_in: verdict.retry_in,
+    }
+}
+
+/// What a TLS failure means, when its cause is a common set-up slip.
+fn tls_hint(e: &rustls::Error) -> &'static str {
+    match e {
+        // The first bytes back were not a TLS record: most often "HTTP/1.1 400".
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            " (the server answered in plain HTTP; the local mock is http://)"
+        }
+        _ => "",
     }
 }

@@ -6,49 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
-/// Whether the message may have reached the patient.
-///
-/// | outcome | meaning | what to do |
-/// |---|---|---|
-/// | `NotSent` | nothing reached Hero (bad input, configuration, DNS, connect or TLS failure before a request byte was written) | fix the cause; sending again is safe |
-/// | `Refused` | Hero (or something in front of it) answered 3xx/4xx, including 429: the message was not processed | fix the cause, or wait for `retry_after`; sending again is safe |
-/// | `MayHaveBeenSent` | the request went out and the answer was lost or was a 5xx | do **not** resend blindly: check in Hero first |
-/// | `AcceptedIdUnknown` | Hero answered 2xx, so the message was accepted, but the reply could not be read | do **not** resend |
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Outcome {
-    /// The message certainly did not leave this process.
-    NotSent,
-    /// Hero answered and did not process the message.
-    Refused,
-    /// The request was written; the message may have been sent.
-    MayHaveBeenSent,
-    /// Hero accepted the message (2xx), but its id could not be read.
-    AcceptedIdUnknown,
-}
-
-impl Outcome {
-    /// True when sending the same message again cannot duplicate it.
-    pub fn safe_to_resend(self) -> bool {
-        matches!(self, Outcome::NotSent | Outcome::Refused)
-    }
-
-    /// Short phrase used as the start of every error text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::NotSent => "not sent",
-            Outcome::Refused => "refused",
-            Outcome::MayHaveBeenSent => "may have been sent",
-            Outcome::AcceptedIdUnknown => "accepted, message id unknown",
-        }
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::outcome::Outcome;
 
 /// What went wrong, in finer grain than [`Outcome`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,7 +22,8 @@ pub enum ErrorKind {
     Connect,
     /// TLS failed (certificate not trusted, wrong host name, handshake).
     Tls,
-    /// The proxy refused or failed.
+    /// The proxy's name did not resolve, it could not be reached, or it
+    /// refused the tunnel; the text names the proxy and gives its status.
     Proxy,
     /// A deadline passed.
     Timeout,
@@ -107,6 +66,7 @@ struct Inner {
     status: Option<u16>,
     retry_after: Option<Duration>,
     body: Option<Vec<u8>>,
+    server_message: Option<String>,
     attempts: u32,
 }
 
@@ -121,6 +81,7 @@ impl Error {
                 status: None,
                 retry_after: None,
                 body: None,
+                server_message: None,
                 attempts: 0,
             }),
         }
@@ -151,6 +112,15 @@ impl Error {
         self
     }
 
+    /// The server's reason from an error body, and the field it names.
+    pub(crate) fn with_reason(mut self, reason: crate::reason::Reason) -> Self {
+        self.inner.server_message = reason.message;
+        if reason.field.is_some() {
+            self.inner.field = reason.field;
+        }
+        self
+    }
+
     pub(crate) fn with_retry_after(mut self, wait: Option<Duration>) -> Self {
         self.inner.retry_after = wait;
         self
@@ -172,7 +142,9 @@ impl Error {
     }
 
     /// For [`ErrorKind::InvalidInput`]: the JSON name of the offending field
-    /// (or `api_key` / `practice_group_id` for credentials).
+    /// (or `api_key` / `practice_group_id` for credentials). For a server's
+    /// refusal: the request field its error body names (only one of the 17
+    /// request field names is ever reported).
     pub fn field(&self) -> Option<&'static str> {
         self.inner.field
     }
@@ -192,6 +164,17 @@ impl Error {
     /// It may contain patient data: log it only where patient data may go.
     pub fn response_body(&self) -> Option<&[u8]> {
         self.inner.body.as_deref()
+    }
+
+    /// The server's own short reason, read from a JSON error body (the
+    /// first usable string under `error`, `message`, `detail` or `errors`),
+    /// with control, line-separator and bidi characters removed and capped
+    /// at 200 characters. `None` when the body gave none.
+    ///
+    /// It may quote patient data, so it is never part of the `Display` or
+    /// `Debug` text: show it where the operator, not a shared log, reads it.
+    pub fn server_message(&self) -> Option<&str> {
+        self.inner.server_message.as_deref()
     }
 
     /// How many HTTP attempts were made (0 when nothing was attempted).
@@ -226,6 +209,10 @@ impl fmt::Debug for Error {
             .field("status", &i.status)
             .field("retry_after", &i.retry_after)
             .field("body_len", &i.body.as_ref().map(Vec::len))
+            .field(
+                "server_message_len",
+                &i.server_message.as_ref().map(String::len),
+            )
             .field("attempts", &i.attempts)
             .finish()
     }

@@ -9,7 +9,8 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, ErrorKind, Outcome};
+use crate::error::{Error, ErrorKind};
+use crate::outcome::Outcome;
 
 pub(crate) struct Gate {
     state: Mutex<State>,
@@ -51,20 +52,22 @@ impl Gate {
     }
 
     /// Waits until a request may start: the gate is open and (with pacing)
-    /// this send has its slot. Errs at once, without waiting, when either
-    /// lies at or beyond `deadline`.
-    pub(crate) fn pass(&self, deadline: Instant) -> Result<(), Error> {
-        self.wait_open(deadline)?;
+    /// this send has its slot. Errs at once, without waiting, when a wait
+    /// would leave less than `budget` before `deadline` (the same rule as
+    /// for retries: a request started with too little time left can end
+    /// *may have been sent*).
+    pub(crate) fn pass(&self, deadline: Instant, budget: Duration) -> Result<(), Error> {
+        self.wait_open(deadline, budget)?;
         if let Some(interval) = self.interval {
             let now = Instant::now();
             let slot = {
                 let mut s = self.state();
                 let slot = s.next_slot.map_or(now, |t| t.max(now));
-                if slot >= deadline {
+                if slot > now && slot + budget >= deadline {
                     return Err(Error::new(
                         Outcome::NotSent,
                         ErrorKind::RateLimited,
-                        "the client's pacing (max sends per second) leaves no start before this send's deadline",
+                        "the client's pacing (max sends per second) leaves no start in good time before this send's deadline",
                     ));
                 }
                 s.next_slot = Some(slot + interval);
@@ -72,22 +75,22 @@ impl Gate {
             };
             std::thread::sleep(slot.saturating_duration_since(now));
             // A 429 may have closed the gate meanwhile.
-            self.wait_open(deadline)?;
+            self.wait_open(deadline, budget)?;
         }
         Ok(())
     }
 
-    fn wait_open(&self, deadline: Instant) -> Result<(), Error> {
+    fn wait_open(&self, deadline: Instant, budget: Duration) -> Result<(), Error> {
         loop {
             let now = Instant::now();
             let Some(until) = self.state().closed_until.filter(|t| *t > now) else {
                 return Ok(());
             };
-            if until >= deadline {
+            if until + budget >= deadline {
                 return Err(Error::new(
                     Outcome::Refused,
                     ErrorKind::RateLimited,
-                    "HTTP 429 Too Many Requests: Hero asked this client to wait past this send's deadline; no request was sent",
+                    "HTTP 429 Too Many Requests: Hero asked this client to wait until too close to this send's deadline; no request was sent",
                 )
                 .with_status(429)
                 .with_retry_after(Some(until - now)));
@@ -109,7 +112,10 @@ mod tests {
         gate.close_for(Duration::from_secs(1)); // never shortens
         let started = Instant::now();
         let e = gate
-            .pass(Instant::now() + Duration::from_secs(30))
+            .pass(
+                Instant::now() + Duration::from_secs(30),
+                Duration::from_secs(1),
+            )
             .unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(
@@ -120,11 +126,24 @@ mod tests {
     }
 
     #[test]
+    fn a_wait_leaving_less_than_the_budget_is_refused() {
+        let gate = Gate::new(None);
+        gate.close_for(Duration::from_secs(20));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let e = gate.pass(deadline, Duration::from_secs(15)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::RateLimited);
+    }
+
+    #[test]
     fn closed_within_the_deadline_waits() {
         let gate = Gate::new(None);
         gate.close_for(Duration::from_millis(300));
         let started = Instant::now();
-        gate.pass(Instant::now() + Duration::from_secs(30)).unwrap();
+        gate.pass(
+            Instant::now() + Duration::from_secs(30),
+            Duration::from_secs(1),
+        )
+        .unwrap();
         assert!(started.elapsed() >= Duration::from_millis(290));
     }
 
@@ -133,15 +152,20 @@ mod tests {
         let gate = Gate::new(Some(10.0));
         let started = Instant::now();
         for _ in 0..6 {
-            gate.pass(Instant::now() + Duration::from_secs(30)).unwrap();
+            gate.pass(
+                Instant::now() + Duration::from_secs(30),
+                Duration::from_secs(1),
+            )
+            .unwrap();
         }
         // Six starts at 10 per second span at least 0.5 s.
         assert!(started.elapsed() >= Duration::from_millis(490));
         // A slot past the deadline is refused, not waited for.
         let gate = Gate::new(Some(0.1));
-        gate.pass(Instant::now() + Duration::from_secs(1)).unwrap();
+        gate.pass(Instant::now() + Duration::from_secs(1), Duration::ZERO)
+            .unwrap();
         let e = gate
-            .pass(Instant::now() + Duration::from_secs(1))
+            .pass(Instant::now() + Duration::from_secs(1), Duration::ZERO)
             .unwrap_err();
         assert_eq!(
             (e.outcome(), e.kind()),

@@ -22,7 +22,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{AttemptHook, Client};
-use crate::error::{Error, ErrorKind, Outcome};
+use crate::error::{Error, ErrorKind};
+use crate::outcome::Outcome;
 use crate::request::SendMessage;
 use crate::response::MessageResponse;
 
@@ -369,8 +370,10 @@ impl Journal {
     ///   before it starts and its outcome after.
     pub fn send(&self, client: &Client, key: &str, message: &SendMessage) -> Result<Keyed, Error> {
         check_key(key)?;
+        // The deadline covers checking, serialising and the journal too.
+        let deadline = client.deadline_from_now();
         let body = client.body(message)?;
-        self.send_body(client, key, &message.patient_id, &body)
+        self.send_body(client, key, &message.patient_id, &body, deadline)
     }
 
     /// [`send`](Self::send) of a checked body.
@@ -380,6 +383,7 @@ impl Journal {
         key: &str,
         patient_id: &str,
         body: &[u8],
+        deadline: std::time::Instant,
     ) -> Result<Keyed, Error> {
         let body_sha256 = sha256_hex(body);
         let before = {
@@ -437,7 +441,7 @@ impl Journal {
             unanswered: std::cell::Cell::new(false),
             attempted_at_ms: std::cell::Cell::new(0),
         };
-        let result = client.send_body(body, Some(&hook));
+        let result = client.send_body(body, deadline, Some(&hook));
         let (started, unanswered, attempted_at_ms) = (
             hook.started.get(),
             hook.unanswered.get(),

@@ -28,24 +28,29 @@ mod gate;
 mod journal;
 mod json;
 mod log;
+mod outcome;
+mod proxy;
+mod reason;
 mod request;
 mod response;
 mod retry;
 mod secret;
 mod target;
-#[cfg(unix)]
 mod tcp;
+mod text;
 mod validate;
 mod wire;
 
 pub use batch::{BatchClass, BatchRunner, BatchSummary, RowOutcome, RowReport, StopToken};
-pub use client::{Client, ClientBuilder, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
-pub use error::{Error, ErrorKind, Outcome};
+pub use client::{Client, ClientBuilder, DEFAULT_MAX_IDLE_AGE, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
+pub use error::{Error, ErrorKind};
 pub use journal::{Journal, Keyed, PendingKey, Resolution};
 pub use log::LogLevel;
+pub use outcome::Outcome;
 pub use request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
 pub use response::MessageResponse;
 pub use target::Target;
+pub use validate::REQUEST_BODY_CAP;
 
 /// The README's Rust examples, compiled as doc tests so they cannot rot.
 #[doc = include_str!("../README.md")]

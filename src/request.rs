@@ -158,6 +158,27 @@ pub struct SendMessage {
     pub(crate) send_at: Option<String>,
 }
 
+/// The JSON names of the 17 request fields, in the reference's order.
+pub(crate) const FIELD_NAMES: [&str; 17] = [
+    "patient_id",
+    "message_type",
+    "message_string",
+    "recipient_contact_detail",
+    "fallback_contact_detail",
+    "fallback_message_type",
+    "write_to_record",
+    "encrypted",
+    "snomed_code",
+    "snomed_term",
+    "auto_write_to_record",
+    "task_id",
+    "attachment_uuid",
+    "short_link_id",
+    "assignee_id",
+    "assignee_type",
+    "send_at",
+];
+
 macro_rules! string_setters {
     ($($(#[$doc:meta])* $name:ident;)*) => {$(
         $(#[$doc])*
@@ -268,6 +289,37 @@ impl SendMessage {
         crate::json::write_message(self, &mut out);
         // Built only from `&str` pieces and ASCII, so it is UTF-8.
         String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// The fields whose size the caller controls (free text), by JSON name;
+    /// the others are short constants or numbers.
+    pub(crate) fn text_fields(&self) -> [(&'static str, &str); 11] {
+        fn opt(v: &Option<String>) -> &str {
+            v.as_deref().unwrap_or("")
+        }
+        let encrypted = match &self.encrypted {
+            Some(Encrypted::Text(t)) => t.as_str(),
+            _ => "",
+        };
+        [
+            ("patient_id", &self.patient_id),
+            ("message_string", &self.message_string),
+            (
+                "recipient_contact_detail",
+                opt(&self.recipient_contact_detail),
+            ),
+            (
+                "fallback_contact_detail",
+                opt(&self.fallback_contact_detail),
+            ),
+            ("encrypted", encrypted),
+            ("snomed_code", opt(&self.snomed_code)),
+            ("snomed_term", opt(&self.snomed_term)),
+            ("task_id", opt(&self.task_id)),
+            ("attachment_uuid", opt(&self.attachment_uuid)),
+            ("short_link_id", opt(&self.short_link_id)),
+            ("send_at", opt(&self.send_at)),
+        ]
     }
 
     /// Hero's patient id.

@@ -3,14 +3,16 @@
 //! ureq's own TCP transport spends about twelve system calls on a kept-alive
 //! send: two liveness probes of three calls each, a timeout update before
 //! every read and write, and separate writes for headers and body. This one
-//! needs about four: a one-call probe (`recv` with `MSG_PEEK|MSG_DONTWAIT`),
-//! one `send` for the whole request, one `recv`, and a timeout update only
-//! when the remaining time has moved noticeably. Unix only; elsewhere the
-//! client uses ureq's transport.
+//! needs about four: a one-call probe (`recv` with `MSG_PEEK|MSG_DONTWAIT`
+//! on unix), one `send` for the whole request, one `recv`, and a timeout
+//! update only when the remaining time has moved noticeably.
+//!
+//! It is also where "request written" is decided: only a `send` the kernel
+//! accepted bytes from counts (see [`wire::accepted`]). It runs on every
+//! platform for that reason; only the liveness probe differs.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,9 @@ use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, ShutdownHandle,
     Transport,
 };
+
+use crate::secret::wipe;
+use crate::wire;
 
 /// Request bytes held back until the transport must wait for input, so
 /// headers and body (or their TLS records) leave in one `send`.
@@ -214,10 +219,15 @@ impl FastTcp {
                 || (&*stream).write(pending),
             ) {
                 Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => sent += n,
+                Ok(n) => {
+                    wire::accepted(n);
+                    sent += n;
+                }
                 Err(e) => break Err(e),
             }
         };
+        // The request head (with the key) must not linger in this buffer.
+        wipe(&mut self.pending);
         self.pending.clear();
         result.map_err(|e| io_error(e, timeout))
     }
@@ -230,8 +240,10 @@ impl Transport for FastTcp {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         let timeout = timeout.for_write();
-        let output = &self.buffers.output()[..amount];
-        self.pending.extend_from_slice(output);
+        let output = &mut self.buffers.output()[..amount];
+        append_wiping(&mut self.pending, output);
+        // Plain HTTP: the request head with the key; never left behind.
+        wipe(output);
         if self.pending.len() >= MAX_PENDING {
             self.flush(&timeout)?;
         }
@@ -260,22 +272,66 @@ impl Transport for FastTcp {
     }
 
     fn is_open(&mut self) -> bool {
-        if !self.pending.is_empty() {
-            return false;
-        }
-        let mut byte = 0u8;
-        // SAFETY: a valid socket descriptor owned by `self.stream`, and a
-        // one-byte buffer that outlives the call.
-        let n = unsafe {
-            libc::recv(
-                self.stream.as_raw_fd(),
-                (&mut byte as *mut u8).cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        // Open only when there is nothing to read yet: 0 is the peer's close,
-        // and bytes nobody asked for mean the connection is out of step.
-        n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+        // Open only when there is nothing to read yet: a close (or bytes
+        // nobody asked for, which mean the connection is out of step) shows
+        // as something readable.
+        self.pending.is_empty() && nothing_to_read(&self.stream)
     }
+}
+
+impl Drop for FastTcp {
+    fn drop(&mut self) {
+        // Empty after every flush; a failed transmit may leave bytes here.
+        wipe(&mut self.pending);
+    }
+}
+
+/// Appends `data` to `pending`; when that needs a larger allocation, the old
+/// one is wiped before it is freed (a plain `extend` would free it as is,
+/// request head and key included).
+fn append_wiping(pending: &mut Vec<u8>, data: &[u8]) {
+    if pending.capacity() - pending.len() < data.len() {
+        let wanted = (pending.len() + data.len())
+            .max(pending.capacity() * 2)
+            .max(4096);
+        let mut larger = Vec::with_capacity(wanted);
+        larger.extend_from_slice(pending);
+        wipe(pending);
+        *pending = larger;
+    }
+    pending.extend_from_slice(data);
+}
+
+/// True when a read would block: no close, no data, no error pending.
+#[cfg(unix)]
+fn nothing_to_read(stream: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: a valid socket descriptor owned by `stream`, and a one-byte
+    // buffer that outlives the call.
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+}
+
+/// True when a read would block. Windows has no per-call "don't wait" flag,
+/// so the socket is made non-blocking around the peek: three calls instead
+/// of one, twice per kept-alive send. Timeouts set on it are unaffected.
+#[cfg(not(unix))]
+fn nothing_to_read(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let peeked = stream.peek(&mut byte);
+    // A socket left non-blocking would fail the next blocking read: then
+    // the connection is not reused.
+    let restored = stream.set_nonblocking(false).is_ok();
+    restored && matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }

@@ -21,8 +21,22 @@ pub(crate) const RULE_EMAIL: &str = "must be an email address for email (name@ex
 pub(crate) const RULE_SEND_AT: &str =
     "must be an RFC 3339 date-time with a real date and an offset, e.g. 2026-12-01T09:00:00Z";
 
+/// Largest JSON request body sent: 1 MiB, the same as [`RESPONSE_BODY_CAP`](crate::RESPONSE_BODY_CAP).
+///
+/// A Send a Message request is a text message and a few ids; a larger body
+/// is a mistake (a file pasted as text, a runaway loop). It is refused
+/// before any I/O as [`Outcome::NotSent`](crate::Outcome::NotSent) /
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput), naming the
+/// largest field.
+pub const REQUEST_BODY_CAP: usize = 1 << 20;
+
+/// More than the keys, punctuation and non-text values of any body take.
+const NON_TEXT_MAX: usize = 1024;
+
 /// Checks `msg`; `strict` adds the clinical and contact sanity checks.
 pub(crate) fn message(msg: &SendMessage, strict: bool) -> Result<(), Error> {
+    // First, so no other rule scans a huge value.
+    body_size(msg)?;
     if msg.patient_id.is_empty() || !msg.patient_id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid("patient_id", RULE_PATIENT_ID));
     }
@@ -62,6 +76,32 @@ pub(crate) fn message(msg: &SendMessage, strict: bool) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// Refuses a body larger than [`REQUEST_BODY_CAP`] without serialising a
+/// huge one: JSON escaping at most sextuples text (`\u001f`), so the text
+/// length alone settles all but bodies near the cap.
+fn body_size(msg: &SendMessage) -> Result<(), Error> {
+    let fields = msg.text_fields();
+    let text: usize = fields.iter().map(|(_, v)| v.len()).sum();
+    if text <= (REQUEST_BODY_CAP - NON_TEXT_MAX) / 6 {
+        return Ok(());
+    }
+    if text <= REQUEST_BODY_CAP {
+        let mut body = Vec::with_capacity(text + NON_TEXT_MAX);
+        crate::json::write_message(msg, &mut body);
+        if body.len() <= REQUEST_BODY_CAP {
+            return Ok(());
+        }
+    }
+    let largest = fields
+        .iter()
+        .max_by_key(|(_, v)| v.len())
+        .map_or("message_string", |(name, _)| name);
+    Err(Error::invalid(largest, RULE_BODY_SIZE))
+}
+
+pub(crate) const RULE_BODY_SIZE: &str =
+    "too long: the JSON request body would be larger than 1 MiB (REQUEST_BODY_CAP)";
 
 fn non_empty(field: &'static str, value: &Option<String>) -> Result<(), Error> {
     match value {

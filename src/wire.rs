@@ -3,8 +3,18 @@
 //! That single fact separates "not sent" from "may have been sent" when a
 //! send fails: every transport error before the first request byte is safe
 //! to retry, every one after it is not. The marker wraps the outermost
-//! transport (after TLS and any proxy CONNECT), so handshake and proxy bytes
-//! do not count, only HTTP request bytes do.
+//! transport (after TLS and any proxy CONNECT) and *arms* the mark when it
+//! hands HTTP request bytes down; the TCP transport underneath sets it only
+//! once the kernel has accepted bytes of a `send` while armed. Handshake and
+//! CONNECT bytes all leave before arming, so only request bytes (or TLS
+//! records carrying them) count, and a send the kernel refused outright
+//! (a reset that arrived first) leaves the request *not sent*.
+//!
+//! The marker also keeps the request out of memory once it has gone (it
+//! wipes the TLS transport's plaintext buffer after each write, and the
+//! outermost buffers when the connection is dropped), and stops reusing a
+//! connection once it has been idle for as long as the server said it keeps
+//! one (`Keep-Alive: timeout=N`, less a margin).
 
 use std::cell::Cell;
 use std::net::{IpAddr, SocketAddr};
@@ -13,20 +23,36 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ureq::config::Config;
-use ureq::http::Uri;
+use ureq::http::header::HeaderName;
+use ureq::http::{HeaderMap, Uri};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTimeout, Transport};
 
 use crate::log::{LogLevel, Logger};
+use crate::secret::wipe;
 
 thread_local! {
     // The client is blocking: a send runs start to end on the caller's thread.
     static WROTE: Cell<bool> = const { Cell::new(false) };
+    // Request bytes have been handed to the transport in this attempt.
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    // The last answer's Keep-Alive idle limit, until its connection is pooled.
+    static KEEP_ALIVE: Cell<Option<Duration>> = const { Cell::new(None) };
 }
 
 /// Starts a new attempt on this thread.
 pub(crate) fn reset() {
     WROTE.set(false);
+    ARMED.set(false);
+    KEEP_ALIVE.set(None);
+}
+
+/// Called by the TCP transport after a `send` of which the kernel accepted
+/// `n` bytes: once armed, those bytes carry (or follow) the request.
+pub(crate) fn accepted(n: usize) {
+    if n > 0 && ARMED.get() {
+        WROTE.set(true);
+    }
 }
 
 /// True once this thread's current attempt has written request bytes.
@@ -56,10 +82,7 @@ impl<In: Transport> Connector<In> for MarkWrites {
         // bytes must not count, and the tunnel is counted once, outside.
         let proxy_leg = self.has_proxy && details.config.proxy().is_none();
         if proxy_leg {
-            return Ok(chained.map(|t| Marked {
-                inner: Box::new(t),
-                mark: false,
-            }));
+            return Ok(chained.map(|t| Marked::new(Box::new(t), false)));
         }
         Ok(chained.map(|t| {
             self.opened.fetch_add(1, Ordering::Relaxed);
@@ -72,10 +95,7 @@ impl<In: Transport> Connector<In> for MarkWrites {
                     if t.is_tls() { "tls" } else { "plain" }
                 ),
             );
-            Marked {
-                inner: Box::new(t),
-                mark: true,
-            }
+            Marked::new(Box::new(t), true)
         }))
     }
 }
@@ -85,6 +105,27 @@ impl<In: Transport> Connector<In> for MarkWrites {
 pub(crate) struct Marked {
     inner: Box<dyn Transport>,
     mark: bool,
+    /// The inner transport is TLS: its buffers, not the TCP transport's,
+    /// hold the plaintext.
+    tls: bool,
+    /// A request went since the last liveness check: the next check is the
+    /// pool taking the connection back after the answer.
+    answered: bool,
+    /// How long the server keeps this connection when idle, less a margin,
+    /// and since when it has been idle (see [`keep_alive_limit`]).
+    idle_limit: Option<(Duration, Instant)>,
+}
+
+impl Marked {
+    fn new(inner: Box<dyn Transport>, mark: bool) -> Self {
+        Marked {
+            tls: inner.is_tls(),
+            inner,
+            mark,
+            answered: false,
+            idle_limit: None,
+        }
+    }
 }
 
 impl Transport for Marked {
@@ -94,10 +135,18 @@ impl Transport for Marked {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         if self.mark && amount > 0 {
-            // Set before writing: a write that fails halfway may still have delivered bytes.
-            WROTE.set(true);
+            // The TCP transport sets the mark once the kernel takes a byte.
+            ARMED.set(true);
+            self.answered = true;
         }
-        self.inner.transmit_output(amount, timeout)
+        let result = self.inner.transmit_output(amount, timeout);
+        if self.tls {
+            // Encrypted by now: this plaintext copy of the request, key
+            // included, must not outlive the write. (Over plain TCP the TCP
+            // transport wipes its own buffer.)
+            wipe(&mut self.inner.buffers().output()[..amount]);
+        }
+        result
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
@@ -105,12 +154,74 @@ impl Transport for Marked {
     }
 
     fn is_open(&mut self) -> bool {
+        if self.answered {
+            // Returned to the pool after an answer, on the sending thread:
+            // the answer's Keep-Alive timeout (if any) starts counting now.
+            self.answered = false;
+            self.idle_limit = KEEP_ALIVE.take().map(|limit| (limit, Instant::now()));
+        }
+        if let Some((limit, since)) = self.idle_limit
+            && since.elapsed() >= limit
+        {
+            return false;
+        }
         self.inner.is_open()
     }
 
     fn is_tls(&self) -> bool {
         self.inner.is_tls()
     }
+}
+
+impl Drop for Marked {
+    fn drop(&mut self) {
+        // The outermost buffers hold plaintext: request heads (the key) in
+        // the output, request body chunks in the input's free space (ureq
+        // reads the body through it). After a complete exchange nothing is
+        // left unconsumed, so the free space is the whole input buffer.
+        let buffers = self.inner.buffers();
+        wipe(buffers.output());
+        wipe(buffers.input_append_buf());
+    }
+}
+
+const KEEP_ALIVE_HEADER: HeaderName = HeaderName::from_static("keep-alive");
+
+/// Notes the server's `Keep-Alive: timeout=N` from an answer's headers, for
+/// the connection the answer came on: the pool takes it back on this thread
+/// once the body has been read. (An answer without a body is pooled before
+/// its headers reach the client; the default idle age then applies.)
+/// Reading ureq's parsed headers costs about a hundred instructions a send,
+/// a fifth of scanning the raw head in the transport.
+pub(crate) fn note_answer(headers: &HeaderMap) {
+    let limit = headers
+        .get(KEEP_ALIVE_HEADER)
+        .and_then(|v| timeout_param(v.as_bytes()))
+        .map(keep_alive_limit);
+    KEEP_ALIVE.set(limit);
+}
+
+/// How long a connection may stay idle when the server advertised
+/// `Keep-Alive: timeout=N`: one second less than N, so a request never
+/// crosses the server's close on the wire (N = 1 means no reuse).
+pub(crate) fn keep_alive_limit(n: u64) -> Duration {
+    Duration::from_secs(n.saturating_sub(1))
+}
+
+/// `timeout=N` among a `Keep-Alive` header's comma-separated parameters.
+fn timeout_param(value: &[u8]) -> Option<u64> {
+    value.split(|&b| b == b',').find_map(|param| {
+        let param = param.trim_ascii();
+        let (name, n) = param.split_at_checked(8)?;
+        if !name.eq_ignore_ascii_case(b"timeout=") {
+            return None;
+        }
+        let n = n.trim_ascii();
+        if n.is_empty() || n.len() > 9 || !n.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(n).ok()?.parse().ok()
+    })
 }
 
 /// How long a looked-up address is reused. ureq resolves the host before
@@ -190,6 +301,22 @@ mod tests {
         let uri: Uri = url.parse().unwrap();
         r.resolve(&uri, &Config::default(), NextTimeout::default())
             .map(|a| a.iter().copied().collect())
+    }
+
+    #[test]
+    fn keep_alive_timeout_parameter() {
+        let t = |v: &str| timeout_param(v.as_bytes());
+        assert_eq!(t("timeout=5, max=100"), Some(5));
+        assert_eq!(t("max=9, Timeout=12"), Some(12));
+        assert_eq!(t(" TIMEOUT=7 "), Some(7));
+        assert_eq!(t("timeout = 7"), None, "not the header's syntax");
+        assert_eq!(t("timeout=x"), None);
+        assert_eq!(t("timeout="), None);
+        assert_eq!(t("timeout=99999999999"), None);
+        assert_eq!(t("max=5"), None);
+        assert_eq!(keep_alive_limit(5), Duration::from_secs(4));
+        assert_eq!(keep_alive_limit(1), Duration::ZERO);
+        assert_eq!(keep_alive_limit(0), Duration::ZERO);
     }
 
     #[test]

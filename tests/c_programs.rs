@@ -481,6 +481,118 @@ fn hero_send_exit_3_refused() {
     }
 }
 
+/// Hero's reason for a refusal ends the one stderr line.
+#[test]
+fn hero_send_shows_the_servers_reason() {
+    let mock = start_mock(&[]);
+    let (out, _) = hero_send(&mock, &required("999422"));
+    let line = assert_fails(&out, 3);
+    assert!(
+        line.ends_with(
+            "refused: HTTP 422: Hero did not accept the request; server says: patient_id: patient not found\n"
+        ),
+        "{line:?}"
+    );
+    let (out, _) = hero_send(&mock, &required("999403"));
+    let line = assert_fails(&out, 3);
+    assert!(line.ends_with("; server says: Unauthorised\n"), "{line:?}");
+    // No answer, no reason.
+    let (out, _) = hero_send(&mock, &required("999000"));
+    let line = assert_fails(&out, 6);
+    assert!(!line.contains("server says"), "{line:?}");
+}
+
+/// A bad name lists the valid ones; an unknown option points to --help.
+#[test]
+fn hero_send_usage_errors_say_what_is_valid() {
+    let mock = start_mock(&[]);
+    let mut type_sms = required("4242");
+    type_sms[3] = "SMS".into();
+    let cases = [
+        (
+            type_sms,
+            "--type must be one of: hero, sms, email, nhs_app (try --help)\n",
+        ),
+        (
+            with(required("4242"), &["--fallback-type", "hero"]),
+            "--fallback-type must be one of: sms, email (try --help)\n",
+        ),
+        (
+            with(
+                required("4242"),
+                &["--assignee-id", "3", "--assignee-type", "admin"],
+            ),
+            "--assignee-type must be one of: Admin, AdminTeam (try --help)\n",
+        ),
+        (
+            with(required("4242"), &["--bogus"]),
+            "unknown option --bogus (try --help)\n",
+        ),
+        (
+            with(required("4242"), &["--encrypted", "--no-encrypted"]),
+            "(try --help)\n",
+        ),
+        (
+            with(
+                required("4242"),
+                &["--no-encrypted", "--encrypted-text", "yes"],
+            ),
+            "(try --help)\n",
+        ),
+        (
+            with(
+                required("4242"),
+                &["--write-to-record", "--no-write-to-record"],
+            ),
+            "(try --help)\n",
+        ),
+    ];
+    for (args, ending) in &cases {
+        let (out, _) = hero_send(&mock, args);
+        let line = assert_fails(&out, 2);
+        assert!(
+            line.ends_with(ending),
+            "{line:?} should end with {ending:?}"
+        );
+    }
+    assert!(mock.bodies().is_empty(), "nothing may have been sent");
+}
+
+/// Explicit `false` for the three flags, and `encrypted` as a string.
+#[test]
+fn hero_send_sends_explicit_false_and_encrypted_text() {
+    let mock = start_mock(&[]);
+    let (out, _) = hero_send(
+        &mock,
+        &with(
+            required("4242"),
+            &[
+                "--no-write-to-record",
+                "--no-auto-write-to-record",
+                "--no-encrypted",
+            ],
+        ),
+    );
+    assert_sent(&out);
+    let (out, _) = hero_send(
+        &mock,
+        &with(
+            required("4242"),
+            &["--write-to-record", "--encrypted-text", "true"],
+        ),
+    );
+    assert_sent(&out);
+    let bodies = mock.bodies();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0]["write_to_record"], Value::Bool(false));
+    assert_eq!(bodies[0]["auto_write_to_record"], Value::Bool(false));
+    assert_eq!(bodies[0]["encrypted"], Value::Bool(false));
+    assert_eq!(keys(&bodies[0]).len(), 6);
+    assert_eq!(bodies[1]["write_to_record"], Value::Bool(true));
+    assert_eq!(bodies[1]["encrypted"], Value::String("true".into()));
+    assert!(bodies[1].get("auto_write_to_record").is_none());
+}
+
 #[test]
 fn hero_send_exit_4_rate_limited() {
     let mock = start_mock(&[]);
@@ -764,4 +876,84 @@ fn log_callback_lines_keep_patient_data_out() {
     ] {
         assert!(all.contains(expected), "no {expected:?} in:\n{all}");
     }
+}
+
+/// A proxy variable that is set but unusable stops `hero_send` with exit 2
+/// and a line naming the variable, not its value, and nothing goes out
+/// directly; a proxy on a dead port is named in the exit-5 line. The target
+/// is an IPv4-mapped loopback address, which the library treats as remote,
+/// so the environment's proxy applies to it.
+#[test]
+fn hero_send_names_proxy_variables_and_proxies() {
+    let target = TcpListener::bind("127.0.0.1:0").expect("bind");
+    target.set_nonblocking(true).unwrap();
+    let url = format!(
+        "https://[::ffff:127.0.0.1]:{}",
+        target.local_addr().unwrap().port()
+    );
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("find a free port")
+        .port();
+    let send = |proxy: &str| {
+        run(bare("hero_send")
+            .env("HERO_BASE_URL", &url)
+            .env("HERO_API_KEY", KEY)
+            .env("HERO_PRACTICE_GROUP_ID", GROUP)
+            .env_remove("https_proxy")
+            .env_remove("all_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("no_proxy")
+            .env_remove("NO_PROXY")
+            .env("HTTPS_PROXY", proxy)
+            .args(required("4242")))
+        .0
+    };
+    for value in [
+        format!("http://127.0.0.1:{dead}\r"),
+        format!("http://jsmith:hunter2 x@127.0.0.1:{dead}"),
+    ] {
+        let line = assert_fails(&send(&value), 2);
+        assert!(line.contains("HTTPS_PROXY"), "{line:?}");
+        for piece in ["127.0.0.1", "jsmith", "hunter2"] {
+            assert!(!line.contains(piece), "{line:?}");
+        }
+    }
+    let line = assert_fails(&send(&format!("http://jsmith:hunter2@127.0.0.1:{dead}")), 5);
+    assert!(
+        line.contains(&format!(
+            "could not connect to proxy 127.0.0.1:{dead} (from HTTPS_PROXY): connection refused"
+        )),
+        "{line:?}"
+    );
+    assert!(
+        !line.contains("hunter2") && !line.contains("jsmith"),
+        "{line:?}"
+    );
+    assert!(
+        target.accept().is_err(),
+        "a send went directly to the target"
+    );
+}
+
+/// After `hero_client_free`, no copy of the API key is left anywhere in the
+/// process's writable memory (heap, freed or not; stacks; static data):
+/// `key_wipe` sends twice over plain HTTP, frees everything and scans
+/// `/proc/self/maps`, so this runs on Linux only.
+#[cfg(target_os = "linux")]
+#[test]
+fn api_key_is_gone_after_hero_client_free() {
+    let key = format!("wipe-key-{}", common::unique_hex());
+    let mock = Mock::start_with(&["--api-key", &key, "--practice-group-id", GROUP]);
+    // Passed reversed: the program's own argument must not be a copy.
+    let reversed: String = key.chars().rev().collect();
+    let (out, _) = run(bare("key_wipe").args([&mock.base_url(), GROUP, &reversed]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(mock.requests().len(), 2, "both sends reached the mock");
 }

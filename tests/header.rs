@@ -50,3 +50,27 @@ fn every_exported_function_is_declared() {
     }
     assert!(exported > 40, "found only {exported} exported functions");
 }
+
+/// The conventions every C caller relies on are stated once, in the preamble.
+#[test]
+fn header_states_the_error_out_rule_and_the_c_standard() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let header = std::fs::read_to_string(root.join("include/herohealth.h")).unwrap();
+    let preamble = &header[..header.find("#ifndef HEROHEALTH_H").expect("include guard")];
+    // Comment lines joined, so wrapping does not matter.
+    let text = preamble
+        .lines()
+        .map(|l| l.trim_start_matches([' ', '/', '*']).trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for needed in [
+        "*error_out is set to NULL as soon as the call starts",
+        "free the previous error (hero_error_free) before passing the same variable again, or it leaks",
+        "needs C99 or later",
+    ] {
+        assert!(
+            text.contains(needed),
+            "the preamble should say {needed:?}:\n{text}"
+        );
+    }
+}

@@ -531,6 +531,10 @@ enum ProxyMode {
     TunnelTo(u16),
     /// `403 Forbidden` to the CONNECT.
     Forbid,
+    /// This status line to the CONNECT (e.g. `407 Proxy Authentication Required`).
+    Refuse(&'static str),
+    /// Read the CONNECT, then close without answering.
+    HangUp,
     /// Accept the CONNECT, read the first tunnelled bytes, close both sides.
     CutAfterFirstBytes,
 }
@@ -560,8 +564,18 @@ fn connect_proxy(mode: ProxyMode) -> Server {
             .and_then(|rest| rest.split(' ').next())
             .unwrap_or_default()
             .to_owned();
-        if let ProxyMode::Forbid = mode {
-            let _ = client.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+        let refusal = match mode {
+            ProxyMode::Forbid => Some("403 Forbidden"),
+            ProxyMode::Refuse(status) => Some(status),
+            _ => None,
+        };
+        if let ProxyMode::HangUp = mode {
+            finish(client);
+            return;
+        }
+        if let Some(status) = refusal {
+            let _ = client
+                .write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes());
             finish(client);
             return;
         }
@@ -684,6 +698,98 @@ fn proxy_tunnel_counts_as_one_connection() {
     let (_server, _proxy, client) = plain_via_proxy(ProxyMode::Tunnel);
     send_ok(&client);
     assert_eq!(client.connections_opened(), 1);
+}
+
+/// Failures at the proxy name the proxy (host and port, never its
+/// credentials), not Hero, and are *not sent*.
+#[track_caller]
+fn expect_proxy_failure(e: &Error, names: &str) {
+    expect(e, Outcome::NotSent, ErrorKind::Proxy);
+    let text = e.to_string();
+    assert!(text.contains(names), "{text}");
+    for secret in ["jsmith", "hunter2"] {
+        assert!(!text.contains(secret), "{text}");
+        assert!(!format!("{e:?}").contains(secret), "{e:?}");
+    }
+}
+
+#[test]
+fn proxy_on_a_dead_port_is_named() {
+    let port = silent_port();
+    let client = builder("https://hero.invalid")
+        .proxy(format!("http://jsmith:hunter2@127.0.0.1:{port}"))
+        .build()
+        .unwrap();
+    let e = send_err(&client);
+    expect_proxy_failure(
+        &e,
+        &format!("could not connect to proxy 127.0.0.1:{port}: connection refused"),
+    );
+    assert!(!e.to_string().contains("hero.invalid"), "{e}");
+}
+
+#[test]
+fn unresolvable_proxy_name_is_named() {
+    let client = builder("https://hero.invalid")
+        .proxy("http://jsmith:hunter2@proxy.invalid:3128")
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    let e = send_err(&client);
+    expect_proxy_failure(
+        &e,
+        "could not resolve the host name of proxy proxy.invalid:3128",
+    );
+    assert!(!e.to_string().contains("hero.invalid"), "{e}");
+}
+
+#[test]
+fn refused_tunnels_give_the_proxys_status() {
+    for (status, says) in [
+        (
+            "403 Forbidden",
+            "refused the tunnel to 127.0.0.1 (HTTP 403 Forbidden): its policy",
+        ),
+        (
+            "407 Proxy Authentication Required",
+            "did not accept the user name and password in its URL (HTTP 407 Proxy Authentication Required)",
+        ),
+        (
+            "502 Bad Gateway",
+            "refused the tunnel to 127.0.0.1 (HTTP 502)",
+        ),
+    ] {
+        let server = serve(answering(ok_reply()));
+        let proxy = connect_proxy(ProxyMode::Refuse(status));
+        let client = builder(server.http_url())
+            .proxy(format!("http://jsmith:hunter2@127.0.0.1:{}", proxy.port))
+            .build()
+            .unwrap();
+        let e = send_err(&client);
+        expect_proxy_failure(&e, &format!("proxy 127.0.0.1:{} ", proxy.port));
+        assert!(e.to_string().contains(says), "{e}");
+        // Only the CONNECT went, once: no request byte, no retry.
+        assert_eq!(e.attempts(), 1, "{e:?}");
+        assert_eq!(proxy.stats.conns(), 1);
+        assert_eq!(server.stats.conns(), 0);
+    }
+}
+
+#[test]
+fn proxy_hanging_up_on_the_tunnel_request_is_named_and_retried() {
+    let server = serve(answering(ok_reply()));
+    let proxy = connect_proxy(ProxyMode::HangUp);
+    let client = builder(server.http_url())
+        .proxy(proxy.proxy_url())
+        .max_attempts(2)
+        .build()
+        .unwrap();
+    let e = send_err(&client);
+    expect_proxy_failure(&e, &format!("proxy 127.0.0.1:{}", proxy.port));
+    // Nothing but the tunnel request went: as safe to retry as a failed connect.
+    assert_eq!(e.attempts(), 2, "{e:?}");
+    assert_eq!(proxy.stats.conns(), 2);
+    assert_eq!(server.stats.conns(), 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -1010,6 +1116,25 @@ fn rate_limit_with_huge_retry_after_is_refused_at_once() {
     assert!(elapsed < Duration::from_secs(1), "waited {elapsed:?}");
 }
 
+/// A retry after this wait would have too little of the deadline left to
+/// finish: it could turn a safe refusal into "may have been sent".
+#[test]
+fn rate_limit_leaving_too_little_time_is_refused_at_once() {
+    let server = rate_limited_once("5".into());
+    // Budget after the wait: min(connect timeout 10 s, deadline / 3 = 2 s); 6 - 5 < 2.
+    let client = builder(server.http_url())
+        .deadline(Duration::from_secs(6))
+        .build()
+        .unwrap();
+    let (result, elapsed) = timed(&client, &hello(), Duration::from_secs(6));
+    let e = result.expect_err("not retried with 1 s left");
+    expect(&e, Outcome::Refused, ErrorKind::RateLimited);
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(5)));
+    assert_eq!(e.attempts(), 1);
+    assert_eq!(server.stats.requests(), 1);
+    assert!(elapsed < Duration::from_secs(3), "waited {elapsed:?}");
+}
+
 #[test]
 fn service_unavailable_may_have_sent_once() {
     let server = serve(answering(response(
@@ -1308,6 +1433,10 @@ fn in_child_with_env(test: &str, vars: &[(&str, String)]) -> bool {
         .env("HERO_TEST_CHILD", "1")
         .env_remove("NO_PROXY")
         .env_remove("no_proxy")
+        .env_remove("https_proxy")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("ALL_PROXY")
         .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .unwrap();
@@ -1368,6 +1497,119 @@ fn https_proxy_and_no_proxy_from_the_environment() {
         .build()
         .unwrap();
     if std::env::var_os("HERO_TEST_EXPECT_DIRECT").is_some() {
+        expect(&send_err(&client), Outcome::NotSent, ErrorKind::Dns);
+    } else {
+        assert_eq!(send_ok(&client).message_id(), "m-1");
+    }
+}
+
+/// A proxy variable that is set but unusable fails the build with a
+/// configuration error naming the variable and never its value, rather than
+/// being skipped: the message must not go around the practice's proxy. The
+/// target is an IPv4-mapped loopback address, which the library treats as
+/// a remote host; the first child shows it is reachable directly.
+#[test]
+fn unusable_https_proxy_is_a_config_error_and_nothing_goes_direct() {
+    let server = serve(answering(ok_reply()));
+    let proxy = connect_proxy(ProxyMode::Tunnel);
+    let url = format!("https://[::ffff:127.0.0.1]:{}", server.port);
+    let test = "unusable_https_proxy_is_a_config_error_and_nothing_goes_direct";
+    if std::env::var_os("HERO_TEST_CHILD").is_none() {
+        assert!(!in_child_with_env(
+            test,
+            &[
+                ("HERO_TEST_URL", url.clone()),
+                ("HERO_TEST_EXPECT_DIRECT", "1".to_owned()),
+            ],
+        ));
+        let direct = server.stats.conns();
+        assert!(direct >= 1, "the direct path was not reachable");
+        let p = proxy.port;
+        for value in [
+            format!("http://127.0.0.1:{p}\r"),
+            format!("http://jsmith:hunter2 x@127.0.0.1:{p}"),
+            format!("socks5://127.0.0.1:{p}"),
+            format!("http://127.0.0.1:{p}x"),
+        ] {
+            assert!(!in_child_with_env(
+                test,
+                &[
+                    ("HTTPS_PROXY", value),
+                    // Read only when HTTPS_PROXY is not set at all.
+                    ("ALL_PROXY", proxy.proxy_url()),
+                    ("HERO_TEST_URL", url.clone()),
+                ],
+            ));
+        }
+        assert_eq!(server.stats.conns(), direct, "a send went around the proxy");
+        assert_eq!(proxy.stats.conns(), 0);
+        return;
+    }
+    let built = builder(std::env::var("HERO_TEST_URL").unwrap()).build();
+    if std::env::var_os("HERO_TEST_EXPECT_DIRECT").is_some() {
+        // Plain HTTP answers a TLS hello: the point is only that it connected.
+        send_err(&built.unwrap());
+        return;
+    }
+    let e = match built {
+        Ok(client) => panic!(
+            "built with an unusable HTTPS_PROXY: {:?}",
+            client.send(&hello())
+        ),
+        Err(e) => e,
+    };
+    expect(&e, Outcome::NotSent, ErrorKind::Config);
+    let text = format!("{e} {e:?}");
+    assert!(text.contains("HTTPS_PROXY"), "{text}");
+    let value = std::env::var("HTTPS_PROXY").unwrap();
+    for piece in [
+        "127.0.0.1",
+        "jsmith",
+        "hunter2",
+        "socks5://",
+        value.as_str(),
+    ] {
+        assert!(!text.contains(piece), "{text}");
+    }
+}
+
+/// curl's reading: `HTTPS_PROXY` wins over `ALL_PROXY` for an https target,
+/// and `NO_PROXY` entries are trimmed, a bare domain covering its subdomains.
+#[test]
+fn https_proxy_wins_over_all_proxy_and_no_proxy_covers_subdomains() {
+    let pki = Pki::new();
+    let server = serve_tls(pki.leaf(&["hero.invalid"]), ok_reply());
+    let proxy = connect_proxy(ProxyMode::TunnelTo(server.port));
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    let url = format!("https://hero.invalid:{}", server.port);
+    let dead = format!("http://127.0.0.1:{}", silent_port());
+    let test = "https_proxy_wins_over_all_proxy_and_no_proxy_covers_subdomains";
+    if std::env::var_os("HERO_TEST_CHILD").is_none() {
+        let base = [
+            ("HTTPS_PROXY", proxy.proxy_url()),
+            ("ALL_PROXY", dead),
+            ("HERO_TEST_URL", url),
+            ("HERO_TEST_CA", ca.path().display().to_string()),
+        ];
+        assert!(!in_child_with_env(test, &base));
+        assert_eq!(server.stats.requests(), 1);
+        let mut direct = base.to_vec();
+        direct.push(("NO_PROXY", " other.example ,  invalid ".to_owned()));
+        direct.push(("HERO_TEST_EXPECT_DIRECT", "1".to_owned()));
+        assert!(!in_child_with_env(test, &direct));
+        assert_eq!(
+            proxy.stats.conns(),
+            1,
+            "NO_PROXY host went through the proxy"
+        );
+        return;
+    }
+    let client = builder(std::env::var("HERO_TEST_URL").unwrap())
+        .ca_file(std::env::var("HERO_TEST_CA").unwrap())
+        .build()
+        .unwrap();
+    if std::env::var_os("HERO_TEST_EXPECT_DIRECT").is_some() {
+        // Direct, hero.invalid cannot resolve: the proxy was not used.
         expect(&send_err(&client), Outcome::NotSent, ErrorKind::Dns);
     } else {
         assert_eq!(send_ok(&client).message_id(), "m-1");

@@ -373,6 +373,54 @@ fn every_validation_rule_stops_the_send() {
     }
 }
 
+/// A body over `REQUEST_BODY_CAP` is refused before any I/O, naming the
+/// largest field; one of exactly the cap is sent.
+#[test]
+fn oversized_request_is_not_sent_and_names_the_largest_field() {
+    let mock = Mock::start();
+    let client = mock.client().strict_checks(false).build().unwrap();
+    let huge = SendMessage::new("4242", MessageType::Hero, "x".repeat(100 << 20));
+    let e = failure(client.send(&huge));
+    assert_invalid("100 MiB message_string", &e, "message_string");
+    assert!(e.to_string().contains("1 MiB"), "{e}");
+    // Short text that JSON escaping sextuples past the cap, in another field.
+    let escaped = hello("4242").snomed_term("\u{1}".repeat(200_000));
+    assert!(escaped.to_json().len() > herohealth::REQUEST_BODY_CAP);
+    let e = failure(client.send(&escaped));
+    assert_invalid("escaped snomed_term", &e, "snomed_term");
+    assert_eq!(
+        escaped.validate(false).expect_err("offline too").field(),
+        Some("snomed_term")
+    );
+    assert_eq!(mock.requests(), Vec::<Value>::new(), "nothing may be sent");
+
+    // Exactly at the cap: sent.
+    let frame = hello("4242").to_json().len() - "Hello".len();
+    let at_cap = SendMessage::new(
+        "4242",
+        MessageType::Hero,
+        "y".repeat(herohealth::REQUEST_BODY_CAP - frame),
+    );
+    assert_eq!(at_cap.to_json().len(), herohealth::REQUEST_BODY_CAP);
+    // The mock echoes the text, so its reply is over the reply cap: what
+    // matters here is that the request went.
+    let _ = client.send(&at_cap);
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 1, "a body of exactly the cap is sent");
+    assert_eq!(body_of(&requests[0]).len(), herohealth::REQUEST_BODY_CAP);
+    let one_over = SendMessage::new(
+        "4242",
+        MessageType::Hero,
+        "y".repeat(herohealth::REQUEST_BODY_CAP - frame + 1),
+    );
+    assert_invalid(
+        "one byte over",
+        &failure(client.send(&one_over)),
+        "message_string",
+    );
+    assert_eq!(mock.requests().len(), 1);
+}
+
 #[test]
 fn strict_checks_off_sends_the_clinical_and_contact_cases() {
     let mock = Mock::start();

@@ -214,6 +214,24 @@ pub extern "C" fn hero_config_set_max_sends_per_second(
     })
 }
 
+/// Sets how long a kept-alive connection may sit idle and still be reused
+/// (default 4000 ms; 0 turns reuse off). Keep it below the server's own idle
+/// timeout: a request sent on a connection the server is closing can only
+/// be reported as "may have been sent". A server's `Keep-Alive: timeout=N`
+/// is honoured as well (no reuse after N - 1 s idle).
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+/// changed). One thread at a time per config.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_config_set_max_idle_age_ms(
+    config: *mut hero_config,
+    ms: u32,
+) -> hero_status {
+    update(config, Ok(()), |b, ()| {
+        b.max_idle_age(Duration::from_millis(ms.into()))
+    })
+}
+
 /// Turns the clinical and contact checks on (default) or off: SNOMED CT
 /// check digits, phone numbers for sms, email addresses for email.
 ///
@@ -256,7 +274,8 @@ pub extern "C" fn hero_config_set_ca_file(
 }
 
 /// Sends through this HTTP proxy (`"http://host:port"`, copied), overriding
-/// `HTTPS_PROXY` / `ALL_PROXY` / `HTTP_PROXY`.
+/// the proxy environment variables (`https_proxy`, `HTTPS_PROXY`,
+/// `all_proxy`, `ALL_PROXY`, `no_proxy`, `NO_PROXY`).
 ///
 /// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a
 /// NULL `config` or a NULL / non-UTF-8 string (nothing changed). One thread
@@ -426,8 +445,18 @@ pub extern "C" fn hero_client_connections_opened(client: *const hero_client) -> 
     unsafe { client.as_ref() }.map_or(0, |c| c.client.connections_opened())
 }
 
-/// Frees a client and its connections; wipes its copy of the API key.
-/// NULL is ignored. No other thread may be using the client.
+/// Frees a client and its connections. NULL is ignored. No other thread may
+/// be using the client.
+///
+/// Wiped (overwritten with zeros) before the memory is freed: the client's
+/// copy of the API key (each request's `x-api-key` header shares it rather
+/// than copying it), and the library's request buffers, which held request
+/// heads with the key and message bodies: each connection's output buffer
+/// and send buffer after every write, and its input buffer when the
+/// connection is closed. Not reachable, so not wiped: buffers inside the TLS
+/// library (rustls) over https, the operating system's socket buffers, and
+/// any copy the caller made (wipe your own; `hero_config_free` wipes the
+/// config's copy of the key).
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_client_free(client: *mut hero_client) {
     // SAFETY: NULL or a hero_client from this library, freed once.

@@ -15,6 +15,7 @@ pub struct hero_error {
     error: Error,
     message: CString,
     field: Option<CString>,
+    server_message: Option<CString>,
 }
 
 /// Finer cause of a failure (`hero_error_kind`).
@@ -33,7 +34,8 @@ pub enum hero_kind {
     HERO_KIND_CONNECT = 4,
     /// TLS failed (untrusted certificate, wrong host name, handshake).
     HERO_KIND_TLS = 5,
-    /// The proxy refused or failed.
+    /// The proxy's name did not resolve, it could not be reached, or it
+    /// refused the tunnel; the text names the proxy and gives its status.
     HERO_KIND_PROXY = 6,
     /// A deadline passed.
     HERO_KIND_TIMEOUT = 7,
@@ -64,10 +66,13 @@ impl hero_error {
         // Display text never holds a NUL (we write it), but stay total.
         let message = CString::new(error.to_string().replace('\0', " ")).unwrap_or_default();
         let field = error.field().and_then(|f| CString::new(f).ok());
+        // Control characters (NUL among them) are already stripped from it.
+        let server_message = error.server_message().and_then(|m| CString::new(m).ok());
         hero_error {
             error,
             message,
             field,
+            server_message,
         }
     }
 
@@ -172,14 +177,31 @@ pub extern "C" fn hero_error_message(error: *const hero_error) -> *const c_char 
 }
 
 /// For `HERO_KIND_INVALID_INPUT`: the JSON name of the offending field
-/// (`"patient_id"`, `"api_key"`...). NULL otherwise. Valid until
-/// `hero_error_free(error)`.
+/// (`"patient_id"`, `"api_key"`...); for a server's refusal, the request
+/// field its error body names (one of the 17 request field names). NULL
+/// otherwise or if `error` is NULL. Borrowed: valid until
+/// `hero_error_free(error)`; do not free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_error_field(error: *const hero_error) -> *const c_char {
     // SAFETY: NULL or a live hero_error.
     unsafe { error.as_ref() }
         .and_then(|e| e.field.as_ref())
         .map_or(ptr::null(), |f| f.as_ptr())
+}
+
+/// The server's own short reason for the failure, read from a JSON error
+/// body (the first usable string under `error`, `message`, `detail` or
+/// `errors`), UTF-8, with control, line-separator and bidi characters
+/// removed and at most 200 characters. NULL when the body gave none or
+/// `error` is NULL. Borrowed: valid until `hero_error_free(error)`; do not
+/// free it. It may quote patient data, so it is never part of
+/// `hero_error_message`: show it to the operator, not in shared logs.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_error_server_message(error: *const hero_error) -> *const c_char {
+    // SAFETY: NULL or a live hero_error.
+    unsafe { error.as_ref() }
+        .and_then(|e| e.server_message.as_ref())
+        .map_or(ptr::null(), |m| m.as_ptr())
 }
 
 /// The HTTP status the server answered, or 0 when there was no answer.

@@ -287,10 +287,11 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Every reply is JSON (even the deliberately broken ones), so only the
-/// status, extra headers and body vary.
+/// Replies are JSON (even the deliberately broken ones) except the inbox
+/// page, so mostly only the status, extra headers and body vary.
 pub struct Response {
     pub status: u16,
+    pub content_type: &'static str,
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
 }
@@ -303,6 +304,7 @@ impl Response {
     pub fn raw(status: u16, body: Vec<u8>) -> Response {
         Response {
             status,
+            content_type: "application/json",
             headers: Vec::new(),
             body,
         }
@@ -325,9 +327,10 @@ pub fn write_response(
     head_only: bool,
 ) -> io::Result<()> {
     let mut head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: {}\r\n",
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n",
         resp.status,
         reason(resp.status),
+        resp.content_type,
         resp.body.len(),
         if keep_alive { "keep-alive" } else { "close" },
     );

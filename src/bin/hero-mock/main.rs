@@ -23,11 +23,16 @@
 //! | `999201`   | 200 with JSON lacking `message_id`: `{"content":"..."}` |
 //! | `999307`   | 307 with `Location: http://127.0.0.1:<port>/v1/messages/elsewhere` |
 //!
+//! Under `/_mock/` the mock also keeps what it was sent: a JSON inspection
+//! API for test suites and an inbox page for people (see inspect.rs).
+//!
 //! Run `hero-mock --help` for options.
 
 mod http;
+mod inspect;
 mod rules;
 mod scenarios;
+mod segments;
 
 use http::{ReadError, Response};
 use scenarios::Outcome;
@@ -56,9 +61,13 @@ Options:
   --idle-close-ms MS       close keep-alive connections idle for MS ms (default 60000)
   --slow-seconds S         delay of the 999504 scenario (default 120)
   --reply-delay-ms MS      wait MS ms before every reply, like a distant server (default 0)
+  --keep N                 keep the last N requests for /_mock/ (default 10000)
+  --keep-mib M             ... and no more than about M MiB of them (default 256)
   -h, --help               show this help
 
-Prints `hero-mock listening on http://127.0.0.1:PORT` once ready.
+Prints `hero-mock listening on http://127.0.0.1:PORT` once ready, then the
+inbox address. Kept requests: GET /_mock/messages (patient_id, message_type,
+since, limit), GET /_mock/messages/ID, DELETE /_mock/messages; inbox: /_mock/
 Reserved patient ids (999403, 999404, 999422, 999429, 999428, 999500, 999503,
 999504, 999000, 999200, 999201, 999307) trigger failure scenarios.
 ";
@@ -78,6 +87,8 @@ pub struct Ctx {
     pub record: Option<Mutex<File>>,
     /// Which way the next `999428` request goes.
     pub flip_999428: AtomicBool,
+    /// The last `--keep` requests, for `/_mock/`.
+    pub inbox: inspect::Inbox,
 }
 
 struct Options {
@@ -88,6 +99,8 @@ struct Options {
     idle: Duration,
     slow: Duration,
     reply_delay: Duration,
+    keep: usize,
+    keep_mib: usize,
 }
 
 fn main() -> ExitCode {
@@ -135,10 +148,16 @@ fn main() -> ExitCode {
         reply_delay: opts.reply_delay,
         record,
         flip_999428: AtomicBool::new(false),
+        inbox: inspect::Inbox::new(opts.keep, opts.keep_mib.saturating_mul(1024 * 1024)),
     });
 
     let mut stdout = io::stdout().lock();
-    let _ = writeln!(stdout, "hero-mock listening on http://127.0.0.1:{port}");
+    // One write: scripts read the first line for the address.
+    let _ = write!(
+        stdout,
+        "hero-mock listening on http://127.0.0.1:{port}\n\
+         hero-mock inbox: http://127.0.0.1:{port}/_mock/\n"
+    );
     let _ = stdout.flush();
     drop(stdout);
 
@@ -178,11 +197,21 @@ fn serve(stream: TcpStream, ctx: &Ctx) {
                 return;
             }
         };
-        record(ctx, &req);
-        if !ctx.reply_delay.is_zero() {
-            thread::sleep(ctx.reply_delay);
-        }
-        match scenarios::handle(&req, ctx) {
+        let outcome = if inspect::owns(req.path()) {
+            Outcome::Reply(inspect::handle(&req, ctx))
+        } else {
+            record(ctx, &req);
+            let seq = ctx.inbox.received(&req, ctx);
+            if !ctx.reply_delay.is_zero() {
+                thread::sleep(ctx.reply_delay);
+            }
+            let outcome = scenarios::handle(&req, ctx);
+            if let Some(seq) = seq {
+                ctx.inbox.replied(seq, &outcome);
+            }
+            outcome
+        };
+        match outcome {
             Outcome::Hangup => {
                 log(&req.method, req.path(), "closed without reply");
                 let _ = conn.get_ref().shutdown(std::net::Shutdown::Both);
@@ -252,6 +281,8 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
         idle: Duration::from_secs(60),
         slow: Duration::from_secs(120),
         reply_delay: Duration::ZERO,
+        keep: inspect::DEFAULT_KEEP,
+        keep_mib: inspect::DEFAULT_KEEP_MIB,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -268,7 +299,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
         if flag == "--help" || flag == "-h" {
             return Ok(None);
         }
-        const FLAGS: [&str; 7] = [
+        const FLAGS: [&str; 9] = [
             "--port",
             "--api-key",
             "--practice-group-id",
@@ -276,6 +307,8 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
             "--idle-close-ms",
             "--slow-seconds",
             "--reply-delay-ms",
+            "--keep",
+            "--keep-mib",
         ];
         if !FLAGS.contains(&flag.as_str()) {
             return Err(format!("unknown option {flag} (try --help)"));
@@ -299,6 +332,14 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
             },
             "--slow-seconds" => opts.slow = Duration::from_secs(number(&flag, &value)?),
             "--reply-delay-ms" => opts.reply_delay = Duration::from_millis(number(&flag, &value)?),
+            "--keep" => match number(&flag, &value)? {
+                0 => return Err("--keep must be at least 1".to_owned()),
+                n => opts.keep = n,
+            },
+            "--keep-mib" => match number(&flag, &value)? {
+                0 => return Err("--keep-mib must be at least 1".to_owned()),
+                n => opts.keep_mib = n,
+            },
             _ => unreachable!("FLAGS lists every option"),
         }
     }

@@ -120,7 +120,7 @@ fn success(message: &Message) -> Response {
 /// 32 hex digits. The first half is a bijection of a per-process counter, so
 /// ids never repeat within one mock; the second half (time and pid) keeps
 /// separate runs apart.
-fn fresh_hex() -> String {
+pub fn fresh_hex() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static SALT: OnceLock<u64> = OnceLock::new();
     let pid = u64::from(std::process::id());
@@ -141,7 +141,7 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn unix_nanos() -> u64 {
+pub fn unix_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
@@ -149,7 +149,11 @@ fn unix_nanos() -> u64 {
 
 /// Now in UTC as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 fn now_rfc3339() -> String {
-    let millis = unix_nanos() / 1_000_000;
+    rfc3339_from_millis(unix_nanos() / 1_000_000)
+}
+
+/// Milliseconds since the Unix epoch in UTC as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn rfc3339_from_millis(millis: u64) -> String {
     let secs = millis / 1000;
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let time = secs % 86_400;
@@ -164,7 +168,7 @@ fn now_rfc3339() -> String {
 
 /// Days since 1970-01-01 to a proleptic Gregorian date, counting in 400-year
 /// eras that start on 1 March so the leap day falls at the end of a year.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
