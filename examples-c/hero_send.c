@@ -537,29 +537,33 @@ static const char BATCH_USAGE[] =
     "sent; 2 the batch could not start.\n";
 
 /* Field flags as row defaults: the flag, the request field it names, and
- * whether it takes a value (the others mean "true"). */
+ * its fixed value for flags that take none (NULL: the next argument). */
 static const struct {
     const char *flag;
     const char *field;
-    bool takes_value;
+    const char *fixed;
 } BATCH_DEFAULT_FLAGS[] = {
-    {"--patient-id", "patient_id", true},
-    {"--type", "message_type", true},
-    {"--message", "message_string", true},
-    {"--recipient", "recipient_contact_detail", true},
-    {"--fallback-type", "fallback_message_type", true},
-    {"--fallback-contact", "fallback_contact_detail", true},
-    {"--snomed-code", "snomed_code", true},
-    {"--snomed-term", "snomed_term", true},
-    {"--task-id", "task_id", true},
-    {"--attachment-uuid", "attachment_uuid", true},
-    {"--short-link-id", "short_link_id", true},
-    {"--assignee-id", "assignee_id", true},
-    {"--assignee-type", "assignee_type", true},
-    {"--send-at", "send_at", true},
-    {"--write-to-record", "write_to_record", false},
-    {"--auto-write-to-record", "auto_write_to_record", false},
-    {"--encrypted", "encrypted", false},
+    {"--patient-id", "patient_id", NULL},
+    {"--type", "message_type", NULL},
+    {"--message", "message_string", NULL},
+    {"--recipient", "recipient_contact_detail", NULL},
+    {"--fallback-type", "fallback_message_type", NULL},
+    {"--fallback-contact", "fallback_contact_detail", NULL},
+    {"--snomed-code", "snomed_code", NULL},
+    {"--snomed-term", "snomed_term", NULL},
+    {"--task-id", "task_id", NULL},
+    {"--attachment-uuid", "attachment_uuid", NULL},
+    {"--short-link-id", "short_link_id", NULL},
+    {"--assignee-id", "assignee_id", NULL},
+    {"--assignee-type", "assignee_type", NULL},
+    {"--send-at", "send_at", NULL},
+    {"--write-to-record", "write_to_record", "true"},
+    {"--no-write-to-record", "write_to_record", "false"},
+    {"--auto-write-to-record", "auto_write_to_record", "true"},
+    {"--no-auto-write-to-record", "auto_write_to_record", "false"},
+    {"--encrypted", "encrypted", "true"},
+    {"--no-encrypted", "encrypted", "false"},
+    {"--encrypted-text", "encrypted", NULL},
 };
 #define BATCH_DEFAULT_COUNT (sizeof BATCH_DEFAULT_FLAGS / sizeof BATCH_DEFAULT_FLAGS[0])
 
@@ -627,8 +631,9 @@ static bool is_batch_mode(int argc, char **argv)
 {
     static const char *const only_batch[] = {"--batch", "--journal", "--pending", "--resolve",
                                              "--as", "--check", "--concurrency", "--rate"};
-    static const char *const no_value[] = {"--write-to-record", "--auto-write-to-record",
-                                           "--encrypted", "--lenient", "--help"};
+    static const char *const no_value[] = {
+        "--write-to-record", "--no-write-to-record", "--auto-write-to-record",
+        "--no-auto-write-to-record", "--encrypted", "--no-encrypted", "--lenient", "--help"};
     int i;
     size_t k;
     for (i = 1; i < argc; i++) {
@@ -656,7 +661,7 @@ static int batch_parse_args(int argc, char **argv, struct batch_options *o)
         const char *arg = argv[i];
         const char **slot = NULL;
         bool *flag = NULL;
-        bool boolean = false;
+        const char *fixed = NULL;
         size_t k;
 
         if (strcmp(arg, "--help") == 0) {
@@ -683,19 +688,25 @@ static int batch_parse_args(int argc, char **argv, struct batch_options *o)
         } else if (strcmp(arg, "--timeout") == 0) {
             slot = &o->timeout;
         } else {
-            for (k = 0; k < BATCH_DEFAULT_COUNT; k++) {
+            for (k = 0; k < BATCH_DEFAULT_COUNT && slot == NULL; k++) {
                 if (strcmp(arg, BATCH_DEFAULT_FLAGS[k].flag) == 0) {
-                    slot = &o->defaults[k];
-                    boolean = !BATCH_DEFAULT_FLAGS[k].takes_value;
+                    size_t first = 0;
+                    /* One slot per field, so that two flags for one field clash. */
+                    while (strcmp(BATCH_DEFAULT_FLAGS[first].field, BATCH_DEFAULT_FLAGS[k].field) != 0) {
+                        first++;
+                    }
+                    slot = &o->defaults[first];
+                    fixed = BATCH_DEFAULT_FLAGS[k].fixed;
                 }
             }
         }
 
-        if (boolean) {
+        if (fixed != NULL) {
             if (*slot != NULL) {
-                return fail(EXIT_INVALID, arg, " given twice (try --batch --help)");
+                return fail(EXIT_INVALID, arg,
+                            " given twice, or with a flag for the same field (try --batch --help)");
             }
-            *slot = "true";
+            *slot = fixed;
         } else if (flag != NULL) {
             if (*flag) {
                 return fail(EXIT_INVALID, arg, " given twice (try --batch --help)");

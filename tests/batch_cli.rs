@@ -249,6 +249,20 @@ fn check_validates_every_row_and_sends_nothing() {
         ],
     );
     assert_eq!(ok.code, Some(0), "{}", ok.stderr);
+    // Two flags for one field contradict each other: nothing starts.
+    let clash = hero_send(
+        &mock,
+        &[
+            "--batch",
+            s(&file),
+            "--check",
+            "--write-to-record",
+            "--no-write-to-record",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(clash.status.code(), Some(2));
     assert!(mock.requests().is_empty());
 }
 
