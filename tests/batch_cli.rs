@@ -503,3 +503,37 @@ fn ctrl_c_finishes_the_row_in_flight_and_starts_no_new_one() {
     assert_eq!(rerun.outcome(6), "sent");
     assert!(received(&mock).values().all(|n| *n == 1));
 }
+
+/// On a terminal, stderr also carries a live progress line (rewritten in
+/// place with `\r`); the other tests show that a pipe gets the summary only.
+#[cfg(unix)]
+#[test]
+fn a_terminal_gets_a_progress_line() {
+    let mock = Mock::start();
+    let d = dir();
+    let file = write(&d, "p.csv", "patient_id\n6001\n6002\n6003\n");
+    let journal = d.join("j");
+    // script(1) runs the command on a pseudo-terminal (util-linux, in every Debian).
+    let command = format!(
+        "{} --batch {} --journal {} --type hero --message Hello",
+        c_programs().join("hero_send").display(),
+        file.display(),
+        journal.display()
+    );
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("HERO_BASE_URL", mock.base_url())
+        .env("HERO_API_KEY", KEY)
+        .env("HERO_PRACTICE_GROUP_ID", GROUP)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script(1) (util-linux)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("\r3/3 rows: 3 sent;"), "{text:?}");
+    assert!(text.contains("rows/s"), "{text:?}");
+    assert!(
+        text.contains("hero_send: batch done: 3 of 3 rows"),
+        "{text:?}"
+    );
+}
