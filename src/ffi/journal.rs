@@ -174,6 +174,9 @@ pub extern "C" fn hero_journal_resolve(
 ///
 /// Thread rules: any number of threads may send through one journal and
 /// one client at once; `message` must not change during the call.
+/// `HERO_INTERNAL_ERROR` (a bug caught at the boundary) may come after the
+/// request went: treat it as may have been sent; the journal keeps the key
+/// flagged for the next run.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_journal_send(
     journal: *const hero_journal,
