@@ -716,6 +716,9 @@ hero_status hero_journal_resolve(const hero_journal *journal,
 //
 // Thread rules: any number of threads may send through one journal and
 // one client at once; `message` must not change during the call.
+// `HERO_INTERNAL_ERROR` (a bug caught at the boundary) may come after the
+// request went: treat it as may have been sent; the journal keeps the key
+// flagged for the next run.
 hero_status hero_journal_send(const hero_journal *journal,
                               const hero_client *client,
                               const char *key,
