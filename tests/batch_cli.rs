@@ -537,3 +537,72 @@ fn a_terminal_gets_a_progress_line() {
         "{text:?}"
     );
 }
+
+/// The C++ layer (herohealth.hpp) over the batch and journal functions:
+/// check, send, keyed sends, pending, resolve and a stopped batch.
+#[test]
+fn the_cpp_layer_runs_batches_and_keyed_sends() {
+    let mock = Mock::start();
+    let d = dir();
+    let file = write(
+        &d,
+        "cpp.csv",
+        "patient_id,name\n7001,Ada\n7002,\n7001,Ada\n",
+    );
+    let journal = d.join("j");
+    let out = Command::new(c_programs().join("batch_cpp"))
+        .arg(&file)
+        .arg(&journal)
+        .env("HERO_BASE_URL", mock.base_url())
+        .env("HERO_API_KEY", KEY)
+        .env("HERO_PRACTICE_GROUP_ID", GROUP)
+        .env_remove("HERO_ENVIRONMENT")
+        .env_remove("HERO_CA_FILE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    let outcomes = |prefix: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(prefix))
+            .map(|j| serde_json::from_str::<Value>(j).unwrap())
+            .map(|v| format!("{}:{}", v["row"], v["outcome"].as_str().unwrap()))
+            .collect()
+    };
+    let mut rows = outcomes("row ");
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            "1:sent",
+            "1:valid",
+            "2:invalid",
+            "2:invalid",
+            "3:duplicate_in_file",
+            "3:duplicate_in_file"
+        ]
+    );
+    assert!(lines.contains(&"checked incomplete 1 valid"), "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("summary incomplete batch done: 3 of 3 rows")),
+        "{text}"
+    );
+    assert_eq!(outcomes("keyed "), ["0:may_have_been_sent"]);
+    assert!(lines.contains(&"derived 2 id"), "{text}"); // HERO_ROW_SENT
+    let pending = lines.iter().find(|l| l.starts_with("pending ")).unwrap();
+    let pending: Value = serde_json::from_str(pending.strip_prefix("pending ").unwrap()).unwrap();
+    assert_eq!(pending["key"], "cpp-key-1");
+    assert!(lines.contains(&"resolved 0"), "{text}");
+    assert!(lines.contains(&"stopped 3 not_sent"), "{text}");
+    assert_eq!(received(&mock).len(), 3, "7001, 999500 and 5151 once each");
+}
