@@ -1,6 +1,10 @@
 //! `hero_send --batch` against the real `hero-mock`: the batch contract
 //! (one JSON line per row, one summary line, exit codes 0/6/9/2), `--check`,
 //! `--pending`, `--resolve`, a batch killed mid-send and rerun, and Ctrl-C.
+//!
+//! Unix only, like the other C program tests: the programs are built with
+//! the examples' Makefile for the host (signals and script(1) are unix too).
+#![cfg(unix)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
