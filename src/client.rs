@@ -482,6 +482,12 @@ impl Client {
         self.inner.strict_checks
     }
 
+    /// The client-wide rate-limit gate.
+    #[cfg(test)]
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.inner.gate
+    }
+
     /// How many connections (TCP, and TLS where used) this client has opened;
     /// with keep-alive this stays far below the number of sends.
     pub fn connections_opened(&self) -> u64 {

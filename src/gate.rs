@@ -102,8 +102,58 @@ impl Gate {
 }
 
 #[cfg(test)]
+impl Gate {
+    /// Until when the gate was last closed, if ever.
+    pub(crate) fn closed_until(&self) -> Option<Instant> {
+        self.state().closed_until
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 429 without `Retry-After` closes the gate for the jittered backoff,
+    /// so the client's other threads hold off too.
+    #[test]
+    fn a_429_without_retry_after_closes_the_gate_for_the_backoff() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        });
+        let client = crate::Client::builder(
+            crate::Target::Custom(format!("http://127.0.0.1:{port}")),
+            "gate-key",
+            "gate-group",
+        )
+        .max_attempts(1)
+        .build()
+        .unwrap();
+        assert_eq!(client.gate().closed_until(), None);
+        let e = client
+            .send(&crate::SendMessage::new(
+                "4242",
+                crate::MessageType::Hero,
+                "x",
+            ))
+            .unwrap_err();
+        let answered = Instant::now();
+        assert_eq!((e.status(), e.retry_after()), (Some(429), None));
+        let until = client.gate().closed_until().expect("the gate was closed");
+        // The backoff after a first 429: at least 50 ms, at most 500 ms.
+        assert!(
+            until + Duration::from_millis(500) >= answered,
+            "{until:?} {answered:?}"
+        );
+        assert!(until <= answered + Duration::from_millis(500));
+    }
 
     #[test]
     fn closed_beyond_the_deadline_refuses_at_once() {
