@@ -68,6 +68,12 @@ static void unset_env(const char *name) { _putenv_s(name, ""); }
 /* Windows keeps the environment in UTF-16, which cannot hold invalid UTF-8:
  * the counterpart is an unpaired surrogate, which has no UTF-8 form. */
 static void set_env_not_unicode(void) { SetEnvironmentVariableW(L"HERO_API_KEY", L"4\xd800" L"2"); }
+static long process_id(void) { return (long)GetCurrentProcessId(); }
+static const char *temp_dir(void)
+{
+    const char *dir = getenv("TEMP");
+    return dir != NULL ? dir : ".";
+}
 #else
 typedef int socket_fd;
 #define NO_SOCKET (-1)
@@ -75,6 +81,8 @@ typedef int socket_fd;
 static void set_env(const char *name, const char *value) { setenv(name, value, 1); }
 static void unset_env(const char *name) { unsetenv(name); }
 static void set_env_not_unicode(void) { setenv("HERO_API_KEY", BAD_UTF8, 1); }
+static long process_id(void) { return (long)getpid(); }
+static const char *temp_dir(void) { return "/tmp"; }
 #endif
 
 /* Non-NULL garbage that out-parameters must be reset from on failure. */
@@ -652,6 +660,172 @@ static void client_calls(void)
     close_socket(fd);
 }
 
+static void count_row(void *user_data, const hero_batch_row *row,
+                      const hero_batch_summary *progress)
+{
+    int *rows = user_data;
+    (*rows)++;
+    CHECK(hero_batch_row_json(row) != NULL);
+    CHECK(hero_batch_summary_progress_line(progress) != NULL);
+}
+
+/* The journal and batch functions: NULL arguments, bad UTF-8 and values,
+ * a second opener of a journal, a keyed send to a refusing port (not
+ * sent, so nothing flagged), a batch that cannot start, and one stopped
+ * before it began. */
+static void batch_and_journal(void)
+{
+    hero_journal *journal = POISON(hero_journal), *second = POISON(hero_journal);
+    hero_batch_options *options = POISON(hero_batch_options);
+    hero_batch_stop *stop = POISON(hero_batch_stop);
+    hero_batch_summary *summary = POISON(hero_batch_summary);
+    hero_batch_row *row = POISON(hero_batch_row);
+    hero_config *cfg = NULL;
+    hero_client *client = NULL;
+    hero_message *msg = NULL;
+    hero_error *err = NULL;
+    hero_resolution resolution = 0;
+    char *lines = POISON(char);
+    char journal_path[300], csv_path[300], url[64];
+    FILE *csv;
+    socket_fd fd = NO_SOCKET;
+    int rows = 0;
+    int port = refusing_port(&fd);
+
+    hero_journal_free(NULL);
+    hero_batch_options_free(NULL);
+    hero_batch_stop_free(NULL);
+    hero_batch_summary_free(NULL);
+    hero_batch_row_free(NULL);
+    hero_string_free(NULL);
+    hero_batch_stop_trigger(NULL);
+
+    EXPECT(hero_journal_open(NULL, &journal, &err), HERO_NULL_ARGUMENT);
+    CHECK(journal == NULL && err == NULL);
+    EXPECT(hero_journal_open(BAD_UTF8, &journal, NULL), HERO_INVALID_UTF8);
+    EXPECT(hero_journal_open("/nonexistent-dir/j", NULL, NULL), HERO_NULL_ARGUMENT);
+    EXPECT(hero_journal_open("/nonexistent-dir/j", &journal, &err), HERO_NOT_SENT);
+    CHECK(journal == NULL && hero_error_kind(err) == HERO_KIND_JOURNAL);
+    hero_error_free(err);
+    err = NULL;
+    EXPECT(hero_resolution_from_name(NULL, &resolution), HERO_NULL_ARGUMENT);
+    EXPECT(hero_resolution_from_name("sent", NULL), HERO_NULL_ARGUMENT);
+    EXPECT(hero_resolution_from_name(BAD_UTF8, &resolution), HERO_INVALID_UTF8);
+    EXPECT(hero_resolution_from_name("maybe", &resolution), HERO_INVALID_ARGUMENT);
+    EXPECT(hero_resolution_from_name("not-sent", &resolution), HERO_OK);
+    CHECK(resolution == HERO_RESOLUTION_NOT_SENT);
+    EXPECT(hero_journal_pending(NULL, &lines), HERO_NULL_ARGUMENT);
+    CHECK(lines == NULL);
+    EXPECT(hero_journal_pending(NULL, NULL), HERO_NULL_ARGUMENT);
+    EXPECT(hero_journal_resolve(NULL, "k", HERO_RESOLUTION_SENT, NULL), HERO_NULL_ARGUMENT);
+    EXPECT(hero_journal_send(NULL, NULL, NULL, NULL, &row), HERO_NULL_ARGUMENT);
+    CHECK(row == NULL);
+    EXPECT(hero_batch_options_new(NULL), HERO_NULL_ARGUMENT);
+    EXPECT(hero_batch_options_set_default(NULL, "message_type", "sms"), HERO_NULL_ARGUMENT);
+    EXPECT(hero_batch_options_set_concurrency(NULL, 1), HERO_NULL_ARGUMENT);
+    EXPECT(hero_batch_options_set_check_only(NULL, true), HERO_NULL_ARGUMENT);
+    EXPECT(hero_batch_options_set_stop(NULL, NULL), HERO_NULL_ARGUMENT);
+    EXPECT(hero_batch_stop_new(NULL), HERO_NULL_ARGUMENT);
+    EXPECT(hero_batch_run(NULL, NULL, "x.csv", NULL, NULL, NULL, &summary, &err),
+           HERO_NULL_ARGUMENT);
+    CHECK(summary == NULL && err == NULL);
+    CHECK(hero_batch_row_json(NULL) == NULL && hero_batch_row_key(NULL) == NULL);
+    CHECK(hero_batch_row_message_id(NULL) == NULL);
+    CHECK(hero_batch_row_outcome(NULL) == HERO_ROW_MAY_HAVE_BEEN_SENT);
+    CHECK(hero_batch_summary_class(NULL) == HERO_BATCH_FLAGGED);
+    CHECK(hero_batch_summary_count(NULL, HERO_ROW_SENT) == 0);
+    CHECK(hero_batch_summary_line(NULL) == NULL);
+    CHECK(hero_batch_summary_progress_line(NULL) == NULL);
+    EXPECT(hero_config_set_max_sends_per_second(NULL, 5.0), HERO_NULL_ARGUMENT);
+
+    EXPECT(hero_batch_options_new(&options), HERO_OK);
+    EXPECT(hero_batch_options_set_default(options, "no_such_field", "x"), HERO_INVALID_ARGUMENT);
+    EXPECT(hero_batch_options_set_default(options, "message_type", NULL), HERO_NULL_ARGUMENT);
+    EXPECT(hero_batch_options_set_default(options, BAD_UTF8, "x"), HERO_INVALID_UTF8);
+    EXPECT(hero_batch_options_set_default(options, "message_type", "hero"), HERO_OK);
+    EXPECT(hero_batch_options_set_default(options, "message_string", "hello"), HERO_OK);
+    EXPECT(hero_batch_options_set_concurrency(options, 0), HERO_OK);
+    EXPECT(hero_batch_options_set_check_only(options, false), HERO_OK);
+    EXPECT(hero_batch_options_set_stop(options, NULL), HERO_NULL_ARGUMENT);
+    EXPECT(hero_batch_stop_new(&stop), HERO_OK);
+    EXPECT(hero_batch_options_set_stop(options, stop), HERO_OK);
+
+    CHECK(port > 0);
+    if (port <= 0) {
+        hero_batch_options_free(options);
+        hero_batch_stop_free(stop);
+        return;
+    }
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    EXPECT(hero_config_new(HERO_TARGET_CUSTOM, url, "k", "g", &cfg), HERO_OK);
+    EXPECT(hero_config_set_max_attempts(cfg, 1), HERO_OK);
+    EXPECT(hero_config_set_max_sends_per_second(cfg, 1000.0), HERO_OK);
+    EXPECT(hero_client_new(cfg, &client, NULL), HERO_OK);
+    hero_config_free(cfg);
+    EXPECT(hero_message_new("4242", HERO_MESSAGE_TYPE_HERO, "hello", &msg), HERO_OK);
+
+    snprintf(journal_path, sizeof journal_path, "%s/hero-misuse-%ld.journal", temp_dir(), process_id());
+    snprintf(csv_path, sizeof csv_path, "%s/hero-misuse-%ld.csv", temp_dir(), process_id());
+    remove(journal_path);
+    EXPECT(hero_journal_open(journal_path, &journal, &err), HERO_OK);
+    EXPECT(hero_journal_open(journal_path, &second, &err), HERO_NOT_SENT);
+    CHECK(second == NULL && hero_error_kind(err) == HERO_KIND_JOURNAL);
+    hero_error_free(err);
+    err = NULL;
+
+    EXPECT(hero_journal_send(journal, client, BAD_UTF8, msg, &row), HERO_INVALID_UTF8);
+    EXPECT(hero_journal_send(journal, client, NULL, msg, NULL), HERO_NULL_ARGUMENT);
+    EXPECT(hero_journal_send(journal, client, NULL, msg, &row), HERO_OK);
+    CHECK(hero_batch_row_outcome(row) == HERO_ROW_NOT_SENT);
+    CHECK(hero_batch_row_key(row) != NULL && strncmp(hero_batch_row_key(row), "auto-", 5) == 0);
+    CHECK(hero_batch_row_message_id(row) == NULL);
+    CHECK(strstr(hero_batch_row_json(row), "\"outcome\":\"not_sent\"") != NULL);
+    hero_batch_row_free(row);
+    EXPECT(hero_journal_pending(journal, &lines), HERO_OK);
+    CHECK(lines != NULL && lines[0] == '\0'); /* not sent: nothing to reconcile */
+    hero_string_free(lines);
+    EXPECT(hero_journal_resolve(journal, "unknown", 99, NULL), HERO_INVALID_ARGUMENT);
+    EXPECT(hero_journal_resolve(journal, NULL, HERO_RESOLUTION_SENT, NULL), HERO_NULL_ARGUMENT);
+    EXPECT(hero_journal_resolve(journal, "unknown", HERO_RESOLUTION_SENT, &err), HERO_NOT_SENT);
+    CHECK(hero_error_field(err) != NULL && strcmp(hero_error_field(err), "key") == 0);
+    hero_error_free(err);
+    err = NULL;
+
+    EXPECT(hero_batch_run(client, journal, "/nonexistent.csv", options, count_row, &rows,
+                          &summary, &err),
+           HERO_NOT_SENT);
+    CHECK(summary == NULL && hero_error_kind(err) == HERO_KIND_CONFIG && rows == 0);
+    hero_error_free(err);
+    err = NULL;
+
+    /* Stopped before it began: every row reported, none sent. */
+    csv = fopen(csv_path, "w");
+    CHECK(csv != NULL);
+    if (csv != NULL) {
+        fputs("patient_id\n1001\n1002\n", csv);
+        fclose(csv);
+        hero_batch_stop_trigger(stop);
+        EXPECT(hero_batch_run(client, journal, csv_path, options, count_row, &rows, &summary,
+                              &err),
+               HERO_OK);
+        CHECK(rows == 2 && err == NULL);
+        CHECK(hero_batch_summary_count(summary, HERO_ROW_NOT_SENT) == 2);
+        CHECK(hero_batch_summary_class(summary) == HERO_BATCH_INCOMPLETE);
+        CHECK(hero_batch_summary_line(summary) != NULL);
+        CHECK(hero_client_connections_opened(client) == 0);
+        hero_batch_summary_free(summary);
+        remove(csv_path);
+    }
+
+    hero_journal_free(journal);
+    remove(journal_path);
+    hero_message_free(msg);
+    hero_client_free(client);
+    hero_batch_options_free(options);
+    hero_batch_stop_free(stop);
+    close_socket(fd);
+}
+
 int main(void)
 {
     version();
@@ -666,6 +840,7 @@ int main(void)
     message_setters();
     names();
     client_calls();
+    batch_and_journal();
 
     if (failures != 0) {
         fprintf(stderr, "misuse: %d of %d checks failed\n", failures, checks);

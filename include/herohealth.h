@@ -77,6 +77,46 @@ typedef enum {
   HERO_INTERNAL_ERROR = 13,
 } hero_status;
 
+// What became of a row (`hero_batch_row_outcome`); the names are the
+// `outcome` values of the row's JSON.
+typedef enum {
+  // Checked only (nothing sent): the row is sendable. `"valid"`
+  HERO_ROW_VALID = 1,
+  // Sent now. `"sent"`
+  HERO_ROW_SENT = 2,
+  // The journal shows it accepted before: not sent again. `"already_sent"`
+  HERO_ROW_ALREADY_SENT = 3,
+  // An earlier row is the same message: sent once, there. `"duplicate_in_file"`
+  HERO_ROW_DUPLICATE_IN_FILE = 4,
+  // A field or placeholder breaks a rule: not sent. `"invalid"`
+  HERO_ROW_INVALID = 5,
+  // Not sent (connect failure, deadline, journal, batch stopped). `"not_sent"`
+  HERO_ROW_NOT_SENT = 6,
+  // Hero did not process it (other than 429). `"refused"`
+  HERO_ROW_REFUSED = 7,
+  // Stopped by a 429 or the client's rate-limit gate: not sent. `"rate_limited"`
+  HERO_ROW_RATE_LIMITED = 8,
+  // Request sent, no clear answer: check in Hero. `"may_have_been_sent"`
+  HERO_ROW_MAY_HAVE_BEEN_SENT = 9,
+  // Accepted (2xx), reply unreadable: do not resend. `"accepted_id_unknown"`
+  HERO_ROW_ACCEPTED_ID_UNKNOWN = 10,
+  // An earlier send of this key may have gone: not sent until the key is
+  // resolved. `"needs_reconciliation"`
+  HERO_ROW_NEEDS_RECONCILIATION = 11,
+} hero_row_outcome;
+
+// What a whole batch means (`hero_batch_summary_class`).
+typedef enum {
+  // Every row is sent, already sent, a duplicate, accepted with id
+  // unknown, or (when checking) valid.
+  HERO_BATCH_COMPLETE = 0,
+  // Some row may have been sent or needs reconciliation: check in Hero.
+  HERO_BATCH_FLAGGED = 1,
+  // Otherwise some rows were not sent (invalid, refused, rate limited,
+  // not sent).
+  HERO_BATCH_INCOMPLETE = 2,
+} hero_batch_class;
+
 // Finer cause of a failure (`hero_error_kind`).
 typedef enum {
   // No error (only returned for a NULL `error`).
@@ -110,7 +150,37 @@ typedef enum {
   HERO_KIND_UNREADABLE_RESPONSE = 13,
   // A bug in this library, caught at the boundary.
   HERO_KIND_INTERNAL = 14,
+  // The send journal could not be opened, read or written, or another
+  // process holds it.
+  HERO_KIND_JOURNAL = 15,
+  // The journal shows an earlier send of this key that may have reached
+  // the patient: check in Hero, then resolve the key.
+  HERO_KIND_NEEDS_RECONCILIATION = 16,
 } hero_kind;
+
+// What became of one row. The names are the `outcome` values of
+// [`RowReport::to_json`].
+typedef struct RowOutcome RowOutcome;
+
+// Settings of a batch (opaque): defaults for every row, concurrency,
+// check-only, a stop handle. One thread at a time; free with
+// `hero_batch_options_free`.
+typedef struct hero_batch_options hero_batch_options;
+
+// How one row ended (opaque). Immutable: read it from any thread. A row
+// passed to a `hero_batch_callback` is valid only during the call; one
+// from `hero_journal_send` until `hero_batch_row_free`.
+typedef struct hero_batch_row hero_batch_row;
+
+// Stops a running batch (opaque): no new row starts; rows in flight finish
+// and are recorded. Thread-safe; `hero_batch_stop_trigger` is safe in a
+// signal handler. Free with `hero_batch_stop_free` after the batch ended.
+typedef struct hero_batch_stop hero_batch_stop;
+
+// Counts per outcome (opaque), during a batch (valid only during the
+// callback) or at its end (free with `hero_batch_summary_free`).
+// Immutable: read it from any thread.
+typedef struct hero_batch_summary hero_batch_summary;
 
 // A client (opaque): a connection pool and settings. Thread-safe: share
 // one client between all threads. Free it with `hero_client_free` once no
@@ -125,6 +195,12 @@ typedef struct hero_config hero_config;
 // from any thread; free it once with `hero_error_free`.
 typedef struct hero_error hero_error;
 
+// An open send journal (opaque): an append-only file that makes a keyed
+// send exactly-once-or-flagged across crashes and reruns. Thread-safe:
+// share one journal between all threads of the process. Holding it holds
+// the file's lock; free it with `hero_journal_free`.
+typedef struct hero_journal hero_journal;
+
 // A message being built (opaque). Use it from one thread at a time; it may
 // be sent any number of times, and by any client. Free with
 // `hero_message_free`.
@@ -134,6 +210,13 @@ typedef struct hero_message hero_message;
 // thread; free it once with `hero_response_free`.
 typedef struct hero_response hero_response;
 
+// Called once per finished row, on the thread that called
+// `hero_batch_run`, one call at a time. `row` and `progress` (counts so
+// far, and a progress line) are valid only during the call.
+typedef void (*hero_batch_callback)(void *user_data,
+                                    const hero_batch_row *row,
+                                    const hero_batch_summary *progress);
+
 // Which Hero server to use (`hero_config_new`).
 typedef uint32_t hero_target;
 
@@ -141,6 +224,10 @@ typedef uint32_t hero_target;
 // `line` is NUL-terminated and valid only during the call. Called on the
 // thread that is sending, possibly from several threads at once.
 typedef void (*hero_log_callback)(void *user_data, uint32_t level, const char *line);
+
+// How a flagged key was settled after checking in Hero
+// (`hero_journal_resolve`).
+typedef uint32_t hero_resolution;
 
 // `message_type` values (`hero_message_new`).
 typedef uint32_t hero_message_type;
@@ -151,6 +238,8 @@ typedef uint32_t hero_fallback_type;
 // `assignee_type` values.
 typedef uint32_t hero_assignee_type;
 
+
+
 // `https://api.herohealth.net`: real patients.
 #define HERO_TARGET_PRODUCTION 1
 
@@ -159,6 +248,12 @@ typedef uint32_t hero_assignee_type;
 
 // The `base_url` given (https, or http for loopback such as the mock).
 #define HERO_TARGET_CUSTOM 3
+
+// Hero has the message: the key is never sent again.
+#define HERO_RESOLUTION_SENT 1
+
+// Hero does not have it: the key may be sent again.
+#define HERO_RESOLUTION_NOT_SENT 2
 
 // `"hero"`: kept in Hero only, as an audit record.
 #define HERO_MESSAGE_TYPE_HERO 1
@@ -199,6 +294,138 @@ const char *hero_version(void);
 //
 // Never NULL; valid for the life of the program; any thread.
 const char *hero_status_text(int32_t status);
+
+// Creates batch settings: no defaults, concurrency 4, sending (not only
+// checking). On `HERO_OK`, `*options_out` owns them (free with
+// `hero_batch_options_free`); `HERO_NULL_ARGUMENT` if `options_out` is NULL.
+hero_status hero_batch_options_new(hero_batch_options **options_out);
+
+// Sets the value of request field `field` (its JSON name, e.g.
+// `"message_type"`, `"message_string"`) for rows that leave it empty or
+// have no such column. Both strings are copied.
+//
+// `HERO_OK`; `HERO_INVALID_ARGUMENT` when `field` names no request field;
+// `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a bad argument (nothing
+// changed). One thread at a time per options.
+hero_status hero_batch_options_set_default(hero_batch_options *options,
+                                           const char *field,
+                                           const char *value);
+
+// Sets how many rows are sent at once over the shared client (default 4;
+// 0 counts as 1, more than 64 as 64). With 1, rows go in file order.
+//
+// `HERO_OK`, or `HERO_NULL_ARGUMENT` if `options` is NULL. One thread at a
+// time per options.
+hero_status hero_batch_options_set_concurrency(hero_batch_options *options, uint32_t concurrency);
+
+// With `on` true, `hero_batch_run` checks every row (placeholders and
+// every rule) and sends nothing: rows are `valid`, `invalid` or
+// `duplicate_in_file`, and the journal is not used.
+//
+// `HERO_OK`, or `HERO_NULL_ARGUMENT` if `options` is NULL. One thread at a
+// time per options.
+hero_status hero_batch_options_set_check_only(hero_batch_options *options, bool on);
+
+// Makes `stop` able to stop batches run with these options (the handle
+// is shared, not copied: triggering it later stops the batch).
+//
+// `HERO_OK`, or `HERO_NULL_ARGUMENT` if an argument is NULL. One thread
+// at a time per options.
+hero_status hero_batch_options_set_stop(hero_batch_options *options, const hero_batch_stop *stop);
+
+// Frees batch settings. NULL is ignored.
+void hero_batch_options_free(hero_batch_options *options);
+
+// Creates a stop handle (not yet triggered). On `HERO_OK`, `*stop_out`
+// owns it (free with `hero_batch_stop_free`); `HERO_NULL_ARGUMENT` if
+// `stop_out` is NULL.
+hero_status hero_batch_stop_new(hero_batch_stop **stop_out);
+
+// Asks every batch using `stop` to stop: no new row starts; rows in flight
+// finish and are recorded; rows never started are reported `not_sent`.
+//
+// Async-signal-safe (one atomic store, no allocation, no lock): call it
+// from a SIGINT handler or a console control handler. Any thread. NULL is
+// ignored.
+void hero_batch_stop_trigger(const hero_batch_stop *stop);
+
+// Frees a stop handle. NULL is ignored. No batch may be running with it,
+// and no signal handler may still call `hero_batch_stop_trigger` on it.
+void hero_batch_stop_free(hero_batch_stop *stop);
+
+// Sends one message per row of `path`: CSV with a header row (`.csv`) or
+// JSON Lines (`.jsonl`, `.ndjson`). Columns named as request fields fill
+// them; an optional `key` column names each send (without it the key is
+// derived from the request body); every other column fills `((name))`
+// placeholders in `message_string`. Each keyed send goes through
+// `journal`, so a rerun of the same file sends only what has not gone.
+// `journal` may be NULL (no memory across runs: for tests and
+// measurements only) and is not used when checking.
+//
+// `callback` (may be NULL) runs on this thread once per row as rows
+// finish, one call at a time, with `user_data`.
+//
+// On `HERO_OK` the batch ran (whatever its rows' outcomes) and
+// `*summary_out` owns the counts (free with `hero_batch_summary_free`).
+// On `HERO_NOT_SENT` the batch could not start (unreadable file, a CSV
+// without a header row, unknown file type): nothing was sent,
+// `*summary_out` is NULL and `*error_out` (if not NULL) says why.
+// `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for bad arguments.
+//
+// Blocks until every row is done or the batch is stopped. `client` and
+// `journal` may be used by other threads meanwhile.
+hero_status hero_batch_run(const hero_client *client,
+                           const hero_journal *journal,
+                           const char *path,
+                           const hero_batch_options *options,
+                           hero_batch_callback callback,
+                           void *user_data,
+                           hero_batch_summary **summary_out,
+                           hero_error **error_out);
+
+// The row as one JSON object: `row` (1-based data row; 0 for
+// `hero_journal_send`), `key`, `outcome`, `message_id`, `http_status`,
+// `error` (null where not applicable; never the message text, contact
+// details or the API key). Borrowed from `row`; NULL if `row` is NULL.
+const char *hero_batch_row_json(const hero_batch_row *row);
+
+// What became of the row; `HERO_ROW_MAY_HAVE_BEEN_SENT` (the safe
+// assumption) if `row` is NULL.
+hero_row_outcome hero_batch_row_outcome(const hero_batch_row *row);
+
+// The row's key; NULL when the row was too broken to have one or `row` is
+// NULL. Borrowed from `row`.
+const char *hero_batch_row_key(const hero_batch_row *row);
+
+// Hero's message id for the row, when known; NULL otherwise. Borrowed
+// from `row`.
+const char *hero_batch_row_message_id(const hero_batch_row *row);
+
+// Frees a row from `hero_journal_send`. NULL is ignored. Never pass a row
+// given to a `hero_batch_callback`: the library frees those.
+void hero_batch_row_free(hero_batch_row *row);
+
+// Which case the batch is in: `HERO_BATCH_COMPLETE`, `HERO_BATCH_FLAGGED`
+// (some row may have been sent or needs reconciliation) or
+// `HERO_BATCH_INCOMPLETE` (otherwise some row was not sent).
+// `HERO_BATCH_FLAGGED` (the safe assumption) if `summary` is NULL.
+hero_batch_class hero_batch_summary_class(const hero_batch_summary *summary);
+
+// How many rows ended with `outcome` (0 for an unknown value or a NULL
+// `summary`).
+uint64_t hero_batch_summary_count(const hero_batch_summary *summary, hero_row_outcome outcome);
+
+// A progress line: rows done of total, counts per outcome, rows per
+// second, time left. Borrowed from `summary`; NULL if `summary` is NULL.
+const char *hero_batch_summary_progress_line(const hero_batch_summary *summary);
+
+// The one-line summary: rows done of total, time, counts per outcome,
+// and what to do next. Borrowed from `summary`; NULL if `summary` is NULL.
+const char *hero_batch_summary_line(const hero_batch_summary *summary);
+
+// Frees a summary from `hero_batch_run`. NULL is ignored. Never pass the
+// one given to a `hero_batch_callback`.
+void hero_batch_summary_free(hero_batch_summary *summary);
 
 // Creates settings for a client.
 //
@@ -259,6 +486,16 @@ hero_status hero_config_set_max_attempts(hero_config *config, uint32_t attempts)
 // Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
 // changed). One thread at a time per config.
 hero_status hero_config_set_max_retry_wait_ms(hero_config *config, uint32_t ms);
+
+// Paces request starts on clients made from this config, all threads
+// together, to at most `per_second` (e.g. 5.0). 0 turns pacing off (the
+// default). A send whose turn would come after its deadline is not sent,
+// at once. Values outside 0.001..1000000 (other than 0), and NaN, are
+// refused by `hero_client_new`.
+//
+// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+// changed). One thread at a time per config.
+hero_status hero_config_set_max_sends_per_second(hero_config *config, double per_second);
 
 // Sets how long a kept-alive connection may sit idle and still be reused
 // (default 4000 ms; 0 turns reuse off). Keep it below the server's own idle
@@ -424,6 +661,74 @@ const uint8_t *hero_error_body(const hero_error *error, size_t *len_out);
 // Frees an error. NULL is ignored. The error and every pointer read from
 // it are invalid afterwards.
 void hero_error_free(hero_error *error);
+
+// Opens (or creates, owner-only on unix) the journal at `path` and takes
+// its lock: one process at a time.
+//
+// On `HERO_OK`, `*journal_out` owns the journal (free with
+// `hero_journal_free`). On `HERO_NOT_SENT`, `*journal_out` is NULL and
+// `*error_out` (if not NULL) says why, with kind `HERO_KIND_JOURNAL` when
+// the file is held by another process or cannot be read or written.
+// `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a bad `path`.
+hero_status hero_journal_open(const char *path, hero_journal **journal_out, hero_error **error_out);
+
+// Parses `"sent"` or `"not-sent"` into `*out`. `HERO_INVALID_ARGUMENT` for
+// any other name (`*out` unchanged); `HERO_NULL_ARGUMENT` /
+// `HERO_INVALID_UTF8` for a bad argument. Any thread.
+hero_status hero_resolution_from_name(const char *name, hero_resolution *out);
+
+// The keys held back until resolved (the last attempt has no outcome, or
+// may have been sent), as JSON lines: one object per key with `key`,
+// `patient_id`, `attempted_at`, `reason`, `http_status`, each line ending
+// in a newline; an empty string when none.
+//
+// On `HERO_OK`, `*lines_out` owns the text (free with `hero_string_free`).
+// `HERO_NULL_ARGUMENT` if an argument is NULL. Any thread.
+hero_status hero_journal_pending(const hero_journal *journal, char **lines_out);
+
+// Frees a string returned by this library (`hero_journal_pending`). NULL
+// is ignored.
+void hero_string_free(char *text);
+
+// Records how a flagged key was settled after checking in Hero
+// (`HERO_RESOLUTION_SENT` or `HERO_RESOLUTION_NOT_SENT`); only a key that
+// `hero_journal_pending` lists can be resolved.
+//
+// `HERO_OK` once the record is on disk. `HERO_NOT_SENT` with `*error_out`
+// (if not NULL) when the key is unknown or not awaiting reconciliation
+// (kind `HERO_KIND_INVALID_INPUT`, field `"key"`) or the journal cannot be
+// written (`HERO_KIND_JOURNAL`). `HERO_INVALID_ARGUMENT` for an unknown
+// resolution. Any thread.
+hero_status hero_journal_resolve(const hero_journal *journal,
+                                 const char *key,
+                                 hero_resolution resolution,
+                                 hero_error **error_out);
+
+// Sends `message` through `client` at most once per key, recorded in
+// `journal`. `key` names the send; NULL derives it from the request body
+// (an identical message gets the same key).
+//
+// On `HERO_OK`, `*row_out` owns a report (free with
+// `hero_batch_row_free`) whose outcome says what happened: sent, already
+// sent (nothing sent now), needs reconciliation (an earlier send may have
+// gone; nothing sent now), invalid, not sent, refused, rate limited, may
+// have been sent or accepted with id unknown. `HERO_NULL_ARGUMENT` /
+// `HERO_INVALID_UTF8` for a bad argument (nothing sent).
+//
+// Thread rules: any number of threads may send through one journal and
+// one client at once; `message` must not change during the call.
+// `HERO_INTERNAL_ERROR` (a bug caught at the boundary) may come after the
+// request went: treat it as may have been sent; the journal keeps the key
+// flagged for the next run.
+hero_status hero_journal_send(const hero_journal *journal,
+                              const hero_client *client,
+                              const char *key,
+                              const hero_message *message,
+                              hero_batch_row **row_out);
+
+// Frees a journal and releases its lock. NULL is ignored. No other thread
+// may be using it.
+void hero_journal_free(hero_journal *journal);
 
 // Creates a message with the three required fields.
 //

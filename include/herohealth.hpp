@@ -46,6 +46,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "herohealth.h"
@@ -98,6 +99,16 @@ Out<H> out(H &owner) noexcept {
 
 }  // namespace detail
 
+class Client;
+class Journal;
+class BatchOptions;
+class Summary;
+template <typename T>
+class Result;
+template <typename F>
+Result<Summary> run_batch(const Client &client, const Journal *journal, std::string_view path,
+                          const BatchOptions &options, F &&on_row);
+
 // The library version, e.g. "0.1.0" (hero_version).
 inline std::string_view version() noexcept { return hero_version(); }
 
@@ -147,6 +158,9 @@ class Error {
   private:
     friend class Client;
     friend class Config;
+    friend class Journal;
+    template <typename F>
+    friend Result<Summary> run_batch(const Client &, const Journal *, std::string_view, const BatchOptions &, F &&);
     detail::Handle<hero_error, hero_error_free> handle_;
 };
 
@@ -272,6 +286,10 @@ class Config : public Builder {
     Config &max_attempts(uint32_t attempts) { return apply(hero_config_set_max_attempts, attempts); }
     Config &max_retry_wait_ms(uint32_t ms) { return apply(hero_config_set_max_retry_wait_ms, ms); }
     Config &max_idle_age_ms(uint32_t ms) { return apply(hero_config_set_max_idle_age_ms, ms); }
+    // Paces request starts across all threads; 0 turns pacing off.
+    Config &max_sends_per_second(double per_second) {
+        return apply(hero_config_set_max_sends_per_second, per_second);
+    }
     Config &strict_checks(bool on) { return apply(hero_config_set_strict_checks, on); }
     Config &user_agent_suffix(std::string_view s) { return apply_text(hero_config_set_user_agent_suffix, s); }
     Config &ca_file(std::string_view path) { return apply_text(hero_config_set_ca_file, path); }
@@ -415,6 +433,209 @@ class Client {
   private:
     detail::Handle<hero_client, hero_client_free> handle_;
 };
+
+// ---------------------------------------------------------------------
+// Batch sending and the send journal.
+// ---------------------------------------------------------------------
+
+// How one row (or one keyed send) ended, borrowed: inside a batch callback
+// it is valid only during the call.
+class RowView {
+  public:
+    explicit RowView(const hero_batch_row *row) noexcept : row_(row) {}
+    hero_row_outcome outcome() const noexcept { return hero_batch_row_outcome(row_); }
+    // NULL when the row was too broken to have a key.
+    const char *key() const noexcept { return hero_batch_row_key(row_); }
+    // NULL unless Hero's message id is known.
+    const char *message_id() const noexcept { return hero_batch_row_message_id(row_); }
+    // row, key, outcome, message_id, http_status, error.
+    std::string_view json() const noexcept { return view(hero_batch_row_json(row_)); }
+    const hero_batch_row *get() const noexcept { return row_; }
+
+  private:
+    const hero_batch_row *row_;
+};
+
+// An owned row report (from Journal::send).
+class Row {
+  public:
+    Row() noexcept = default;
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+    RowView view() const noexcept { return RowView(handle_.get()); }
+
+  private:
+    friend class Journal;
+    detail::Handle<hero_batch_row, hero_batch_row_free> handle_;
+};
+
+// Counts per outcome, borrowed: inside a batch callback, valid only during
+// the call.
+class SummaryView {
+  public:
+    explicit SummaryView(const hero_batch_summary *summary) noexcept : summary_(summary) {}
+    hero_batch_class batch_class() const noexcept { return hero_batch_summary_class(summary_); }
+    uint64_t count(hero_row_outcome outcome) const noexcept { return hero_batch_summary_count(summary_, outcome); }
+    std::string_view progress_line() const noexcept { return view(hero_batch_summary_progress_line(summary_)); }
+    std::string_view line() const noexcept { return view(hero_batch_summary_line(summary_)); }
+    const hero_batch_summary *get() const noexcept { return summary_; }
+
+  private:
+    const hero_batch_summary *summary_;
+};
+
+// A finished batch's counts (owned).
+class Summary {
+  public:
+    Summary() noexcept = default;
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+    SummaryView view() const noexcept { return SummaryView(handle_.get()); }
+
+  private:
+    template <typename F>
+    friend Result<Summary> run_batch(const Client &, const Journal *, std::string_view, const BatchOptions &, F &&);
+    detail::Handle<hero_batch_summary, hero_batch_summary_free> handle_;
+};
+
+// "sent" or "not-sent" to the C value (hero_resolution_from_name).
+inline hero_status resolution_from_name(std::string_view name, hero_resolution &out) {
+    detail::CString c(name);
+    return c.ok() ? hero_resolution_from_name(c.get(), &out) : HERO_INVALID_ARGUMENT;
+}
+
+// The send journal (hero_journal): one process at a time; share it
+// between threads.
+class Journal {
+  public:
+    Journal() noexcept = default;
+
+    static Result<Journal> open(std::string_view path) {
+        Journal journal;
+        Error error;
+        detail::CString c(path);
+        hero_status status = c.ok() ? hero_journal_open(c.get(), detail::out(journal.handle_), detail::out(error.handle_))
+                                    : HERO_INVALID_ARGUMENT;
+        return Result<Journal>(status, std::move(journal), std::move(error));
+    }
+
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+    const hero_journal *get() const noexcept { return handle_.get(); }
+
+    // hero_journal_send with the key derived from the request body. The
+    // Row's outcome says what happened; a failed builder's status comes
+    // back without a send.
+    Result<Row> send(const Client &client, const Message &message) const;
+    // hero_journal_send with the caller's key.
+    Result<Row> send(const Client &client, std::string_view key, const Message &message) const;
+
+    // The flagged keys as JSON lines (hero_journal_pending), copied.
+    Result<std::string> pending() const {
+        char *lines = nullptr;
+        hero_status status = hero_journal_pending(get(), &lines);
+        std::string copy = lines ? std::string(lines) : std::string();
+        hero_string_free(lines);
+        return Result<std::string>(status, std::move(copy));
+    }
+
+    // hero_journal_resolve: HERO_RESOLUTION_SENT or HERO_RESOLUTION_NOT_SENT.
+    Outcome resolve(std::string_view key, hero_resolution resolution) const {
+        Error error;
+        detail::CString c(key);
+        hero_status status = c.ok() ? hero_journal_resolve(get(), c.get(), resolution, detail::out(error.handle_))
+                                    : HERO_INVALID_ARGUMENT;
+        return Outcome(status, std::move(error));
+    }
+
+  private:
+    detail::Handle<hero_journal, hero_journal_free> handle_;
+};
+
+// Stops a running batch (hero_batch_stop): trigger() is safe in a signal
+// handler. Keep it alive until the batch has returned.
+class BatchStop {
+  public:
+    BatchStop() { status_ = hero_batch_stop_new(detail::out(handle_)); }
+    hero_status status() const noexcept { return status_; }
+    void trigger() const noexcept { hero_batch_stop_trigger(handle_.get()); }
+    const hero_batch_stop *get() const noexcept { return handle_.get(); }
+
+  private:
+    hero_status status_;
+    detail::Handle<hero_batch_stop, hero_batch_stop_free> handle_;
+};
+
+// Batch settings (hero_batch_options): defaults per field, concurrency,
+// check-only, a stop handle.
+class BatchOptions : public Builder {
+  public:
+    BatchOptions() { status_ = hero_batch_options_new(detail::out(handle_)); }
+
+    // The value of request field `field` (its JSON name) for rows without one.
+    BatchOptions &default_value(std::string_view field, std::string_view value) {
+        detail::CString f(field), v(value);
+        if (status_ == HERO_OK)
+            status_ = (f.ok() && v.ok()) ? hero_batch_options_set_default(handle_.get(), f.get(), v.get())
+                                         : HERO_INVALID_ARGUMENT;
+        return *this;
+    }
+    BatchOptions &concurrency(uint32_t n) {
+        step(handle_.get(), hero_batch_options_set_concurrency, n);
+        return *this;
+    }
+    BatchOptions &check_only(bool on) {
+        step(handle_.get(), hero_batch_options_set_check_only, on);
+        return *this;
+    }
+    // `stop` must outlive every batch run with these options.
+    BatchOptions &stop(const BatchStop &stop) {
+        step(handle_.get(), hero_batch_options_set_stop, stop.get());
+        return *this;
+    }
+
+    const hero_batch_options *get() const noexcept { return handle_.get(); }
+
+  private:
+    detail::Handle<hero_batch_options, hero_batch_options_free> handle_;
+};
+
+inline Result<Row> Journal::send(const Client &client, const Message &message) const {
+    Row row;
+    hero_status status = message.status();
+    if (status == HERO_OK) status = hero_journal_send(get(), client.get(), nullptr, message.get(), detail::out(row.handle_));
+    return Result<Row>(status, std::move(row));
+}
+
+inline Result<Row> Journal::send(const Client &client, std::string_view key, const Message &message) const {
+    Row row;
+    detail::CString c(key);
+    hero_status status = c.ok() ? message.status() : HERO_INVALID_ARGUMENT;
+    if (status == HERO_OK) status = hero_journal_send(get(), client.get(), c.get(), message.get(), detail::out(row.handle_));
+    return Result<Row>(status, std::move(row));
+}
+
+// hero_batch_run: one message per row of `path` (.csv or .jsonl) through
+// `client` and `journal` (nullptr: no journal; for checks and tests).
+// `on_row(RowView, SummaryView)` runs on this thread once per finished row
+// and must not throw (the call is noexcept: a throw ends the program).
+// HERO_OK with the Summary when the batch ran; HERO_NOT_SENT with the
+// Error when it could not start.
+template <typename F>
+Result<Summary> run_batch(const Client &client, const Journal *journal, std::string_view path,
+                          const BatchOptions &options, F &&on_row) {
+    struct Call {
+        static void row(void *user_data, const hero_batch_row *row, const hero_batch_summary *progress) noexcept {
+            (*static_cast<std::remove_reference_t<F> *>(user_data))(RowView(row), SummaryView(progress));
+        }
+    };
+    Summary summary;
+    Error error;
+    detail::CString c(path);
+    hero_status status = c.ok() ? options.status() : HERO_INVALID_ARGUMENT;
+    if (status == HERO_OK)
+        status = hero_batch_run(client.get(), journal ? journal->get() : nullptr, c.get(), options.get(), &Call::row,
+                                const_cast<void *>(static_cast<const void *>(&on_row)), detail::out(summary.handle_),
+                                detail::out(error.handle_));
+    return Result<Summary>(status, std::move(summary), std::move(error));
+}
 
 }  // namespace hero
 

@@ -173,9 +173,8 @@ pub(crate) fn parse_http_date(s: &str) -> Option<u64> {
 }
 
 /// Format Unix seconds as RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" (the inverse of
-/// the calendar maths used by [`parse_http_date`]), for log and test output.
+/// the calendar maths used by [`parse_http_date`]), for journal listings and tests.
 /// Years past 9999 are printed with more digits rather than wrapped.
-#[cfg(test)]
 pub(crate) fn format_rfc3339_utc(unix_secs: u64) -> String {
     let (year, month, day) = civil_from_days(unix_secs / SECS_PER_DAY);
     let secs = unix_secs % SECS_PER_DAY;
@@ -219,7 +218,6 @@ fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
 
 /// Inverse of [`days_from_civil`] for dates on or after the epoch:
 /// (year, month 1-12, day 1-31) for a count of days since 1970-01-01.
-#[cfg(test)]
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468; // days since 0000-03-01
     let era = z / 146_097;

@@ -16,6 +16,7 @@ use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConne
 use ureq::{Agent, ProxyProtocol};
 
 use crate::error::{Error, ErrorKind};
+use crate::gate::Gate;
 use crate::log::{Hook, LogLevel, Logger};
 use crate::outcome::{self, Broke, Outcome};
 use crate::proxy::{NoteLeg, Point, ProxyName};
@@ -69,6 +70,7 @@ pub struct ClientBuilder {
     log_hook: Option<Hook>,
     ca_file: Option<PathBuf>,
     proxy: Option<String>,
+    max_sends_per_second: Option<f64>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -87,6 +89,7 @@ impl fmt::Debug for ClientBuilder {
             .field("log_hook", &self.log_hook.is_some())
             .field("ca_file", &self.ca_file)
             .field("proxy", &self.proxy.is_some())
+            .field("max_sends_per_second", &self.max_sends_per_second)
             .finish()
     }
 }
@@ -107,6 +110,7 @@ impl ClientBuilder {
             log_hook: None,
             ca_file: None,
             proxy: None,
+            max_sends_per_second: None,
         }
     }
 
@@ -246,6 +250,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Paces request starts on this client, all threads together, to at
+    /// most `per_second` (off by default; `None` turns it off). A send whose
+    /// turn would come after its deadline is not sent, at once.
+    pub fn max_sends_per_second(mut self, per_second: Option<f64>) -> Self {
+        self.max_sends_per_second = per_second;
+        self
+    }
+
     /// Checks every setting and creates the client (and its connection pool).
     pub fn build(self) -> Result<Client, Error> {
         validate::credential("api_key", self.api_key.expose())?;
@@ -263,6 +275,13 @@ impl ClientBuilder {
             ));
         }
         validate::credential("practice_group_id", &self.practice_group_id)?;
+        if let Some(rate) = self.max_sends_per_second
+            && !(rate.is_finite() && (0.001..=1_000_000.0).contains(&rate))
+        {
+            return Err(Error::config(
+                "max sends per second must be between 0.001 and 1000000",
+            ));
+        }
         let base = self.target.base_url()?;
         let mut user_agent = format!("herohealth/{}", env!("CARGO_PKG_VERSION"));
         if let Some(suffix) = &self.user_agent_suffix {
@@ -357,6 +376,7 @@ impl ClientBuilder {
                 strict_checks: self.strict_checks,
                 log,
                 opened,
+                gate: Gate::new(self.max_sends_per_second),
                 proxy: proxy_name,
             }),
         })
@@ -404,6 +424,8 @@ struct Inner {
     strict_checks: bool,
     log: Logger,
     opened: Arc<AtomicU64>,
+    /// Shared by every thread: holds requests after a 429, and paces.
+    gate: Gate,
     /// The proxy every connection goes through, if any.
     proxy: Option<ProxyName>,
 }
@@ -421,6 +443,16 @@ impl fmt::Debug for Client {
             .field("strict_checks", &i.strict_checks)
             .finish()
     }
+}
+
+/// Told about each HTTP attempt of a send, so a caller (the send journal)
+/// can record it durably around the moment request bytes may leave.
+pub(crate) trait AttemptHook {
+    /// Called right before an attempt starts, after every wait. An error
+    /// ends the send with that error: nothing was sent.
+    fn before_attempt(&self, attempt: u32) -> Result<(), Error>;
+    /// Called with how the attempt ended.
+    fn after_attempt(&self, result: Result<&MessageResponse, &Error>);
 }
 
 /// How one attempt ended, when it did not succeed.
@@ -451,6 +483,12 @@ impl Client {
         self.inner.strict_checks
     }
 
+    /// The client-wide rate-limit gate.
+    #[cfg(test)]
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.inner.gate
+    }
+
     /// How many connections (TCP, and TLS where used) this client has opened;
     /// with keep-alive this stays far below the number of sends.
     pub fn connections_opened(&self) -> u64 {
@@ -468,24 +506,64 @@ impl Client {
     pub fn send(&self, message: &SendMessage) -> Result<MessageResponse, Error> {
         // The deadline covers checking and serialising too.
         let deadline = Instant::now() + self.inner.deadline;
+        let body = self.body(message)?;
+        self.send_body(&body, deadline, None)
+    }
+
+    /// Checks `message` and returns the exact request body it would send.
+    pub(crate) fn body(&self, message: &SendMessage) -> Result<Vec<u8>, Error> {
         validate::message(message, self.inner.strict_checks)?;
         let mut body = Vec::with_capacity(128 + message.message_string.len());
         crate::json::write_message(message, &mut body);
-        self.send_body(&body, deadline)
+        Ok(body)
     }
 
-    fn send_body(&self, body: &[u8], deadline: Instant) -> Result<MessageResponse, Error> {
+    /// When a send starting now must be done by.
+    pub(crate) fn deadline_from_now(&self) -> Instant {
+        Instant::now() + self.inner.deadline
+    }
+
+    /// Sends a checked body by `deadline`, telling `hook` about each HTTP
+    /// attempt.
+    pub(crate) fn send_body(
+        &self,
+        body: &[u8],
+        deadline: Instant,
+        hook: Option<&dyn AttemptHook>,
+    ) -> Result<MessageResponse, Error> {
         let i = &*self.inner;
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // After a 429 on any thread, and with pacing: wait our turn, or
+            // give up at once when it comes after the deadline.
+            i.gate
+                .pass(deadline, i.retry_budget)
+                .map_err(|e| e.with_attempts(attempt - 1))?;
             let began = Instant::now();
             let remaining = deadline.saturating_duration_since(began);
             i.log.log(
                 LogLevel::Info,
                 format_args!("attempt {attempt}: POST {}", i.url),
             );
-            let failed = match self.attempt(body, remaining, attempt) {
+            // Every wait is over: the request is about to start, so the hook
+            // learns of it now (never during a wait, when nothing can have gone).
+            if let Some(hook) = hook
+                && !remaining.is_zero()
+            {
+                hook.before_attempt(attempt)
+                    .map_err(|e| e.with_attempts(attempt - 1))?;
+            }
+            let result = self.attempt(body, remaining, attempt);
+            if let Some(hook) = hook
+                && !remaining.is_zero()
+            {
+                match &result {
+                    Ok(reply) => hook.after_attempt(Ok(reply)),
+                    Err(f) => hook.after_attempt(Err(&f.error)),
+                }
+            }
+            let failed = match result {
                 Ok(reply) => {
                     i.log.log(
                         LogLevel::Info,
@@ -500,6 +578,11 @@ impl Client {
                 Err(f) => f,
             };
             let error = failed.error.with_attempts(attempt);
+            if error.status() == Some(429) {
+                // Every send on this client holds off, not only this one.
+                let wait = error.retry_after().or(failed.retry_in);
+                i.gate.close_for(wait.unwrap_or_default());
+            }
             let elapsed = began.elapsed().as_millis();
             let retry = outcome::retry_wait(
                 failed.retry_in,

@@ -41,6 +41,12 @@ pub enum ErrorKind {
     UnreadableResponse,
     /// A bug in this library, caught at the C boundary.
     Internal,
+    /// The send journal could not be opened, read or written (or another
+    /// process holds it).
+    Journal,
+    /// The send journal shows an earlier send of this key that may have
+    /// reached the patient: check in Hero, then resolve the key.
+    NeedsReconciliation,
 }
 
 /// A failed send (or a send whose result could not be read).

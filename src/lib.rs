@@ -19,11 +19,14 @@
 //! # Ok::<(), herohealth::Error>(())
 //! ```
 
+mod batch;
 mod cert_errors;
 mod checks;
 mod client;
 mod error;
 pub mod ffi;
+mod gate;
+mod journal;
 mod json;
 mod log;
 mod outcome;
@@ -39,8 +42,10 @@ mod text;
 mod validate;
 mod wire;
 
+pub use batch::{BatchClass, BatchRunner, BatchSummary, RowOutcome, RowReport, StopToken};
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_IDLE_AGE, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
 pub use error::{Error, ErrorKind};
+pub use journal::{Journal, Keyed, PendingKey, Resolution};
 pub use log::LogLevel;
 pub use outcome::Outcome;
 pub use request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};

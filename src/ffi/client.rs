@@ -23,7 +23,7 @@ pub struct hero_config {
 /// one client between all threads. Free it with `hero_client_free` once no
 /// thread is using it.
 pub struct hero_client {
-    client: Client,
+    pub(crate) client: Client,
 }
 
 /// Which Hero server to use (`hero_config_new`).
@@ -193,6 +193,24 @@ pub extern "C" fn hero_config_set_max_retry_wait_ms(
 ) -> hero_status {
     update(config, Ok(()), |b, ()| {
         b.max_retry_wait(Duration::from_millis(ms.into()))
+    })
+}
+
+/// Paces request starts on clients made from this config, all threads
+/// together, to at most `per_second` (e.g. 5.0). 0 turns pacing off (the
+/// default). A send whose turn would come after its deadline is not sent,
+/// at once. Values outside 0.001..1000000 (other than 0), and NaN, are
+/// refused by `hero_client_new`.
+///
+/// Returns `HERO_OK`, or `HERO_NULL_ARGUMENT` if `config` is NULL (nothing
+/// changed). One thread at a time per config.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_config_set_max_sends_per_second(
+    config: *mut hero_config,
+    per_second: f64,
+) -> hero_status {
+    update(config, Ok(()), |b, ()| {
+        b.max_sends_per_second((per_second != 0.0).then_some(per_second))
     })
 }
 

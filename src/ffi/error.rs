@@ -53,6 +53,12 @@ pub enum hero_kind {
     HERO_KIND_UNREADABLE_RESPONSE = 13,
     /// A bug in this library, caught at the boundary.
     HERO_KIND_INTERNAL = 14,
+    /// The send journal could not be opened, read or written, or another
+    /// process holds it.
+    HERO_KIND_JOURNAL = 15,
+    /// The journal shows an earlier send of this key that may have reached
+    /// the patient: check in Hero, then resolve the key.
+    HERO_KIND_NEEDS_RECONCILIATION = 16,
 }
 
 impl hero_error {
@@ -155,6 +161,8 @@ pub extern "C" fn hero_error_kind(error: *const hero_error) -> hero_kind {
         ErrorKind::HttpStatus => HERO_KIND_HTTP_STATUS,
         ErrorKind::Protocol => HERO_KIND_PROTOCOL,
         ErrorKind::UnreadableResponse => HERO_KIND_UNREADABLE_RESPONSE,
+        ErrorKind::Journal => HERO_KIND_JOURNAL,
+        ErrorKind::NeedsReconciliation => HERO_KIND_NEEDS_RECONCILIATION,
         _ => HERO_KIND_INTERNAL,
     }
 }

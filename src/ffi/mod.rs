@@ -15,13 +15,17 @@
 use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+mod batch;
 mod client;
 mod error;
+mod journal;
 mod message;
 mod response;
 
+pub use batch::*;
 pub use client::*;
 pub use error::*;
+pub use journal::*;
 pub use message::*;
 pub use response::*;
 

@@ -182,3 +182,29 @@ pub fn unique_hex() -> String {
     );
     format!("{:016x}", h.finish())
 }
+
+/// The C programs of `examples-c/`, built once per test binary with their
+/// Makefile against the library in `target/release`; returns `build/`.
+#[allow(dead_code)]
+pub fn c_programs() -> &'static std::path::Path {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new("make")
+            .arg("-C")
+            .arg(root.join("examples-c"))
+            .arg(format!("TARGET_DIR={}", root.join("target").display()))
+            .arg(format!("CARGO={}", env!("CARGO")))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run make (is it installed?)");
+        assert!(
+            out.status.success(),
+            "make -C examples-c failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        root.join("examples-c").join("build")
+    })
+}

@@ -60,6 +60,7 @@ Options:
   --record PATH            append each request as a JSON line to PATH
   --idle-close-ms MS       close keep-alive connections idle for MS ms (default 60000)
   --slow-seconds S         delay of the 999504 scenario (default 120)
+  --reply-delay-ms MS      wait MS ms before every reply, like a distant server (default 0)
   --keep N                 keep the last N requests for /_mock/ (default 10000)
   --keep-mib M             ... and no more than about M MiB of them (default 256)
   -h, --help               show this help
@@ -81,6 +82,8 @@ pub struct Ctx {
     pub port: u16,
     pub idle: Duration,
     pub slow: Duration,
+    /// Added before every reply.
+    pub reply_delay: Duration,
     pub record: Option<Mutex<File>>,
     /// Which way the next `999428` request goes.
     pub flip_999428: AtomicBool,
@@ -95,6 +98,7 @@ struct Options {
     record: Option<PathBuf>,
     idle: Duration,
     slow: Duration,
+    reply_delay: Duration,
     keep: usize,
     keep_mib: usize,
 }
@@ -141,6 +145,7 @@ fn main() -> ExitCode {
         port,
         idle: opts.idle,
         slow: opts.slow,
+        reply_delay: opts.reply_delay,
         record,
         flip_999428: AtomicBool::new(false),
         inbox: inspect::Inbox::new(opts.keep, opts.keep_mib.saturating_mul(1024 * 1024)),
@@ -197,6 +202,9 @@ fn serve(stream: TcpStream, ctx: &Ctx) {
         } else {
             record(ctx, &req);
             let seq = ctx.inbox.received(&req, ctx);
+            if !ctx.reply_delay.is_zero() {
+                thread::sleep(ctx.reply_delay);
+            }
             let outcome = scenarios::handle(&req, ctx);
             if let Some(seq) = seq {
                 ctx.inbox.replied(seq, &outcome);
@@ -272,6 +280,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
         record: None,
         idle: Duration::from_secs(60),
         slow: Duration::from_secs(120),
+        reply_delay: Duration::ZERO,
         keep: inspect::DEFAULT_KEEP,
         keep_mib: inspect::DEFAULT_KEEP_MIB,
     };
@@ -290,13 +299,14 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
         if flag == "--help" || flag == "-h" {
             return Ok(None);
         }
-        const FLAGS: [&str; 8] = [
+        const FLAGS: [&str; 9] = [
             "--port",
             "--api-key",
             "--practice-group-id",
             "--record",
             "--idle-close-ms",
             "--slow-seconds",
+            "--reply-delay-ms",
             "--keep",
             "--keep-mib",
         ];
@@ -321,6 +331,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
                 ms => opts.idle = Duration::from_millis(ms),
             },
             "--slow-seconds" => opts.slow = Duration::from_secs(number(&flag, &value)?),
+            "--reply-delay-ms" => opts.reply_delay = Duration::from_millis(number(&flag, &value)?),
             "--keep" => match number(&flag, &value)? {
                 0 => return Err("--keep must be at least 1".to_owned()),
                 n => opts.keep = n,
