@@ -196,9 +196,8 @@ fn keep_alive_timeout_from_the_server_is_honoured() {
     assert_eq!(client.connections_opened(), 3);
 }
 
-/// Resets need SO_LINGER, which std cannot set: unix only. The transport
-/// code under test is the same on Windows.
-#[cfg(unix)]
+/// Resets need SO_LINGER, which std cannot set: set through libc on unix
+/// and Winsock on Windows.
 mod reset {
     use super::*;
     use common::unique_hex;
@@ -210,9 +209,7 @@ mod reset {
     // ---------------------------------------------------------------------------
 
     /// Closes `stream` with a reset (SO_LINGER 0) rather than a FIN.
-    ///
-    /// Unix only: std cannot set SO_LINGER, and the tests that need it exercise
-    /// transport code that is the same on Windows.
+    #[cfg(unix)]
     fn reset(stream: TcpStream) {
         use std::os::fd::AsRawFd;
         let linger = libc::linger {
@@ -227,6 +224,29 @@ mod reset {
                 libc::SO_LINGER,
                 (&linger as *const libc::linger).cast(),
                 std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "SO_LINGER");
+        drop(stream);
+    }
+
+    /// Closes `stream` with a reset (SO_LINGER 0) rather than a FIN.
+    #[cfg(windows)]
+    fn reset(stream: TcpStream) {
+        use std::os::windows::io::AsRawSocket;
+        use windows_sys::Win32::Networking::WinSock::{LINGER, SO_LINGER, SOL_SOCKET, setsockopt};
+        let linger = LINGER {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid socket, and an option value of the size given.
+        let rc = unsafe {
+            setsockopt(
+                stream.as_raw_socket() as usize,
+                SOL_SOCKET,
+                SO_LINGER,
+                (&linger as *const LINGER).cast(),
+                std::mem::size_of::<LINGER>() as i32,
             )
         };
         assert_eq!(rc, 0, "SO_LINGER");
