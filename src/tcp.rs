@@ -100,6 +100,15 @@ fn connect_any(
     let count = addrs.len() as u32;
     let mut last = None;
     for (i, addr) in addrs.enumerate() {
+        // An IPv4 address written in IPv6 form (`[::ffff:a.b.c.d]`) is
+        // reached over IPv4: Windows' IPv6 sockets are IPv6-only by default.
+        let addr = match addr {
+            SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+                Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+                None => addr,
+            },
+            SocketAddr::V4(_) => addr,
+        };
         let result = match budget {
             None => TcpStream::connect(addr),
             Some(total) => {
@@ -418,6 +427,20 @@ mod tests {
             )
         };
         assert_eq!(rc, 0);
+    }
+
+    #[test]
+    fn an_ipv4_address_in_ipv6_form_is_reached() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mapped: SocketAddr = format!("[::ffff:127.0.0.1]:{port}").parse().unwrap();
+        let stream =
+            connect_any([mapped].into_iter(), Some(Duration::from_secs(5))).expect("connected");
+        assert_eq!(stream.peer_addr().unwrap().port(), port);
+        assert_eq!(
+            listener.accept().unwrap().1.port(),
+            stream.local_addr().unwrap().port()
+        );
     }
 
     #[test]
