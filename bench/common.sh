@@ -168,12 +168,18 @@ build_rust() {
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 
 # callgrind_ir OUTFILE CMD...: total instructions (Ir) of one run of CMD.
+# Dies when callgrind wrote no positive count: a missing figure must fail the
+# caller, not read as 0.
 callgrind_ir() {
-    local out=$1
+    local out=$1 ir
     shift
     valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >"$out.stdout" 2>"$out.log" ||
         die "callgrind run failed: $* ($(tail -3 "$out.log"))"
-    sed -n 's/^summary: *//p; s/^totals: *//p' "$out" | head -1 | awk '{print $1}'
+    ir=$(sed -n 's/^summary: *//p; s/^totals: *//p' "$out" 2>/dev/null | head -1 | awk '{print $1}')
+    case $ir in
+    '' | *[!0-9]* | 0) die "callgrind wrote no instruction count to $out (got '${ir}'): $*" ;;
+    esac
+    echo "$ir"
 }
 
 # ir_per_send TAG CMD_PREFIX...: runs CMD_PREFIX with CG_SHORT and CG_LONG
@@ -183,7 +189,8 @@ ir_per_send() {
     local tag=$1 url=$2 ca=$3
     shift 3
     local a b
-    a=$(callgrind_ir "$WORK/cg.$tag.short" "$@" "$url" "$CG_SHORT" 1 "$ca")
-    b=$(callgrind_ir "$WORK/cg.$tag.long" "$@" "$url" "$CG_LONG" 1 "$ca")
+    a=$(callgrind_ir "$WORK/cg.$tag.short" "$@" "$url" "$CG_SHORT" 1 "$ca") || exit 1
+    b=$(callgrind_ir "$WORK/cg.$tag.long" "$@" "$url" "$CG_LONG" 1 "$ca") || exit 1
+    [ "$b" -gt "$a" ] || die "callgrind: $CG_LONG sends counted $b instructions, $CG_SHORT sends $a: not a measurement"
     echo $(((b - a) / (CG_LONG - CG_SHORT)))
 }

@@ -47,7 +47,11 @@ start_nginx
 "$BIN/send_hero" "$HTTP_URL" 5 1 - >/dev/null || die "herohealth C API sender failed against nginx"
 
 say "callgrind: herohealth C API over HTTP ($CG_SHORT vs $CG_LONG sends)"
-MEASURED=$(ir_per_send hero-c.http "$HTTP_URL" - "$BIN/send_hero")
+MEASURED=$(ir_per_send hero-c.http "$HTTP_URL" - "$BIN/send_hero") || die "no measurement"
+# A guard that cannot measure must fail, never pass on an empty or zero figure.
+case $MEASURED in
+'' | *[!0-9]* | 0) die "no instructions-per-send figure (got '$MEASURED')" ;;
+esac
 LIMIT=$((RECORDED * (100 + TOLERANCE) / 100))
 CHANGE=$(awk -v m="$MEASURED" -v r="$RECORDED" 'BEGIN { printf "%+.1f", (m - r) * 100 / r }')
 echo "guard: herohealth C API, HTTP keep-alive: $MEASURED instructions/send" \

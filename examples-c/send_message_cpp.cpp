@@ -1,78 +1,43 @@
-// send_message_cpp.cpp: send one SMS through Hero Health from C++17.
+// send_message_cpp.cpp: send one SMS through Hero Health from C++17 with
+// herohealth.hpp (RAII handles, a message builder, no exceptions needed).
 //
-// Each handle lives in a std::unique_ptr whose deleter is the matching
-// hero_*_free, so nothing leaks on any path. Settings come from the
-// environment, as in send_message.c.
+// Settings come from the environment, as in send_message.c: HERO_API_KEY,
+// HERO_PRACTICE_GROUP_ID and HERO_BASE_URL (e.g. the local mock) or
+// HERO_ENVIRONMENT=staging.
 #include <cstdio>
-#include <memory>
 
-#include "herohealth.h"
+#include "herohealth.hpp"
 
-namespace hero {
-
-// unique_ptr<T> that frees with hero's own function.
-template <typename T, void (*Free)(T *)>
-struct Deleter {
-    void operator()(T *p) const noexcept { Free(p); }
-};
-using Config = std::unique_ptr<hero_config, Deleter<hero_config, hero_config_free>>;
-using Client = std::unique_ptr<hero_client, Deleter<hero_client, hero_client_free>>;
-using Message = std::unique_ptr<hero_message, Deleter<hero_message, hero_message_free>>;
-using Response = std::unique_ptr<hero_response, Deleter<hero_response, hero_response_free>>;
-using Error = std::unique_ptr<hero_error, Deleter<hero_error, hero_error_free>>;
-
-// An out-parameter for a smart pointer: hero::out(p) passes a T** to the
-// C call, and p takes ownership of whatever was stored when the call's full
-// expression ends.
-template <typename Ptr>
-struct Out {
-    explicit Out(Ptr &owner) : owner_(owner) {}
-    ~Out() { owner_.reset(raw_); }
-    Out(const Out &) = delete;
-    Out &operator=(const Out &) = delete;
-    operator typename Ptr::pointer *() { return &raw_; }
-
-  private:
-    Ptr &owner_;
-    typename Ptr::pointer raw_ = nullptr;
-};
-
-template <typename Ptr>
-Out<Ptr> out(Ptr &owner) {
-    return Out<Ptr>(owner);
-}
-
-}  // namespace hero
-
-static int report(hero_status status, const hero::Error &error) {
-    std::fprintf(stderr, "%s (status %d)\n",
-                 error ? hero_error_message(error.get()) : "failed", static_cast<int>(status));
+static int report(const hero::Outcome &failed) {
+    std::fprintf(stderr, "%s (status %d)\n", failed.message(), static_cast<int>(failed.status()));
     return 1;
 }
 
 int main() {
-    hero::Config config;
-    hero::Client client;
-    hero::Message message;
-    hero::Response response;
-    hero::Error error;
+    hero::Result<hero::Config> config = hero::Config::from_env();
+    if (!config) return report(config);
 
-    hero_status status = hero_config_new_from_env(hero::out(config), hero::out(error));
-    if (status != HERO_OK) return report(status, error);
+    // Share one client for every send; it keeps its own copy of the settings.
+    hero::Result<hero::Client> client = hero::Client::create(config.value());
+    if (!client) return report(client);
 
-    status = hero_client_new(config.get(), hero::out(client), hero::out(error));
-    if (status != HERO_OK) return report(status, error);
-    config.reset();  // the client keeps its own copy
+    hero::Message message("4242", HERO_MESSAGE_TYPE_SMS, "Your prescription is ready.");
+    message.recipient_contact_detail("07700 900123");
 
-    status = hero_message_new("4242", HERO_MESSAGE_TYPE_SMS, "Your prescription is ready.",
-                              hero::out(message));
-    if (status == HERO_OK)
-        status = hero_message_set_recipient_contact_detail(message.get(), "07700 900123");
-    if (status != HERO_OK) return report(status, error);
-
-    status = hero_client_send(client.get(), message.get(), hero::out(response), hero::out(error));
-    if (status != HERO_OK) return report(status, error);
-
-    std::printf("sent: Hero message id %s\n", hero_response_message_id(response.get()));
-    return 0;
+    // Blocks until Hero answers, within the deadline (30 s by default).
+    hero::Result<hero::Response> sent = client.value().send(message);
+    switch (sent.status()) {
+    case HERO_OK:
+        std::printf("sent: Hero message id %s\n", sent.value().message_id());
+        return 0;
+    case HERO_MAY_HAVE_BEEN_SENT:
+        std::fprintf(stderr, "check in Hero before sending again: ");
+        break;
+    case HERO_ACCEPTED_ID_UNKNOWN:
+        std::fprintf(stderr, "accepted; do not send again: ");
+        break;
+    default:  // not sent or refused: safe to send again once the cause is fixed
+        break;
+    }
+    return report(sent);
 }

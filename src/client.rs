@@ -12,7 +12,7 @@ use ureq::http::Uri;
 use ureq::http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
-use ureq::{Agent, Proxy, ProxyProtocol};
+use ureq::{Agent, ProxyProtocol};
 
 use crate::error::{Error, ErrorKind};
 use crate::log::{Hook, LogLevel, Logger};
@@ -23,7 +23,7 @@ use crate::response::MessageResponse;
 use crate::retry;
 use crate::secret::Secret;
 use crate::target::Target;
-use crate::text::Shown;
+use crate::text::{Shown, ShownUpTo, TLS_TEXT_CHARS};
 use crate::{validate, wire};
 
 /// Path of the one operation, appended to the base URL.
@@ -237,7 +237,9 @@ impl ClientBuilder {
     /// (for an https target `https_proxy`, `HTTPS_PROXY`, `all_proxy`,
     /// `ALL_PROXY`, the first set; `no_proxy` or `NO_PROXY` exempting hosts),
     /// except for loopback targets. A variable that is set but unusable makes
-    /// [`build`](Self::build) fail with a configuration error naming it.
+    /// [`build`](Self::build) fail with a configuration error naming it; so
+    /// does an unusable `url`, which is read by the same rules (without a
+    /// port, 1080 for http:// and 443 for https://, as curl).
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.proxy = Some(url.into());
         self
@@ -274,11 +276,11 @@ impl ClientBuilder {
             Some(path) => read_ca_file(path)?,
         };
         let (proxy, proxy_var) = match &self.proxy {
+            // Read as strictly as a variable: ureq alone would take "h:99999" as h:80.
             Some(url) => (
-                Some(
-                    Proxy::new(url)
-                        .map_err(|_| Error::config("proxy URL is not a valid http:// proxy"))?,
-                ),
+                Some(crate::proxy::parse(url).map_err(|rule| {
+                    Error::config(format!("the proxy URL is not a usable proxy: {rule}"))
+                })?),
                 None,
             ),
             // A local mock or test server is never reached through a proxy from the environment.
@@ -727,10 +729,10 @@ fn transport_failure(
         // TLS errors can quote the server's certificate: shown escaped and capped.
         (U::Rustls(r), _) => format!(
             "TLS with {host} failed: {}{}",
-            Shown(&r.to_string()),
+            ShownUpTo(&r.to_string(), TLS_TEXT_CHARS),
             tls_hint(r)
         ),
-        (U::Tls(r), _) => format!("TLS with {host} failed: {}", Shown(r)),
+        (U::Tls(r), _) => format!("TLS with {host} failed: {}", ShownUpTo(r, TLS_TEXT_CHARS)),
         (U::Pem(_), _) => "CA certificates could not be read".to_owned(),
         (U::BadUri(_) | U::Http(_) | U::InvalidProxyUrl, _) => {
             "the request could not be built".to_owned()
@@ -740,9 +742,10 @@ fn transport_failure(
         // name) as InvalidData; a plain TCP connect never does.
         (U::Io(io), ErrorKind::Tls) => format!(
             "TLS with {host} failed: {}{}",
-            Shown(
+            ShownUpTo(
                 &io.get_ref()
-                    .map_or_else(|| io.kind().to_string(), ToString::to_string)
+                    .map_or_else(|| io.kind().to_string(), ToString::to_string),
+                TLS_TEXT_CHARS
             ),
             io.get_ref()
                 .and_then(|e| e.downcast_ref::<rustls::Error>())

@@ -107,9 +107,11 @@ impl Error {
     }
 
     /// The server's reason from an error body, and the field it names.
+    /// The field is kept for a refusal only: after a 5xx the message may
+    /// have gone, and a field to "fix" would invite a resend.
     pub(crate) fn with_reason(mut self, reason: crate::reason::Reason) -> Self {
         self.inner.server_message = reason.message;
-        if reason.field.is_some() {
+        if reason.field.is_some() && self.inner.outcome == Outcome::Refused {
             self.inner.field = reason.field;
         }
         self
@@ -161,9 +163,9 @@ impl Error {
     }
 
     /// The server's own short reason, read from a JSON error body (the
-    /// first usable string under `error`, `message`, `detail` or `errors`),
+    /// first usable string under `message`, `detail`, `errors` or `error`),
     /// with control, line-separator and bidi characters removed and capped
-    /// at 200 characters. `None` when the body gave none.
+    /// at 200 characters (then `…` is added). `None` when the body gave none.
     ///
     /// It may quote patient data, so it is never part of the `Display` or
     /// `Debug` text: show it where the operator, not a shared log, reads it.

@@ -77,6 +77,30 @@ fn opt_bool(out: &mut Vec<u8>, name: &str, value: Option<bool>) {
     }
 }
 
+/// Bytes `s` takes as a JSON string literal, quotes excluded: what
+/// [`string`] writes for it, counted without writing.
+pub(crate) fn escaped_len(s: &str) -> usize {
+    let extra = |bytes: &[u8]| -> usize {
+        bytes
+            .iter()
+            .map(|&b| match b {
+                b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+                _ if b < 0x20 => 5,
+                _ => 0,
+            })
+            .sum()
+    };
+    // As in `string`: clean 16-byte chunks (nearly all) are skipped whole.
+    let mut chunks = s.as_bytes().chunks_exact(16);
+    let mut len = s.len();
+    for chunk in &mut chunks {
+        if chunk.iter().fold(false, |any, &b| any | needs_escape(b)) {
+            len += extra(chunk);
+        }
+    }
+    len + extra(chunks.remainder())
+}
+
 fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
@@ -156,6 +180,7 @@ mod tests {
         ] {
             let mut out = Vec::new();
             string(&mut out, s);
+            assert_eq!(escaped_len(s) + 2, out.len(), "{s:?}");
             assert_eq!(
                 String::from_utf8(out).unwrap(),
                 serde_json::to_string(s).unwrap(),

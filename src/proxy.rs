@@ -229,8 +229,9 @@ fn split_host_port(s: &str) -> Result<(&str, Option<&str>), &'static str> {
 /// `port`. Entries are comma separated and trimmed; `*` matches every host;
 /// `example.com`, `.example.com` and `*.example.com` all match that domain
 /// and its subdomains (curl's reading); `host:port` matches that port only;
-/// IP addresses match exactly, and `10.0.0.0/8` style ranges by prefix. The
-/// target's name is not looked up. An entry that fits none of these
+/// IP addresses match exactly, and `10.0.0.0/8` style ranges by prefix (a
+/// target given as an address is matched by these only). The target's name
+/// is not looked up. An entry that fits none of these
 /// matches nothing, which errs on the side of the proxy.
 pub(crate) fn no_proxy_matches(list: &str, host: &str, port: u16) -> bool {
     let host = host
@@ -270,6 +271,11 @@ fn entry_matches(entry: &str, host: &str, host_ip: Option<IpAddr>, port: u16) ->
     let name = name.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = name.parse::<IpAddr>() {
         return host_ip == Some(ip);
+    }
+    // An IP address is matched only by addresses and ranges (curl): read as
+    // a domain suffix, "0.1" would exempt 10.0.0.1 from the proxy.
+    if host_ip.is_some() {
+        return false;
     }
     let name = name
         .strip_prefix("*.")
@@ -727,6 +733,11 @@ mod tests {
         assert!(m("[fd00::1]:443", "[fd00::1]", 443));
         assert!(!m("[fd00::1]:80", "[fd00::1]", 443));
         assert!(!m("10.0.0.0/8", "[::ffff:10.0.0.1]", 443));
+        // Name entries never match an IP address by suffix.
+        for list in ["0.1", "0.0.1", "1", ".1", "*.0.0.1", "0.1:443"] {
+            assert!(!m(list, "10.0.0.1", 443), "{list}");
+        }
+        assert!(!m("1", "[fd00::1]", 443));
     }
 
     #[test]

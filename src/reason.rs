@@ -1,9 +1,9 @@
 //! The server's reason for a failure, read from a JSON error body.
 //!
 //! There is no published error schema, so the usual shapes are read:
-//! `{"error": "..."}`, `{"message": ...}`, `{"detail": ...}` and
-//! `{"errors": ...}`, each a string or arrays/objects of strings (the first
-//! usable one wins), plus an optional `"field"`. The reason may quote
+//! `{"message": ...}`, `{"detail": ...}`, `{"errors": ...}` and
+//! `{"error": "..."}`, each a string or arrays/objects of strings (the first
+//! usable one wins, in that order), plus an optional `"field"`. The reason may quote
 //! patient data, so it is kept apart from the error's `Display` text.
 
 use serde_json::{Map, Value};
@@ -11,8 +11,11 @@ use serde_json::{Map, Value};
 use crate::request::FIELD_NAMES;
 use crate::text;
 
-/// The keys a reason is looked for under, in order.
-const KEYS: [&str; 4] = ["error", "message", "detail", "errors"];
+/// The keys a reason is looked for under, in order. `error` comes last:
+/// beside a `message`, as in the common framework shapes (NestJS, Fastify,
+/// Spring: `{"error": "Bad Request", "message": "..."}`), it holds only the
+/// status phrase or a code, while `message` says what to fix.
+const KEYS: [&str; 4] = ["message", "detail", "errors", "error"];
 
 /// How deep nested arrays/objects are searched.
 const DEPTH: u8 = 4;
@@ -119,6 +122,24 @@ mod tests {
         assert_eq!(
             r(r#"{"detail":"third","message":"second","error":7}"#),
             some("second", None)
+        );
+        // Framework shapes where `error` is only the status phrase.
+        assert_eq!(
+            r(
+                r#"{"statusCode":422,"message":["patient_id must be a string"],"error":"Unprocessable Entity"}"#
+            ),
+            some("patient_id must be a string", None)
+        );
+        assert_eq!(
+            r(
+                r#"{"status":400,"error":"Bad Request","message":"","detail":"send_at: not a date"}"#
+            ),
+            some("send_at: not a date", Some("send_at"))
+        );
+        // With an empty message, the phrase is still better than nothing.
+        assert_eq!(
+            r(r#"{"error":"Bad Request","message":""}"#),
+            some("Bad Request", None)
         );
     }
 

@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use crate::text::Shown;
+
 /// What Hero said about an accepted message.
 ///
 /// Only `message_id` is essential; every other field is optional here, because
@@ -162,12 +164,12 @@ fn shown(v: &Option<String>) -> &'static str {
 }
 
 /// Patient content, the auth token, the clinical code and the confirmation
-/// link are redacted.
+/// link are redacted; the server's other strings are shown escaped and capped.
 impl fmt::Debug for MessageResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let fields = self.fields();
         f.debug_struct("MessageResponse")
-            .field("message_id", &self.message_id)
+            .field("message_id", &Shown(&self.message_id))
             .field(
                 "content",
                 &fields
@@ -175,7 +177,7 @@ impl fmt::Debug for MessageResponse {
                     .as_ref()
                     .map(|c| format!("<{} bytes>", c.len())),
             )
-            .field("created_at", &fields.created_at)
+            .field("created_at", &fields.created_at.as_deref().map(Shown))
             .field("snomed_code", &shown(&fields.snomed_code))
             .field("write_to_record", &fields.write_to_record)
             .field(
@@ -186,7 +188,7 @@ impl fmt::Debug for MessageResponse {
                 "confirm_write_to_record_url",
                 &shown(&fields.confirm_write_to_record_url),
             )
-            .field("submitted_by", &fields.submitted_by)
+            .field("submitted_by", &fields.submitted_by.as_deref().map(Shown))
             .field("send_at", &shown(&fields.send_at))
             .finish()
     }

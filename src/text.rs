@@ -12,6 +12,11 @@ use std::fmt::{self, Write};
 /// Characters shown from a server-provided value in a log line or error text.
 pub(crate) const SHOWN_CHARS: usize = 80;
 
+/// Characters shown of a TLS failure's text. It is the TLS library's own
+/// sentence, quoting the certificate's names, which are what to fix: an 80
+/// character cap cut "certificate is only valid for ..." off before them.
+pub(crate) const TLS_TEXT_CHARS: usize = 400;
+
 /// Characters kept of a server's reason for a refusal.
 pub(crate) const REASON_CHARS: usize = 200;
 
@@ -37,15 +42,24 @@ pub(crate) fn is_unsafe(c: char) -> bool {
 /// Formats lazily: costs nothing unless written.
 pub(crate) struct Shown<'a>(pub(crate) &'a str);
 
+/// Like [`Shown`], capped at the given number of characters.
+pub(crate) struct ShownUpTo<'a>(pub(crate) &'a str, pub(crate) usize);
+
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.0;
+        ShownUpTo(self.0, SHOWN_CHARS).fmt(f)
+    }
+}
+
+impl fmt::Display for ShownUpTo<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (s, cap) = (self.0, self.1);
         // The common case (a short, clean id) is written in one piece.
-        if s.len() <= SHOWN_CHARS && !s.chars().any(is_unsafe) {
+        if s.len() <= cap && !s.chars().any(is_unsafe) {
             return f.write_str(s);
         }
         for (n, c) in s.chars().enumerate() {
-            if n == SHOWN_CHARS {
+            if n == cap {
                 return write!(f, "…({} bytes)", s.len());
             }
             if is_unsafe(c) {
@@ -55,6 +69,26 @@ impl fmt::Display for Shown<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// The `Debug` form: quoted, with `"` and `\\` escaped as well, so a value
+/// cannot close its quotes and forge the fields after it; capped the same way.
+impl fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        for (n, c) in self.0.chars().enumerate() {
+            if n == SHOWN_CHARS {
+                f.write_char('"')?;
+                return write!(f, "…({} bytes)", self.0.len());
+            }
+            match c {
+                '"' | '\\' => write!(f, "\\{c}")?,
+                c if is_unsafe(c) => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_char('"')
     }
 }
 
@@ -71,11 +105,13 @@ pub(crate) fn reason(s: &str) -> Option<String> {
             space |= c.is_whitespace() || c.is_control();
             continue;
         }
-        if chars == REASON_CHARS {
+        let gap = space && !out.is_empty();
+        // Room for the separating space too: counting it could step over the cap.
+        if chars + usize::from(gap) + 1 > REASON_CHARS {
             out.push('…');
             break;
         }
-        if space && !out.is_empty() {
+        if gap {
             out.push(' ');
             chars += 1;
         }
@@ -112,6 +148,20 @@ mod tests {
     }
 
     #[test]
+    fn shown_debug_is_quoted_escaped_and_capped() {
+        assert_eq!(format!("{:?}", Shown("m-123")), "\"m-123\"");
+        assert_eq!(
+            format!("{:?}", Shown("a\", x: \"\\\u{2028}")),
+            r#""a\", x: \"\\\u{2028}""#
+        );
+        let long = format!("{:?}", Shown(&"y".repeat(1_000_000)));
+        assert_eq!(
+            long,
+            format!("\"{}\"…(1000000 bytes)", "y".repeat(SHOWN_CHARS))
+        );
+    }
+
+    #[test]
     fn reason_strips_and_caps() {
         assert_eq!(
             reason("  patient_id:\u{2028}patient\u{202e} not\r\nfound\t ").as_deref(),
@@ -125,5 +175,14 @@ mod tests {
             reason(&"z".repeat(REASON_CHARS)).unwrap().len(),
             REASON_CHARS
         );
+        // One-letter words: the spaces count towards the cap as well.
+        for words in ["a ".repeat(100_000), "ab ".repeat(100_000)] {
+            let capped = reason(&words).unwrap();
+            let n = capped.chars().count();
+            assert!((REASON_CHARS..=REASON_CHARS + 1).contains(&n), "{n}");
+            assert!(capped.ends_with('…'));
+        }
+        // The byte bound the C header states: 803 and the NUL.
+        assert_eq!(reason(&"😀".repeat(1000)).unwrap().len(), 803);
     }
 }

@@ -93,9 +93,10 @@ fn body_size(msg: &SendMessage) -> Result<(), Error> {
             return Ok(());
         }
     }
+    // The field that takes the most room once escaped is the one to shorten.
     let largest = fields
         .iter()
-        .max_by_key(|(_, v)| v.len())
+        .max_by_key(|(_, v)| crate::json::escaped_len(v))
         .map_or("message_string", |(name, _)| name);
     Err(Error::invalid(largest, RULE_BODY_SIZE))
 }

@@ -3,10 +3,10 @@
 //! the request bodies the mock recorded, the FFI misuse program, and (when
 //! `valgrind` is on PATH) leak checks.
 //!
-//! `make -C examples-c` runs `cargo build --release --lib` into the usual
-//! `target/` (cargo releases its lock on `target/` once the test binaries
-//! are built, so this does not deadlock) and links the programs against
-//! `target/release/libherohealth.a`.
+//! `make -C examples-c` runs `cargo build --release --lib --bin hero-mock`
+//! into the usual `target/` (cargo releases its lock on `target/` once the
+//! test binaries are built, so this does not deadlock) and links the
+//! programs against `target/release/libherohealth.a`.
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
@@ -678,6 +678,67 @@ fn send_message_cpp_runs() {
     assert!(text(&out.stderr).contains("403"));
 }
 
+/// What `outcomes_cpp` prints against the mock: herohealth.hpp carries
+/// every outcome, with every accessor of the reply and of the error.
+const CPP_OUTCOMES: &str = "\
+ok status=0 message_id=yes content=C++ outcome check created_at=yes snomed_code=185317003 auth_token=yes confirm_url=yes submitted_by=yes send_at=no write_to_record=1 json=object
+check-invalid status=1 error=1 kind=1 http=0 attempts=0 retry_after=-1 field=snomed_code body=0 server_message=- message=yes
+invalid status=1 error=1 kind=1 http=0 attempts=0 retry_after=-1 field=snomed_code body=0 server_message=- message=yes
+embedded-nul status=12 error=0 kind=0 http=0 attempts=0 retry_after=-1 field=- body=0 server_message=- message=yes
+embedded-nul-new status=12 error=0 kind=0 http=0 attempts=0 retry_after=-1 field=- body=0 server_message=- message=yes
+connect status=1 error=1 kind=4 http=0 attempts=1 retry_after=-1 field=- body=0 server_message=- message=yes
+config-builder status=12 error=0 kind=0 http=0 attempts=0 retry_after=-1 field=- body=0 server_message=- message=yes
+forbidden status=2 error=1 kind=11 http=403 attempts=1 retry_after=-1 field=- body=24 server_message=Unauthorised message=yes
+refused status=2 error=1 kind=11 http=422 attempts=1 retry_after=-1 field=patient_id body=62 server_message=patient_id: patient not found message=yes
+rate-limited status=2 error=1 kind=9 http=429 attempts=1 retry_after=1000 field=- body=29 server_message=Too many requests message=yes
+redirect status=2 error=1 kind=10 http=307 attempts=1 retry_after=-1 field=- body=30 server_message=Temporary redirect message=yes
+server-error status=3 error=1 kind=11 http=500 attempts=1 retry_after=-1 field=- body=25 server_message=Unknown error message=yes
+dropped status=3 error=1 kind=8 http=0 attempts=1 retry_after=-1 field=- body=0 server_message=- message=yes
+not-json status=4 error=1 kind=13 http=200 attempts=1 retry_after=-1 field=- body=8 server_message=- message=yes
+no-id status=4 error=1 kind=13 http=200 attempts=1 retry_after=-1 field=- body=31 server_message=- message=yes
+names sms=2 nhs_app=4 bogus=12 nul=12
+";
+
+/// `outcomes_cpp` with its argument: a loopback address where nothing listens.
+fn outcomes_cpp(mock: &Mock) -> Command {
+    let mut cmd = mock.command("outcomes_cpp");
+    cmd.arg(format!("http://127.0.0.1:{}", common::silent_port()));
+    cmd
+}
+
+#[test]
+fn cpp_header_carries_every_outcome() {
+    let mock = start_mock(&[]);
+    let (out, _) = run(&mut outcomes_cpp(&mock));
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        text(&out.stderr)
+    );
+    let expected = format!("version {}\n{CPP_OUTCOMES}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(stdout, expected);
+    // One request per case that reached the mock (no retries: max_attempts 1);
+    // the invalid message and the builder failures sent nothing.
+    let patients: Vec<String> = mock
+        .bodies()
+        .iter()
+        .map(|b| b["patient_id"].as_str().expect("patient_id").to_string())
+        .collect();
+    assert_eq!(
+        patients,
+        [
+            "4242", "999403", "999422", "999429", "999307", "999500", "999000", "999200", "999201"
+        ]
+    );
+    let first = &mock.bodies()[0];
+    assert_eq!(first["recipient_contact_detail"], "07700 900123");
+    assert!(
+        mock.bodies().iter().all(|b| b.get("task_id").is_none()),
+        "a message whose builder failed was sent"
+    );
+}
+
 #[test]
 fn threads_share_one_client() {
     let mock = start_mock(&[]);
@@ -816,6 +877,7 @@ fn valgrind_finds_no_leaks_or_errors() {
         &mock.command("send_message_cpp"),
         0,
     );
+    assert_clean_under_valgrind(&valgrind, "outcomes_cpp", &outcomes_cpp(&mock), 0);
     assert_clean_under_valgrind(&valgrind, "misuse", &bare("misuse"), 0);
     let mut cmd = mock.command("threads");
     cmd.arg("3");

@@ -93,6 +93,34 @@ fn server_message_ids_reach_log_lines_escaped_and_capped() {
     }
 }
 
+/// A reply's Debug text (what `{reply:?}` writes into a log) shows the
+/// server's strings escaped and capped, while the accessors keep them whole.
+#[test]
+fn reply_debug_shows_server_strings_escaped_and_capped() {
+    let id = format!("m-5\u{202e}\", forged: \"{}", "x".repeat(400_000));
+    let created = format!("2026\u{2028}INFO forged{}", "y".repeat(400_000));
+    let body = serde_json::json!({
+        "message_id": id,
+        "created_at": created,
+        "submitted_by": "Dr\u{2066} Who\u{85}",
+    })
+    .to_string();
+    let port = server("200 OK", &["Content-Type: application/json"], &body);
+    let (client, _) = logging_client(port);
+    let reply = client.send(&hello()).expect("accepted");
+    assert_eq!(reply.message_id(), id);
+    assert_eq!(reply.created_at(), Some(created.as_str()));
+    let debug = format!("{reply:?}");
+    assert!(debug.len() < 1000, "{} bytes of Debug text", debug.len());
+    assert!(
+        !debug.chars().any(is_unsafe),
+        "raw server text in {debug:?}"
+    );
+    assert!(!debug.contains("\"m-5\u{202e}\", forged"), "{debug}");
+    assert!(debug.contains("m-5\\u{202e}\\\", forged"), "{debug}");
+    assert!(debug.contains("Dr\\u{2066} Who\\u{85}"), "{debug}");
+}
+
 #[test]
 fn mock_refusal_gives_heros_reason_and_field() {
     let mock = Mock::start();
@@ -150,6 +178,66 @@ fn server_reason_is_stripped_capped_and_names_only_known_fields() {
     let e = failure(client.send(&hello()));
     assert_eq!(e.field(), Some("snomed_code"));
     assert_eq!(e.server_message(), Some("snomed_code: unknown concept"));
+}
+
+/// The error shapes of common server frameworks put the status phrase under
+/// `error` and what to fix under `message`: the reason is the latter.
+#[test]
+fn framework_error_shapes_give_the_message_not_the_status_phrase() {
+    for (status, body, reason, field) in [
+        (
+            "400 Bad Request",
+            r#"{"statusCode":400,"message":["patient_id must be a string"],"error":"Bad Request"}"#,
+            "patient_id must be a string",
+            None,
+        ),
+        (
+            "422 Unprocessable Entity",
+            r#"{"statusCode":422,"code":"FST_ERR_VALIDATION","error":"Unprocessable Entity","message":"send_at: must be a date-time"}"#,
+            "send_at: must be a date-time",
+            Some("send_at"),
+        ),
+    ] {
+        let port = server(status, &["Content-Type: application/json"], body);
+        let (client, _) = logging_client(port);
+        let e = failure(client.send(&hello()));
+        assert_eq!(e.outcome(), Outcome::Refused);
+        assert_eq!(e.server_message(), Some(reason), "{body}");
+        assert_eq!(e.field(), field, "{body}");
+    }
+}
+
+/// A reason of many short words is capped too (the spaces between them
+/// count towards the cap).
+#[test]
+fn server_reason_of_short_words_is_capped() {
+    let body = serde_json::json!({ "message": "a ".repeat(30_000) }).to_string();
+    let port = server("400 Bad Request", &[], &body);
+    let (client, _) = logging_client(port);
+    let e = failure(client.send(&hello()));
+    let reason = e.server_message().expect("a reason");
+    assert!(
+        reason.chars().count() <= 201,
+        "{} chars",
+        reason.chars().count()
+    );
+    assert!(reason.ends_with('…'), "{reason}");
+}
+
+/// After a 5xx the message may have gone: a field named by the body is not
+/// reported (it would invite fixing and resending), the reason still is.
+#[test]
+fn server_error_body_names_no_field() {
+    let port = server(
+        "500 Internal Server Error",
+        &["Content-Type: application/json"],
+        r#"{"error":"patient_id: lookup timed out","field":"patient_id"}"#,
+    );
+    let (client, _) = logging_client(port);
+    let e = failure(client.send(&hello()));
+    assert_eq!(e.outcome(), Outcome::MayHaveBeenSent);
+    assert_eq!(e.server_message(), Some("patient_id: lookup timed out"));
+    assert_eq!(e.field(), None);
 }
 
 /// A common set-up slip: `https://` to the local mock, which speaks plain HTTP.

@@ -453,7 +453,33 @@ fn tls_wrong_host_name_is_not_sent() {
         .ca_file(ca.path())
         .build()
         .unwrap();
-    untrusted_tls_send(&server, &client);
+    let e = untrusted_tls_send(&server, &client);
+    // The names the certificate is valid for are what to fix: not cut off.
+    assert!(e.to_string().contains("other.example"), "{e}");
+}
+
+/// A certificate with very many names still gives a bounded error text.
+#[test]
+fn tls_wrong_host_name_with_many_names_is_capped() {
+    let pki = Pki::new();
+    let names: Vec<String> = (0..200)
+        .map(|i| format!("name-{i:03}-{}.example", "x".repeat(40)))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let server = serve_tls(pki.leaf(&names), ok_reply());
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    let client = builder(server.https_url())
+        .ca_file(ca.path())
+        .build()
+        .unwrap();
+    let e = untrusted_tls_send(&server, &client);
+    let text = e.to_string();
+    assert!(text.contains("name-000-"), "{text}");
+    assert!(
+        text.chars().count() < 600,
+        "{} characters",
+        text.chars().count()
+    );
 }
 
 #[test]
@@ -498,6 +524,43 @@ fn socks_proxies_are_refused_not_bypassed() {
         .proxy("http://127.0.0.1:9")
         .build()
         .unwrap();
+}
+
+/// An explicit proxy URL is read by the same rules as a proxy variable:
+/// nothing silently changed (a port out of range became 80), and curl's
+/// default port.
+#[test]
+fn explicit_proxy_urls_follow_the_variables_rules() {
+    for url in [
+        "proxy.invalid:99999",
+        "http://proxy.invalid:0",
+        "http://:3128",
+        "http://jsmith:hunter2%zz@proxy.invalid:3128",
+        "http://proxy.invalid:3128\r",
+    ] {
+        let e = builder("https://hero.invalid")
+            .proxy(url)
+            .build()
+            .expect_err(url);
+        expect(&e, Outcome::NotSent, ErrorKind::Config);
+        let text = e.to_string();
+        assert!(text.contains("proxy URL is not a usable proxy"), "{text}");
+        for secret in ["hunter2", "jsmith", "proxy.invalid"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    builder("https://hero.invalid")
+        .proxy("proxy.invalid")
+        .log_hook(move |_, line| sink.lock().unwrap().push(line.to_owned()))
+        .build()
+        .unwrap();
+    let lines = lines.lock().unwrap();
+    assert!(
+        lines.contains(&"sending through proxy proxy.invalid:1080".to_owned()),
+        "{lines:?}"
+    );
 }
 
 #[test]

@@ -182,9 +182,10 @@ pub extern "C" fn hero_error_field(error: *const hero_error) -> *const c_char {
 }
 
 /// The server's own short reason for the failure, read from a JSON error
-/// body (the first usable string under `error`, `message`, `detail` or
-/// `errors`), UTF-8, with control, line-separator and bidi characters
-/// removed and at most 200 characters. NULL when the body gave none or
+/// body (the first usable string under `message`, `detail`, `errors` or
+/// `error`), UTF-8, with control, line-separator and bidi characters
+/// removed, at most 200 characters and a closing `…` (at most 804 bytes
+/// with the NUL). NULL when the body gave none or
 /// `error` is NULL. Borrowed: valid until `hero_error_free(error)`; do not
 /// free it. It may quote patient data, so it is never part of
 /// `hero_error_message`: show it to the operator, not in shared logs.

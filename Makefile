@@ -1,0 +1,155 @@
+# Builds and installs herohealth as a C library.
+#
+#   make                                   # release build (cargo) + install files
+#   make install PREFIX=/opt/hero          # headers, libraries, pkg-config, CMake
+#   make install DESTDIR=/tmp/stage        # staged, for packaging
+#   make uninstall PREFIX=/opt/hero
+#   make dist                              # a .tar.gz of an installed tree
+#
+# GNU conventions: PREFIX (default /usr/local), EXEC_PREFIX, LIBDIR,
+# INCLUDEDIR, PKGCONFIGDIR, CMAKEDIR, DESTDIR (the lower-case prefix, libdir
+# and includedir work too). Needs a Rust toolchain, a C toolchain's binutils
+# (ld, objcopy, ar) and, for the CMake version file, cmake.
+#
+# Platform-specific names are variables (SHARED_LIB*, STATIC_LIB, LD,
+# OBJCOPY, AR) and the shared library has its own install step
+# (install-shared), so another target (RUST_TARGET=<triple>) can set its
+# own next to the Linux names below.
+
+NAME := herohealth
+VERSION := $(shell sed -n 's/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)
+VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+VERSION_MINOR := $(word 2,$(subst ., ,$(VERSION)))
+# While 0.x every minor release may break the C ABI; from 1.0 only a major
+# one. build.rs puts the same name in the SONAME.
+ABI_VERSION := $(if $(filter 0,$(VERSION_MAJOR)),0.$(VERSION_MINOR),$(VERSION_MAJOR))
+CMAKE_COMPATIBILITY := $(if $(filter 0,$(VERSION_MAJOR)),SameMinorVersion,SameMajorVersion)
+
+prefix ?= /usr/local
+PREFIX ?= $(prefix)
+EXEC_PREFIX ?= $(PREFIX)
+libdir ?= $(EXEC_PREFIX)/lib
+LIBDIR ?= $(libdir)
+includedir ?= $(PREFIX)/include
+INCLUDEDIR ?= $(includedir)
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR ?= $(LIBDIR)/cmake/$(NAME)
+DESTDIR ?=
+
+CARGO ?= cargo
+RUSTC ?= rustc
+CMAKE ?= cmake
+LD ?= ld
+OBJCOPY ?= objcopy
+AR ?= ar
+INSTALL ?= install
+
+# Rust target triple; empty builds for this machine.
+RUST_TARGET ?=
+TARGET_DIR ?= $(CURDIR)/target
+CARGO_FLAGS := --release --lib --target-dir $(TARGET_DIR) $(if $(RUST_TARGET),--target $(RUST_TARGET))
+OUT := $(TARGET_DIR)/$(if $(RUST_TARGET),$(RUST_TARGET)/)release
+# Files made here from cargo's output, ready to install.
+STAGE := $(OUT)/install
+
+# Library names: Linux/ELF.
+SHARED_LIB := lib$(NAME).so
+SHARED_LIB_SONAME := $(SHARED_LIB).$(ABI_VERSION)
+SHARED_LIB_FULL := $(SHARED_LIB).$(VERSION)
+STATIC_LIB := lib$(NAME).a
+DIST_NAME = $(NAME)-$(VERSION)-$(or $(RUST_TARGET),$(shell $(RUSTC) -vV | sed -n 's/^host: //p'))
+
+# Run from `cargo test` (tests/), cargo's variables for the running package
+# would reach this cargo; ring's build script watches OUT_DIR and
+# CARGO_MANIFEST_DIR, so they would make it rebuild everything. A build must
+# not depend on who started it.
+unexport OUT_DIR CARGO_MANIFEST_DIR CARGO_MANIFEST_PATH CARGO_CRATE_NAME CARGO_PRIMARY_PACKAGE \
+	CARGO_TARGET_TMPDIR CARGO_RUSTC_CURRENT_DIR $(filter CARGO_PKG_% CARGO_BIN_%,$(.VARIABLES))
+
+.PHONY: all build install install-shared uninstall dist
+
+all: build
+
+# Cargo decides what is stale; the files made from its output are then
+# updated by a second make, which sees cargo's new time stamps.
+build:
+	$(CARGO) build $(CARGO_FLAGS)
+	@mkdir -p $(STAGE)
+	@# The system libraries a static link needs, exactly as rustc reports them
+	@# (a separate, cached unit: the note is replayed when it is fresh).
+	$(CARGO) rustc $(CARGO_FLAGS) --crate-type staticlib -- --print native-static-libs \
+		> $(STAGE)/native-static-libs.log 2>&1 || { cat $(STAGE)/native-static-libs.log >&2; exit 1; }
+	@sed -n 's/^.*note: native-static-libs: *//p' $(STAGE)/native-static-libs.log | tail -n 1 \
+		> $(STAGE)/native-static-libs.tmp
+	@test -s $(STAGE)/native-static-libs.tmp || { cat $(STAGE)/native-static-libs.log >&2; \
+		echo "make: rustc did not report native-static-libs" >&2; exit 1; }
+	@cmp -s $(STAGE)/native-static-libs.tmp $(STAGE)/native-static-libs \
+		|| mv $(STAGE)/native-static-libs.tmp $(STAGE)/native-static-libs
+	@rm -f $(STAGE)/native-static-libs.tmp
+	@$(MAKE) --no-print-directory $(STAGE)/$(STATIC_LIB)
+
+# The installed static library: cargo's archive linked into one object whose
+# only global symbols are hero_*. A second Rust static library in the same
+# program then cannot clash with this one's copy of std (rust_eh_personality
+# and friends). Its unwinding table reference gets a name of its own, as the
+# linker merges such COMDAT groups by name. Embedded LLVM bitcode is dropped:
+# a linker plugin built for another LLVM version would choke on it.
+$(STAGE)/$(STATIC_LIB): $(OUT)/$(STATIC_LIB)
+	@mkdir -p $(STAGE)
+	$(LD) -r --whole-archive $< -o $(STAGE)/$(NAME).o
+	$(OBJCOPY) --wildcard --keep-global-symbol='hero_*' \
+		--remove-section=.llvmbc --remove-section=.llvmcmd \
+		--redefine-sym DW.ref.rust_eh_personality=DW.ref.$(NAME)_rust_eh_personality \
+		$(STAGE)/$(NAME).o
+	rm -f $@
+	$(AR) rcs $@ $(STAGE)/$(NAME).o
+	rm -f $(STAGE)/$(NAME).o
+
+# Substitutes the install locations into a template.
+fill_template = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	-e 's|@SHARED_LIB_FULL@|$(SHARED_LIB_FULL)|g' -e 's|@SHARED_LIB_SONAME@|$(SHARED_LIB_SONAME)|g' \
+	-e 's|@STATIC_LIB@|$(STATIC_LIB)|g' \
+	-e "s|@NATIVE_STATIC_LIBS@|$$(cat $(STAGE)/native-static-libs)|g" \
+	-e "s|@CMAKE_NATIVE_STATIC_LIBS@|$$(sed 's/^ *-l//; s/  *-l/;/g; s/ *$$//' $(STAGE)/native-static-libs)|g"
+
+# The shared library under its full version, plus the SONAME link the
+# loader uses and the unversioned link the linker uses.
+install-shared: build
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR)
+	$(INSTALL) -m 755 $(OUT)/$(SHARED_LIB) $(DESTDIR)$(LIBDIR)/$(SHARED_LIB_FULL)
+	ln -sf $(SHARED_LIB_FULL) $(DESTDIR)$(LIBDIR)/$(SHARED_LIB_SONAME)
+	ln -sf $(SHARED_LIB_SONAME) $(DESTDIR)$(LIBDIR)/$(SHARED_LIB)
+
+install: build install-shared
+	@command -v $(CMAKE) >/dev/null || { echo "make install: $(CMAKE) is needed to write the CMake package's version file" >&2; exit 1; }
+	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
+	$(INSTALL) -m 644 include/$(NAME).h include/$(NAME).hpp $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 644 $(STAGE)/$(STATIC_LIB) $(DESTDIR)$(LIBDIR)/$(STATIC_LIB)
+	$(fill_template) cmake/$(NAME).pc.in > $(STAGE)/$(NAME).pc
+	$(INSTALL) -m 644 $(STAGE)/$(NAME).pc $(DESTDIR)$(PKGCONFIGDIR)/$(NAME).pc
+	$(fill_template) cmake/$(NAME)Config.cmake.in > $(STAGE)/$(NAME)Config.cmake
+	$(CMAKE) -DVERSION=$(VERSION) -DCOMPATIBILITY=$(CMAKE_COMPATIBILITY) \
+		-DPOINTER_BYTES=$$(( $$($(RUSTC) $(if $(RUST_TARGET),--target $(RUST_TARGET)) --print cfg \
+			| sed -n 's/^target_pointer_width="\(.*\)"/\1/p') / 8 )) \
+		-DOUT=$(STAGE)/$(NAME)ConfigVersion.cmake -P cmake/version.cmake
+	$(INSTALL) -m 644 $(STAGE)/$(NAME)Config.cmake $(STAGE)/$(NAME)ConfigVersion.cmake $(DESTDIR)$(CMAKEDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/$(NAME).h $(DESTDIR)$(INCLUDEDIR)/$(NAME).hpp
+	rm -f $(DESTDIR)$(LIBDIR)/$(SHARED_LIB) $(DESTDIR)$(LIBDIR)/$(SHARED_LIB_SONAME) \
+		$(DESTDIR)$(LIBDIR)/$(SHARED_LIB_FULL) $(DESTDIR)$(LIBDIR)/$(STATIC_LIB)
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/$(NAME).pc
+	rm -f $(DESTDIR)$(CMAKEDIR)/$(NAME)Config.cmake $(DESTDIR)$(CMAKEDIR)/$(NAME)ConfigVersion.cmake
+	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
+
+# A release archive: the tree `make install` writes under PREFIX, plus the
+# licences. Unpack it at / (or pass PREFIX to match where it will live).
+DIST_DIR := $(TARGET_DIR)/dist
+dist: build
+	rm -rf $(DIST_DIR)/$(DIST_NAME)
+	$(MAKE) --no-print-directory install DESTDIR=$(DIST_DIR)/$(DIST_NAME)
+	$(INSTALL) -d $(DIST_DIR)/$(DIST_NAME)$(PREFIX)/share/doc/$(NAME)
+	$(INSTALL) -m 644 README.md LICENSE-MIT LICENSE-APACHE $(DIST_DIR)/$(DIST_NAME)$(PREFIX)/share/doc/$(NAME)/
+	tar -C $(DIST_DIR)/$(DIST_NAME) -czf $(DIST_DIR)/$(DIST_NAME).tar.gz .
+	@echo "dist: $(DIST_DIR)/$(DIST_NAME).tar.gz"

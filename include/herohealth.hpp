@@ -1,0 +1,421 @@
+/*
+ * herohealth.hpp: a header-only C++17 layer over herohealth.h.
+ *
+ * RAII handles (move-only) free themselves with the matching hero_*_free;
+ * no exceptions are thrown or needed (builds with -fno-exceptions). Every
+ * rule lives in the library: this header only converts types and owns
+ * handles, so each call here maps to one C call documented in herohealth.h.
+ *
+ *   hero::Config config = hero::Config::custom("http://127.0.0.1:8080", key, group);
+ *   config.deadline_ms(10000);
+ *   hero::Result<hero::Client> client = hero::Client::create(config);
+ *   if (!client) { std::fprintf(stderr, "%s\n", client.message()); return 1; }
+ *   hero::Message msg("4242", HERO_MESSAGE_TYPE_SMS, "Your flu jab is due.");
+ *   msg.recipient_contact_detail("07700 900123").write_to_record(true);
+ *   hero::Result<hero::Response> sent = client.value().send(msg);
+ *   switch (sent.status()) {
+ *   case HERO_OK: std::puts(sent.value().message_id()); break;
+ *   case HERO_MAY_HAVE_BEEN_SENT:   // check in Hero before resending
+ *   ...
+ *   }
+ *
+ * Strings in are std::string_view; the C API takes NUL-terminated strings,
+ * so each is copied into a std::string for the call (the library copies it
+ * again and the caller keeps ownership, as in C). A view holding a NUL
+ * character cannot be passed to C without cutting it short, so it is
+ * refused with HERO_INVALID_ARGUMENT and nothing is changed or sent.
+ *
+ * Strings out are borrowed exactly as in C: `const char *` (NULL where the
+ * C function may return NULL) or std::string_view, valid until the object
+ * they came from (Response, Error) is destroyed or moved from.
+ *
+ * Builders (Config, Message) keep the first failing status of their setters;
+ * Client::create and Client::send then return that status without calling
+ * the library, so a setter that failed can never let a message go out
+ * without the field it was meant to set.
+ *
+ * Thread rules are C's: a Client may be shared by any number of threads;
+ * a Config or Message is used by one thread at a time; Response and Error
+ * are immutable.
+ */
+#ifndef HEROHEALTH_HPP
+#define HEROHEALTH_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "herohealth.h"
+
+namespace hero {
+
+namespace detail {
+
+// unique_ptr deleter calling the library's own free function.
+template <typename T, void (*Free)(T *)>
+struct Deleter {
+    void operator()(T *p) const noexcept { Free(p); }
+};
+
+template <typename T, void (*Free)(T *)>
+using Handle = std::unique_ptr<T, Deleter<T, Free>>;
+
+// A NUL-terminated copy of a view, or nothing when the view holds a NUL
+// (C would read it cut short).
+class CString {
+  public:
+    explicit CString(std::string_view s) : copy_(s), ok_(s.find('\0') == std::string_view::npos) {}
+    bool ok() const noexcept { return ok_; }
+    const char *get() const noexcept { return copy_.c_str(); }
+
+  private:
+    std::string copy_;
+    bool ok_;
+};
+
+// Receives a T* from a C out-parameter and hands it to a Handle.
+template <typename H>
+class Out {
+  public:
+    explicit Out(H &owner) noexcept : owner_(owner) {}
+    ~Out() { owner_.reset(raw_); }
+    Out(const Out &) = delete;
+    Out &operator=(const Out &) = delete;
+    operator typename H::pointer *() noexcept { return &raw_; }
+
+  private:
+    H &owner_;
+    typename H::pointer raw_ = nullptr;
+};
+
+template <typename H>
+Out<H> out(H &owner) noexcept {
+    return Out<H>(owner);
+}
+
+}  // namespace detail
+
+// The library version, e.g. "0.1.0" (hero_version).
+inline std::string_view version() noexcept { return hero_version(); }
+
+// A short static text for a status (hero_status_text).
+inline const char *status_text(hero_status status) noexcept {
+    return hero_status_text(static_cast<int32_t>(status));
+}
+
+// A view of a borrowed C string; empty for NULL.
+inline std::string_view view(const char *s) noexcept { return s ? std::string_view(s) : std::string_view(); }
+
+// Details of a failure (hero_error). Empty when the call failed without
+// one (misuse such as HERO_NULL_ARGUMENT, or a builder's own status):
+// then every accessor returns its "no error" value, as the C functions do
+// for NULL.
+class Error {
+  public:
+    Error() noexcept = default;
+    explicit Error(hero_error *raw) noexcept : handle_(raw) {}
+
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+    const hero_error *get() const noexcept { return handle_.get(); }
+
+    // HERO_NOT_SENT, HERO_REFUSED, HERO_MAY_HAVE_BEEN_SENT or
+    // HERO_ACCEPTED_ID_UNKNOWN; HERO_NULL_ARGUMENT when empty.
+    hero_status status() const noexcept { return hero_error_status(get()); }
+    hero_kind kind() const noexcept { return hero_error_kind(get()); }
+    // One line of English; NULL when empty. Borrowed from this Error.
+    const char *message() const noexcept { return hero_error_message(get()); }
+    // The offending field's JSON name (invalid input, or the field a
+    // server's refusal names), else NULL.
+    const char *field() const noexcept { return hero_error_field(get()); }
+    // The server's own short reason from its error body, else NULL. May
+    // quote patient data: for the operator, not for shared logs.
+    const char *server_message() const noexcept { return hero_error_server_message(get()); }
+    uint16_t http_status() const noexcept { return hero_error_http_status(get()); }
+    // -1 when the server sent no Retry-After.
+    int64_t retry_after_ms() const noexcept { return hero_error_retry_after_ms(get()); }
+    uint32_t attempts() const noexcept { return hero_error_attempts(get()); }
+    // The raw response body (may hold patient data); empty when none.
+    std::string_view body() const noexcept {
+        size_t len = 0;
+        const uint8_t *bytes = hero_error_body(get(), &len);
+        return bytes ? std::string_view(reinterpret_cast<const char *>(bytes), len) : std::string_view();
+    }
+
+  private:
+    friend class Client;
+    friend class Config;
+    detail::Handle<hero_error, hero_error_free> handle_;
+};
+
+// A call's status and, on failure, its Error.
+class Outcome {
+  public:
+    explicit Outcome(hero_status status, Error error = Error()) noexcept
+        : status_(status), error_(std::move(error)) {}
+
+    hero_status status() const noexcept { return status_; }
+    bool ok() const noexcept { return status_ == HERO_OK; }
+    explicit operator bool() const noexcept { return ok(); }
+    const Error &error() const noexcept { return error_; }
+    // The error's message, or the status text when there is no Error.
+    // Never NULL; borrowed from this object (or static).
+    const char *message() const noexcept { return error_ ? error_.message() : status_text(status_); }
+
+  private:
+    hero_status status_;
+    Error error_;
+};
+
+// An Outcome that carries a value (a Client, a Config, a Response) on
+// HERO_OK. value() on a failed result is an empty handle.
+template <typename T>
+class Result : public Outcome {
+  public:
+    Result(hero_status status, T value, Error error = Error()) noexcept
+        : Outcome(status, std::move(error)), value_(std::move(value)) {}
+
+    T &value() & noexcept { return value_; }
+    const T &value() const & noexcept { return value_; }
+    T &&value() && noexcept { return std::move(value_); }
+
+  private:
+    T value_;
+};
+
+// An accepted message's reply (hero_response). Strings are borrowed from
+// this object; NULL where the field was absent.
+class Response {
+  public:
+    Response() noexcept = default;
+    explicit Response(hero_response *raw) noexcept : handle_(raw) {}
+
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+    const hero_response *get() const noexcept { return handle_.get(); }
+
+    const char *message_id() const noexcept { return hero_response_message_id(get()); }
+    const char *content() const noexcept { return hero_response_content(get()); }
+    const char *created_at() const noexcept { return hero_response_created_at(get()); }
+    const char *snomed_code() const noexcept { return hero_response_snomed_code(get()); }
+    const char *auth_token() const noexcept { return hero_response_auth_token(get()); }
+    const char *confirm_write_to_record_url() const noexcept {
+        return hero_response_confirm_write_to_record_url(get());
+    }
+    const char *submitted_by() const noexcept { return hero_response_submitted_by(get()); }
+    const char *send_at() const noexcept { return hero_response_send_at(get()); }
+    // 1 true, 0 false, -1 absent.
+    int32_t write_to_record() const noexcept { return hero_response_write_to_record(get()); }
+    // All 9 fields as one JSON object; empty for an empty Response.
+    std::string_view json() const noexcept { return view(hero_response_json(get())); }
+
+  private:
+    friend class Client;
+    detail::Handle<hero_response, hero_response_free> handle_;
+};
+
+// Builders share this: the first failing status is kept and later calls
+// are skipped, so a half-applied builder never reaches the library.
+class Builder {
+  public:
+    hero_status status() const noexcept { return status_; }
+    bool ok() const noexcept { return status_ == HERO_OK; }
+
+  protected:
+    Builder() noexcept = default;
+    explicit Builder(hero_status status) noexcept : status_(status) {}
+
+    // Calls f(raw, args...) unless an earlier step failed.
+    template <typename Raw, typename F, typename... A>
+    void step(Raw *raw, F f, A... args) noexcept {
+        if (status_ == HERO_OK) status_ = f(raw, args...);
+    }
+    // The same for one string argument.
+    template <typename Raw, typename F>
+    void step_text(Raw *raw, F f, std::string_view text) {
+        if (status_ != HERO_OK) return;
+        detail::CString c(text);
+        status_ = c.ok() ? f(raw, c.get()) : HERO_INVALID_ARGUMENT;
+    }
+
+    hero_status status_ = HERO_OK;
+};
+
+// Client settings (hero_config).
+class Config : public Builder {
+  public:
+    // HERO_TARGET_PRODUCTION: real patients.
+    static Config production(std::string_view api_key, std::string_view practice_group_id) {
+        return Config(HERO_TARGET_PRODUCTION, nullptr, api_key, practice_group_id);
+    }
+    static Config staging(std::string_view api_key, std::string_view practice_group_id) {
+        return Config(HERO_TARGET_STAGING, nullptr, api_key, practice_group_id);
+    }
+    // HERO_TARGET_CUSTOM: https, or http for loopback (the mock).
+    static Config custom(std::string_view base_url, std::string_view api_key,
+                         std::string_view practice_group_id) {
+        return Config(HERO_TARGET_CUSTOM, &base_url, api_key, practice_group_id);
+    }
+    // hero_config_new_from_env: HERO_API_KEY, HERO_PRACTICE_GROUP_ID,
+    // HERO_BASE_URL or HERO_ENVIRONMENT, HERO_CA_FILE.
+    static Result<Config> from_env() {
+        Config config;
+        Error error;
+        hero_status status = hero_config_new_from_env(detail::out(config.handle_), detail::out(error.handle_));
+        config.status_ = status;
+        return Result<Config>(status, std::move(config), std::move(error));
+    }
+
+    Config &connect_timeout_ms(uint32_t ms) { return apply(hero_config_set_connect_timeout_ms, ms); }
+    Config &deadline_ms(uint32_t ms) { return apply(hero_config_set_deadline_ms, ms); }
+    Config &max_attempts(uint32_t attempts) { return apply(hero_config_set_max_attempts, attempts); }
+    Config &max_retry_wait_ms(uint32_t ms) { return apply(hero_config_set_max_retry_wait_ms, ms); }
+    Config &max_idle_age_ms(uint32_t ms) { return apply(hero_config_set_max_idle_age_ms, ms); }
+    Config &strict_checks(bool on) { return apply(hero_config_set_strict_checks, on); }
+    Config &user_agent_suffix(std::string_view s) { return apply_text(hero_config_set_user_agent_suffix, s); }
+    Config &ca_file(std::string_view path) { return apply_text(hero_config_set_ca_file, path); }
+    Config &proxy(std::string_view url) { return apply_text(hero_config_set_proxy, url); }
+    // callback and user_data must outlive every client made from this config.
+    Config &log_callback(hero_log_callback callback, void *user_data) {
+        return apply(hero_config_set_log_callback, callback, user_data);
+    }
+
+    const hero_config *get() const noexcept { return handle_.get(); }
+
+  private:
+    Config() noexcept = default;
+    Config(hero_target target, const std::string_view *base_url, std::string_view api_key,
+           std::string_view practice_group_id) {
+        detail::CString key(api_key), group(practice_group_id), url(base_url ? *base_url : std::string_view());
+        if (!key.ok() || !group.ok() || !url.ok()) {
+            status_ = HERO_INVALID_ARGUMENT;
+            return;
+        }
+        status_ = hero_config_new(target, base_url ? url.get() : nullptr, key.get(), group.get(),
+                                  detail::out(handle_));
+    }
+
+    template <typename F, typename... A>
+    Config &apply(F f, A... args) {
+        step(handle_.get(), f, args...);
+        return *this;
+    }
+    template <typename F>
+    Config &apply_text(F f, std::string_view text) {
+        step_text(handle_.get(), f, text);
+        return *this;
+    }
+
+    detail::Handle<hero_config, hero_config_free> handle_;
+};
+
+// A message being built (hero_message): the three required fields, then
+// optional ones by chained setters. May be sent any number of times.
+class Message : public Builder {
+  public:
+    Message(std::string_view patient_id, hero_message_type type, std::string_view message_string) {
+        detail::CString id(patient_id), text(message_string);
+        status_ = (id.ok() && text.ok()) ? hero_message_new(id.get(), type, text.get(), detail::out(handle_))
+                                         : HERO_INVALID_ARGUMENT;
+    }
+
+    Message &recipient_contact_detail(std::string_view v) {
+        return apply_text(hero_message_set_recipient_contact_detail, v);
+    }
+    Message &fallback_contact_detail(std::string_view v) {
+        return apply_text(hero_message_set_fallback_contact_detail, v);
+    }
+    Message &snomed_code(std::string_view v) { return apply_text(hero_message_set_snomed_code, v); }
+    Message &snomed_term(std::string_view v) { return apply_text(hero_message_set_snomed_term, v); }
+    Message &task_id(std::string_view v) { return apply_text(hero_message_set_task_id, v); }
+    Message &attachment_uuid(std::string_view v) { return apply_text(hero_message_set_attachment_uuid, v); }
+    Message &short_link_id(std::string_view v) { return apply_text(hero_message_set_short_link_id, v); }
+    Message &send_at(std::string_view v) { return apply_text(hero_message_set_send_at, v); }
+    // `encrypted` as Hero's string form; encrypted(bool) for the boolean.
+    Message &encrypted_text(std::string_view v) { return apply_text(hero_message_set_encrypted_text, v); }
+    Message &encrypted(bool v) { return apply(hero_message_set_encrypted, v); }
+    Message &write_to_record(bool v) { return apply(hero_message_set_write_to_record, v); }
+    Message &auto_write_to_record(bool v) { return apply(hero_message_set_auto_write_to_record, v); }
+    Message &fallback_message_type(hero_fallback_type v) { return apply(hero_message_set_fallback_message_type, v); }
+    Message &assignee_id(int64_t v) { return apply(hero_message_set_assignee_id, v); }
+    Message &assignee_type(hero_assignee_type v) { return apply(hero_message_set_assignee_type, v); }
+
+    const hero_message *get() const noexcept { return handle_.get(); }
+
+  private:
+    template <typename F, typename... A>
+    Message &apply(F f, A... args) {
+        step(handle_.get(), f, args...);
+        return *this;
+    }
+    template <typename F>
+    Message &apply_text(F f, std::string_view text) {
+        step_text(handle_.get(), f, text);
+        return *this;
+    }
+
+    detail::Handle<hero_message, hero_message_free> handle_;
+};
+
+// Names as Hero spells them ("sms", "AdminTeam"...) to the C values;
+// HERO_INVALID_ARGUMENT (and `out` unchanged) for any other name.
+inline hero_status message_type_from_name(std::string_view name, hero_message_type &out) {
+    detail::CString c(name);
+    return c.ok() ? hero_message_type_from_name(c.get(), &out) : HERO_INVALID_ARGUMENT;
+}
+inline hero_status fallback_type_from_name(std::string_view name, hero_fallback_type &out) {
+    detail::CString c(name);
+    return c.ok() ? hero_fallback_type_from_name(c.get(), &out) : HERO_INVALID_ARGUMENT;
+}
+inline hero_status assignee_type_from_name(std::string_view name, hero_assignee_type &out) {
+    detail::CString c(name);
+    return c.ok() ? hero_assignee_type_from_name(c.get(), &out) : HERO_INVALID_ARGUMENT;
+}
+
+// A client (hero_client): thread-safe, share one.
+class Client {
+  public:
+    Client() noexcept = default;
+
+    // hero_client_new; a Config whose builder failed is returned as is.
+    static Result<Client> create(const Config &config) {
+        Client client;
+        Error error;
+        hero_status status = config.status();
+        if (status == HERO_OK)
+            status = hero_client_new(config.get(), detail::out(client.handle_), detail::out(error.handle_));
+        return Result<Client>(status, std::move(client), std::move(error));
+    }
+
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+    const hero_client *get() const noexcept { return handle_.get(); }
+
+    // hero_client_send: the outcome, and the reply (HERO_OK) or the error.
+    // A Message whose builder failed is not sent: its status comes back.
+    Result<Response> send(const Message &message) const {
+        Response response;
+        Error error;
+        hero_status status = message.status();
+        if (status == HERO_OK)
+            status = hero_client_send(get(), message.get(), detail::out(response.handle_), detail::out(error.handle_));
+        return Result<Response>(status, std::move(response), std::move(error));
+    }
+
+    // hero_client_check: every rule, nothing sent.
+    Outcome check(const Message &message) const {
+        Error error;
+        hero_status status = message.status();
+        if (status == HERO_OK) status = hero_client_check(get(), message.get(), detail::out(error.handle_));
+        return Outcome(status, std::move(error));
+    }
+
+    uint64_t connections_opened() const noexcept { return hero_client_connections_opened(get()); }
+
+  private:
+    detail::Handle<hero_client, hero_client_free> handle_;
+};
+
+}  // namespace hero
+
+#endif /* HEROHEALTH_HPP */
