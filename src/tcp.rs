@@ -30,11 +30,11 @@ use crate::wire;
 /// headers and body (or their TLS records) leave in one `send`.
 const MAX_PENDING: usize = 64 * 1024;
 
-/// Whether a `send` that timed out may be resumed. Linux returns the count
-/// of what a timed-out `send` had already passed on; Windows reports only
-/// the timeout, leaving the socket in an indeterminate state: part of the
-/// data may have gone, so it must be neither sent again nor counted as
-/// unsent.
+/// Whether a `send` that timed out may be resumed. On unix a timed-out
+/// `send` returns the count of what it had already passed on; Windows
+/// reports only the timeout, leaving the socket in an indeterminate state:
+/// part of the data may have gone, so it must be neither sent again nor
+/// counted as unsent.
 const RESUMABLE_SEND: bool = cfg!(unix);
 
 /// The part of `pending` to offer in one `send`. Where a failed `send`
