@@ -455,6 +455,10 @@ pub(crate) trait AttemptHook {
     fn after_attempt(&self, result: Result<&MessageResponse, &Error>);
 }
 
+/// How far the agent's own timeout may overrun the caller's deadline before
+/// a request gets a per-request timeout instead.
+const DEADLINE_SLACK: Duration = Duration::from_millis(1);
+
 /// How one attempt ended, when it did not succeed.
 struct Failed {
     error: Error,
@@ -554,7 +558,9 @@ impl Client {
                 hook.before_attempt(attempt)
                     .map_err(|e| e.with_attempts(attempt - 1))?;
             }
-            let result = self.attempt(body, remaining, attempt);
+            // The time left is taken again inside: the log line and the hook
+            // above may have taken some of it.
+            let result = self.attempt(body, deadline, attempt);
             if let Some(hook) = hook
                 && !remaining.is_zero()
             {
@@ -616,10 +622,11 @@ impl Client {
     fn attempt(
         &self,
         body: &[u8],
-        remaining: Duration,
+        deadline: Instant,
         attempt: u32,
     ) -> Result<MessageResponse, Failed> {
         let i = &*self.inner;
+        let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(Failed {
                 error: Error::new(
@@ -639,8 +646,10 @@ impl Client {
             .header(X_API_KEY, i.api_key.clone())
             .header(X_PRACTICE_GROUP_ID, i.group_header.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let result = if attempt == 1 {
-            // The agent's own timeouts already equal the full deadline: no per-request config.
+        // The agent's own timeout is the full deadline, counted from when
+        // ureq starts; while that is within a millisecond of the time left
+        // (a first attempt with nothing before it), skip per-request config.
+        let result = if i.deadline.saturating_sub(remaining) < DEADLINE_SLACK {
             request.send(body)
         } else {
             request

@@ -1032,6 +1032,36 @@ fn a_long_deadline_is_kept_closely() {
     );
 }
 
+/// The deadline runs from the call to `send`, not from when the request
+/// starts: time spent before the first attempt (here a slow log hook on the
+/// sending thread, standing in for checking a large message) comes out of it.
+#[test]
+fn time_before_the_first_attempt_counts_against_the_deadline() {
+    let server = serve(|mut stream, stats| {
+        let _ = read_request(&mut stream, stats);
+        drain(&mut stream);
+    });
+    let deadline = Duration::from_secs(2);
+    let client = builder(server.http_url())
+        .deadline(deadline)
+        .log_hook(|_, line| {
+            if line.starts_with("attempt 1: POST") {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let e = client.send(&hello()).unwrap_err();
+    let took = start.elapsed();
+    expect(&e, Outcome::MayHaveBeenSent, ErrorKind::Timeout);
+    // Counted from the request's start it would end at 3 s.
+    assert!(
+        took < deadline + Duration::from_millis(600),
+        "{took:?} for a {deadline:?} deadline"
+    );
+}
+
 #[test]
 fn garbage_instead_of_http_may_have_sent() {
     let server = serve(answering(b"SSH-2.0-OpenSSH_9.6\r\n\r\n".to_vec()));
