@@ -21,7 +21,6 @@ use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -59,42 +58,12 @@ const HERO_VARS: [&str; 5] = [
     "HERO_CA_FILE",
 ];
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// True when the Windows builds are under test (`HERO_C_PROGRAMS=windows`).
 fn windows() -> bool {
-    std::env::var_os("HERO_C_PROGRAMS").is_some_and(|v| v == "windows")
+    common::windows_programs()
 }
 
-/// `examples-c/build` after `make -C examples-c` has run once, or
-/// `examples-c/build-windows` after `make -C examples-c windows`.
 fn programs() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let target_dir = root().join("target");
-        let started = Instant::now();
-        let out = Command::new("make")
-            .arg("-C")
-            .arg(root().join("examples-c"))
-            .args(windows().then_some("windows"))
-            .arg(format!("TARGET_DIR={}", target_dir.display()))
-            .arg(format!("CARGO={}", env!("CARGO")))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run make (is it installed?)");
-        assert!(
-            out.status.success(),
-            "make -C examples-c failed ({}):\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        eprintln!("make -C examples-c took {:?}", started.elapsed());
-        let build = if windows() { "build-windows" } else { "build" };
-        root().join("examples-c").join(build)
-    })
+    common::c_programs()
 }
 
 /// The shared test mock, started with this file's credentials.
