@@ -614,7 +614,8 @@ impl BatchRunner {
         let patient_id = required("patient_id")?;
         let message_type = MessageType::parse(required("message_type")?)
             .ok_or_else(|| Error::invalid("message_type", "must be hero, sms, email or nhs_app"))?;
-        let text = fill_placeholders(required("message_string")?, values)?;
+        let from_row = values.get("message_string").is_some_and(|v| !v.is_empty());
+        let text = fill_placeholders(required("message_string")?, values, from_row)?;
         let mut msg = SendMessage::new(patient_id, message_type, text);
         for field in FIELDS.iter().skip(3) {
             if let Some(value) = get(field) {
@@ -692,25 +693,39 @@ fn set_field(msg: SendMessage, field: &'static str, value: &str) -> Result<SendM
 }
 
 /// Replaces every `((name))` with the row's value of column `name`. A
-/// missing or empty value makes the row invalid: never "Dear ,".
-fn fill_placeholders(template: &str, values: &HashMap<String, String>) -> Result<String, Error> {
+/// missing or empty value makes the row invalid: never "Dear ,". So does an
+/// unclosed `((`: a broken template, not text to send to every patient.
+///
+/// `template_from_row` says the template is the row's own message text: an
+/// error then names a placeholder only when a column has that name (so the
+/// name comes from the header), never quoting the message back.
+fn fill_placeholders(
+    template: &str,
+    values: &HashMap<String, String>,
+    template_from_row: bool,
+) -> Result<String, Error> {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(open) = rest.find("((") {
         let after = &rest[open + 2..];
-        let Some(close) = after.find("))") else { break };
+        let Some(close) = after.find("))") else {
+            return Err(Error::invalid(
+                "message_string",
+                "has a (( with no )) after it (an unclosed placeholder)",
+            ));
+        };
         let name = &after[..close];
         let is_column = !FIELDS.contains(&name) && name != "key";
         let value = values
             .get(name)
             .filter(|v| is_column && !v.is_empty())
             .ok_or_else(|| {
-                // The name comes from the header (or the caller's template),
-                // never from a patient's data.
-                Error::invalid(
-                    "message_string",
-                    &format!("placeholder (({name})) has no value in this row"),
-                )
+                let rule = if template_from_row && !values.contains_key(name) {
+                    "has a placeholder with no column of that name in this row".to_owned()
+                } else {
+                    format!("placeholder (({name})) has no value in this row")
+                };
+                Error::invalid("message_string", &rule)
             })?;
         out.push_str(&rest[..open]);
         out.push_str(value);
@@ -834,12 +849,20 @@ mod tests {
     fn placeholders_fill_from_other_columns_only() {
         let v = values(&[("first_name", "Ada"), ("patient_id", "42"), ("blank", "")]);
         assert_eq!(
-            fill_placeholders("Dear ((first_name)), hi ((first_name))!", &v).unwrap(),
+            fill_placeholders("Dear ((first_name)), hi ((first_name))!", &v, false).unwrap(),
             "Dear Ada, hi Ada!"
         );
-        assert_eq!(fill_placeholders("a (( b", &v).unwrap(), "a (( b");
-        for bad in ["Dear ((blank))", "Dear ((missing))", "id ((patient_id))"] {
-            let e = fill_placeholders(bad, &v).unwrap_err();
+        assert_eq!(
+            fill_placeholders("a ( b ))", &v, false).unwrap(),
+            "a ( b ))"
+        );
+        for bad in [
+            "Dear ((blank))",
+            "Dear ((missing))",
+            "id ((patient_id))",
+            "a (( b",
+        ] {
+            let e = fill_placeholders(bad, &v, false).unwrap_err();
             assert_eq!(e.field(), Some("message_string"));
             assert!(!e.to_string().contains("Dear"), "{e}");
         }

@@ -328,3 +328,60 @@ fn the_mock_can_answer_like_a_distant_server() {
         .unwrap();
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
 }
+
+/// A row's own `message_string` is message text: a placeholder error must
+/// not quote it back (into stdout, logs or a terminal). An unclosed `((`
+/// is a broken template, not text to send to every patient.
+#[test]
+fn placeholder_errors_quote_no_message_text_and_unclosed_ones_are_invalid() {
+    let mock = Mock::start();
+    let client = mock.client().build().unwrap();
+    let d = dir();
+    let file = write(
+        &d,
+        "p.csv",
+        "patient_id,first_name,message_string\n\
+         2101,Ada,\"Your ((result was normal 7d3e9a)) thanks\"\n\
+         2102,Ada,\"Dear ((first_name), results normal (Private 7d3e9a))\"\n\
+         2103,Ada,\"Dear ((first_name, your results are normal\"\n\
+         2104,,\"Dear ((first_name))\"\n\
+         2105,Ada,\n\
+         2106,Ada,\"Dear ((first_name)), a (( b\"\n",
+    );
+    let runner = BatchRunner::new()
+        .default_value("message_type", "hero")
+        .unwrap()
+        .default_value("message_string", "Dear ((first_name)), welcome")
+        .unwrap();
+    let mut rows = Vec::new();
+    runner
+        .check(&client, &file, |r, _| rows.push(r.clone()))
+        .unwrap();
+    assert_eq!(
+        outcomes(&rows),
+        [
+            "invalid", "invalid", "invalid", "invalid", "valid", "invalid"
+        ]
+    );
+    for r in &rows[..4] {
+        let e = r.error.as_deref().unwrap();
+        assert!(e.contains("message_string"), "{e}");
+        for text in ["7d3e9a", "result", "normal", "Private"] {
+            assert!(!e.contains(text), "message text in the error: {e}");
+        }
+    }
+    // A column's name comes from the header, not from the message: named.
+    assert!(
+        rows[3].error.as_deref().unwrap().contains("((first_name))"),
+        "{:?}",
+        rows[3].error
+    );
+    let journal = Journal::open(d.join("j")).unwrap();
+    let (sent, _) = run(&mock, &journal, &file, runner);
+    assert_eq!(outcomes(&sent)[2], "invalid");
+    let texts: Vec<Value> = bodies(&mock)
+        .into_iter()
+        .map(|b| b["message_string"].clone())
+        .collect();
+    assert_eq!(texts, ["Dear Ada, welcome"], "only row 5 went");
+}
