@@ -321,7 +321,8 @@ impl BatchSummary {
 }
 
 /// Stops a running batch from another thread or a signal handler: no new
-/// row starts; rows in flight finish and are recorded.
+/// row starts; rows in flight finish and are recorded, but start no further
+/// request (no retry after a 429, none still waiting at the rate-limit gate).
 #[derive(Debug, Clone, Default)]
 pub struct StopToken(Arc<AtomicBool>);
 
@@ -505,7 +506,7 @@ impl BatchRunner {
                                 key,
                                 patient_id,
                                 body,
-                            } => send_row(client, journal, i + 1, key, patient_id, body),
+                            } => send_row(client, journal, stop, i + 1, key, patient_id, body),
                         };
                         if tx.send((i, report)).is_err() {
                             break;
@@ -634,22 +635,50 @@ impl BatchRunner {
     }
 }
 
-/// One row's send, through the journal when there is one.
+/// One row's send, through the journal when there is one. Once the batch
+/// is stopped, no new HTTP attempt starts: not a retry after a 429, nor a
+/// request that was still waiting at the client's rate-limit gate.
 fn send_row(
     client: &Client,
     journal: Option<&Journal>,
+    stop: &AtomicBool,
     row: usize,
     key: &str,
     patient_id: &str,
     body: &[u8],
 ) -> RowReport {
+    let deadline = client.deadline_from_now();
     let result = match journal {
-        Some(j) => j.send_body(client, key, patient_id, body, client.deadline_from_now()),
+        Some(j) => j.send_body(client, key, patient_id, body, deadline, Some(stop)),
         None => client
-            .send_body(body, client.deadline_from_now(), None)
+            .send_body(body, deadline, Some(&StopHook(stop)))
             .map(|r| Keyed::Sent(Box::new(r))),
     };
     RowReport::of_send(row, key.to_owned(), result)
+}
+
+/// Ends a send, before its next request starts, once `stop` is set.
+pub(crate) fn check_not_stopped(stop: Option<&AtomicBool>) -> Result<(), Error> {
+    if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+        // Reported in the row's line only (its kind is not shown).
+        return Err(Error::new(
+            Outcome::NotSent,
+            ErrorKind::Config,
+            "the batch was stopped before this row's next request",
+        ));
+    }
+    Ok(())
+}
+
+/// The stop check, for a batch without a journal.
+struct StopHook<'a>(&'a AtomicBool);
+
+impl crate::client::AttemptHook for StopHook<'_> {
+    fn before_attempt(&self, _attempt: u32) -> Result<(), Error> {
+        check_not_stopped(Some(self.0))
+    }
+
+    fn after_attempt(&self, _result: Result<&crate::response::MessageResponse, &Error>) {}
 }
 
 /// Sets one optional field from its text form.

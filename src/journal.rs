@@ -16,6 +16,7 @@ use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -373,10 +374,11 @@ impl Journal {
         // The deadline covers checking, serialising and the journal too.
         let deadline = client.deadline_from_now();
         let body = client.body(message)?;
-        self.send_body(client, key, &message.patient_id, &body, deadline)
+        self.send_body(client, key, &message.patient_id, &body, deadline, None)
     }
 
-    /// [`send`](Self::send) of a checked body.
+    /// [`send`](Self::send) of a checked body. Once `stop` is set, no
+    /// further HTTP attempt starts (a stopped batch).
     pub(crate) fn send_body(
         &self,
         client: &Client,
@@ -384,6 +386,7 @@ impl Journal {
         patient_id: &str,
         body: &[u8],
         deadline: std::time::Instant,
+        stop: Option<&AtomicBool>,
     ) -> Result<Keyed, Error> {
         let body_sha256 = sha256_hex(body);
         let before = {
@@ -437,6 +440,7 @@ impl Journal {
             key,
             patient_id,
             body_sha256: &body_sha256,
+            stop,
             started: std::cell::Cell::new(false),
             unanswered: std::cell::Cell::new(false),
             attempted_at_ms: std::cell::Cell::new(0),
@@ -686,6 +690,8 @@ struct Recorder<'a> {
     key: &'a str,
     patient_id: &'a str,
     body_sha256: &'a str,
+    /// Set when the batch is stopped: no attempt starts after that.
+    stop: Option<&'a AtomicBool>,
     /// An attempt record reached the disk.
     started: std::cell::Cell<bool>,
     /// An attempt record has no outcome record on disk.
@@ -695,6 +701,7 @@ struct Recorder<'a> {
 
 impl AttemptHook for Recorder<'_> {
     fn before_attempt(&self, attempt: u32) -> Result<(), Error> {
+        crate::batch::check_not_stopped(self.stop)?;
         let at_ms = now_ms();
         // On disk before the request can start: a crash from here on
         // leaves the key flagged, never silently resendable.

@@ -385,3 +385,56 @@ fn placeholder_errors_quote_no_message_text_and_unclosed_ones_are_invalid() {
         .collect();
     assert_eq!(texts, ["Dear Ada, welcome"], "only row 5 went");
 }
+
+/// Without a journal too, a stop ends a row waiting to retry after a 429
+/// before its next request (and the next row waiting at the gate).
+#[test]
+fn a_stop_during_a_429_wait_starts_no_new_request_without_a_journal() {
+    let mock = Mock::start();
+    let client = mock.client().build().unwrap();
+    let d = dir();
+    let file = write(&d, "w.csv", "patient_id\n999429\n3101\n");
+    let stop = StopToken::new();
+    let runner = BatchRunner::new()
+        .default_value("message_type", "hero")
+        .unwrap()
+        .default_value("message_string", "hello")
+        .unwrap()
+        .concurrency(2)
+        .stop_token(stop.clone());
+    let mut rows = Vec::new();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // The 429 is answered; the retry (and row 2) wait a second.
+            let started = std::time::Instant::now();
+            while !mock
+                .requests()
+                .iter()
+                .any(|r| r["body"].as_str().unwrap().contains("999429"))
+            {
+                assert!(started.elapsed().as_secs() < 60, "no request");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            stop.stop();
+        });
+        runner
+            .run(&client, None, &file, |r, _| rows.push(r.clone()))
+            .unwrap();
+    });
+    let bodies = bodies(&mock);
+    let ids: Vec<&str> = bodies
+        .iter()
+        .map(|b| b["patient_id"].as_str().unwrap())
+        .collect();
+    // Row 2 may have gone before the 429 closed the gate, never after.
+    assert_eq!(
+        ids.iter().filter(|id| **id == "999429").count(),
+        1,
+        "{ids:?}"
+    );
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|r| r.outcome != RowOutcome::MayHaveBeenSent)
+    );
+}

@@ -610,3 +610,36 @@ fn the_cpp_layer_runs_batches_and_keyed_sends() {
     assert!(lines.contains(&"stopped 3 not_sent"), "{text}");
     assert_eq!(received(&mock).len(), 3, "7001, 999500 and 5151 once each");
 }
+
+/// Ctrl-C while a row waits to retry after a 429 (and the next row waits
+/// at the client's gate): no request starts after the stop. A row that has
+/// no request on the wire is not in flight; it ends not sent, and the
+/// journal lets a rerun send it.
+#[test]
+fn ctrl_c_during_a_429_wait_starts_no_new_request() {
+    let mock = Mock::start();
+    let d = dir();
+    let file = write(&d, "w.csv", "patient_id\n999429\n8101\n8102\n");
+    let journal = d.join("j");
+    let child = spawn(&mock, &file, &journal);
+    // The first 429 is answered; the retry waits a second (Retry-After: 1).
+    wait_for_requests(&mock, 1);
+    // SAFETY: signalling our own child by its id.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let stopped = batch(child.wait_with_output().unwrap());
+    assert_eq!(stopped.code, Some(9), "{}", stopped.stderr);
+    assert_eq!(stopped.rows.len(), 3, "every row is reported");
+    assert_eq!(mock.requests().len(), 1, "a request started after Ctrl-C");
+    assert!(
+        ["not_sent", "rate_limited"].contains(&stopped.outcome(1)),
+        "{:?}",
+        stopped.rows[&1]
+    );
+    for row in 2..=3 {
+        assert_eq!(stopped.outcome(row), "not_sent");
+    }
+    let pending = hero_send(&mock, &["--journal", s(&journal), "--pending"])
+        .output()
+        .unwrap();
+    assert!(pending.stdout.is_empty(), "nothing is flagged");
+}
