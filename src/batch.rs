@@ -836,6 +836,9 @@ fn read_csv(path: &Path, data: &[u8]) -> Result<Vec<Row>, Error> {
 }
 
 fn read_json_lines(data: &[u8]) -> Vec<Row> {
+    // Windows tools often start a UTF-8 file with a byte order mark (the
+    // CSV reader skips it too).
+    let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
     data.split(|b| *b == b'\n')
         .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
         .map(|line| {

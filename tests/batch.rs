@@ -438,3 +438,35 @@ fn a_stop_during_a_429_wait_starts_no_new_request_without_a_journal() {
             .all(|r| r.outcome != RowOutcome::MayHaveBeenSent)
     );
 }
+
+/// Files as Windows tools save them: a UTF-8 byte order mark (Excel's
+/// "CSV UTF-8", Notepad) and CRLF line endings, blank lines at the end.
+#[test]
+fn a_byte_order_mark_and_crlf_are_read_as_plain_text() {
+    let mock = Mock::start();
+    let client = mock.client().build().unwrap();
+    let d = dir();
+    let csv = write(
+        &d,
+        "bom.csv",
+        "\u{feff}patient_id,first_name\r\n3201,Ada\r\n\"3202\",\"Bo\r\nJr\"\r\n\r\n\r\n",
+    );
+    let jsonl = write(
+        &d,
+        "bom.jsonl",
+        "\u{feff}{\"patient_id\":\"3201\",\"first_name\":\"Ada\"}\r\n{\"patient_id\":3202,\"first_name\":\"Bo\"}\r\n\r\n",
+    );
+    let runner = BatchRunner::new()
+        .default_value("message_type", "hero")
+        .unwrap()
+        .default_value("message_string", "Dear ((first_name))")
+        .unwrap();
+    for file in [csv, jsonl] {
+        let mut rows = Vec::new();
+        let summary = runner
+            .check(&client, &file, |r, _| rows.push(r.clone()))
+            .unwrap();
+        assert_eq!(outcomes(&rows), ["valid", "valid"], "{file:?}: {rows:?}");
+        assert_eq!(summary.class(), BatchClass::Complete);
+    }
+}
