@@ -812,12 +812,20 @@ fn read_csv(path: &Path, data: &[u8]) -> Result<Vec<Row>, Error> {
         ));
     }
     for (i, h) in header.iter().enumerate() {
-        if header[..i].contains(h) {
+        // Unnamed columns (a spreadsheet's empty ones) are ignored, however many.
+        if !h.is_empty() && header[..i].contains(h) {
             return Err(file_error(path, format_args!("column {h:?} appears twice")));
         }
     }
     let mut rows = Vec::new();
     for record in reader.records() {
+        // A row with nothing in it (a spreadsheet's once-touched row) is no
+        // message, like a blank line.
+        if let Ok(r) = &record
+            && r.iter().all(|cell| cell.trim().is_empty())
+        {
+            continue;
+        }
         rows.push(match record {
             Err(_) => Err("the row is not readable UTF-8 CSV".to_owned()),
             Ok(r) if r.len() != header.len() => Err(format!(
@@ -829,6 +837,7 @@ fn read_csv(path: &Path, data: &[u8]) -> Result<Vec<Row>, Error> {
                 .iter()
                 .cloned()
                 .zip(r.iter().map(str::to_owned))
+                .filter(|(name, _)| !name.is_empty())
                 .collect()),
         });
     }

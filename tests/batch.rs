@@ -470,3 +470,30 @@ fn a_byte_order_mark_and_crlf_are_read_as_plain_text() {
         assert_eq!(summary.class(), BatchClass::Complete);
     }
 }
+
+/// Spreadsheet exports carry columns and rows that were once touched but
+/// are empty: unnamed columns are ignored like any other unknown column,
+/// and a row with nothing in it is no message (like a blank line).
+#[test]
+fn empty_columns_and_rows_of_a_spreadsheet_export_are_ignored() {
+    let mock = Mock::start();
+    let client = mock.client().build().unwrap();
+    let d = dir();
+    let csv = write(
+        &d,
+        "x.csv",
+        "patient_id,first_name,,\r\n3301,Ada,,\r\n,,,\r\n3302,Bo,,x\r\n ,, ,\r\n",
+    );
+    let runner = BatchRunner::new()
+        .default_value("message_type", "hero")
+        .unwrap()
+        .default_value("message_string", "Dear ((first_name))")
+        .unwrap();
+    let mut rows = Vec::new();
+    let summary = runner
+        .check(&client, &csv, |r, _| rows.push(r.clone()))
+        .unwrap();
+    assert_eq!(outcomes(&rows), ["valid", "valid"], "{rows:?}");
+    assert_eq!(summary.total(), 2);
+    assert_eq!(summary.class(), BatchClass::Complete);
+}
