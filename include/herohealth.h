@@ -344,7 +344,7 @@ hero_status hero_batch_stop_new(hero_batch_stop **stop_out);
 // Asks every batch using `stop` to stop: no new row starts; rows in flight
 // finish and are recorded, but start no further request (no retry after a
 // 429, none still waiting at the rate-limit gate); rows never started are
-// reported `not_sent`.
+// reported `not_sent` (invalid and duplicate rows keep those outcomes).
 //
 // Async-signal-safe (one atomic store, no allocation, no lock): call it
 // from a SIGINT handler or a console control handler. Any thread. NULL is

@@ -522,18 +522,18 @@ impl BatchRunner {
                 on_row(&report, &summary);
             }
         });
-        // Rows a stop kept from starting: certainly not sent.
+        // Rows a stop kept from starting: certainly not sent. Rows decided
+        // without the network (invalid, duplicate) keep that outcome.
         for (i, plan) in plans.iter().enumerate() {
             if reported[i] {
                 continue;
             }
-            let key = match plan {
-                Plan::Send { key, .. } => Some(key.clone()),
-                Plan::Done(report) => report.key.clone(),
-            };
-            let report = RowReport {
-                error: Some("not sent: the batch was stopped before this row".to_owned()),
-                ..RowReport::new(i + 1, key, RowOutcome::NotSent)
+            let report = match plan {
+                Plan::Send { key, .. } => RowReport {
+                    error: Some("not sent: the batch was stopped before this row".to_owned()),
+                    ..RowReport::new(i + 1, Some(key.clone()), RowOutcome::NotSent)
+                },
+                Plan::Done(report) => report.clone(),
             };
             summary.add(report.outcome);
             summary.elapsed = started.elapsed();

@@ -497,3 +497,41 @@ fn empty_columns_and_rows_of_a_spreadsheet_export_are_ignored() {
     assert_eq!(summary.total(), 2);
     assert_eq!(summary.class(), BatchClass::Complete);
 }
+
+/// Rows decided without the network (invalid, duplicate) keep their
+/// outcome when a stop keeps the batch from reaching them: "not sent,
+/// stopped" would hide that an invalid row needs fixing, or that a
+/// duplicate's first row went.
+#[test]
+fn a_stop_reports_rows_decided_before_sending_as_they_are() {
+    let mock = Mock::start();
+    let client = mock.client().build().unwrap();
+    let d = dir();
+    let file = write(
+        &d,
+        "s.csv",
+        "patient_id,first_name\n3401,Ada\n3402,Bo\n3403,\n3401,Ada\n",
+    );
+    let journal = Journal::open(d.join("j")).unwrap();
+    let stop = StopToken::new();
+    let mut rows = Vec::new();
+    BatchRunner::new()
+        .default_value("message_type", "hero")
+        .unwrap()
+        .default_value("message_string", "Dear ((first_name))")
+        .unwrap()
+        .concurrency(1)
+        .stop_token(stop.clone())
+        .run(&client, Some(&journal), &file, |r, _| {
+            rows.push(r.clone());
+            stop.stop();
+        })
+        .unwrap();
+    rows.sort_by_key(|r| r.row);
+    let seen = outcomes(&rows);
+    // Row 2 may have started before the stop came.
+    assert_eq!(seen[0], "sent", "{rows:?}");
+    assert_eq!(seen[2..], ["invalid", "duplicate_in_file"], "{rows:?}");
+    let sent = usize::from(seen[1] == "sent");
+    assert_eq!(mock.requests().len(), 1 + sent, "{rows:?}");
+}
