@@ -644,3 +644,33 @@ fn ctrl_c_during_a_429_wait_starts_no_new_request() {
         .unwrap();
     assert!(pending.stdout.is_empty(), "nothing is flagged");
 }
+
+/// A batch killed while a row waits out a 429 (before its retry): the 429
+/// was answered, so nothing of that row can have gone; the rerun must not
+/// flag it, and sends every row once.
+#[test]
+fn a_batch_killed_during_a_429_wait_flags_nothing() {
+    let mock = Mock::start();
+    let d = dir();
+    let file = write(&d, "k.csv", "patient_id\n999429\n8201\n8202\n");
+    let journal = d.join("j");
+    let mut child = spawn(&mock, &file, &journal);
+    // The 429 is answered; the retry waits a second (Retry-After: 1).
+    wait_for_requests(&mock, 1);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let pending = hero_send(&mock, &["--journal", s(&journal), "--pending"])
+        .output()
+        .unwrap();
+    assert!(
+        pending.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&pending.stdout)
+    );
+    let rerun = batch(spawn(&mock, &file, &journal).wait_with_output().unwrap());
+    assert_eq!(rerun.code, Some(9), "{}", rerun.stderr);
+    assert_eq!(rerun.outcome(1), "rate_limited");
+    assert_eq!((rerun.outcome(2), rerun.outcome(3)), ("sent", "sent"));
+    let seen = received(&mock);
+    assert_eq!((seen["8201"], seen["8202"]), (1, 1));
+}
