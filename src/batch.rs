@@ -683,11 +683,18 @@ impl crate::client::AttemptHook for StopHook<'_> {
 
 /// Sets one optional field from its text form.
 fn set_field(msg: SendMessage, field: &'static str, value: &str) -> Result<SendMessage, Error> {
-    let flag = |v: &str| match v {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(Error::invalid(field, "must be true or false")),
+    // Any case: a spreadsheet writes a cell typed `true` as `TRUE`.
+    let parse_flag = |v: &str| {
+        if v.eq_ignore_ascii_case("true") {
+            Some(true)
+        } else if v.eq_ignore_ascii_case("false") {
+            Some(false)
+        } else {
+            None
+        }
     };
+    let flag =
+        |v: &str| parse_flag(v).ok_or_else(|| Error::invalid(field, "must be true or false"));
     Ok(match field {
         "recipient_contact_detail" => msg.recipient_contact_detail(value),
         "fallback_contact_detail" => msg.fallback_contact_detail(value),
@@ -697,10 +704,9 @@ fn set_field(msg: SendMessage, field: &'static str, value: &str) -> Result<SendM
         ),
         "write_to_record" => msg.write_to_record(flag(value)?),
         "auto_write_to_record" => msg.auto_write_to_record(flag(value)?),
-        "encrypted" => msg.encrypted(match value {
-            "true" => Encrypted::Flag(true),
-            "false" => Encrypted::Flag(false),
-            other => Encrypted::Text(other.to_owned()),
+        "encrypted" => msg.encrypted(match parse_flag(value) {
+            Some(b) => Encrypted::Flag(b),
+            None => Encrypted::Text(value.to_owned()),
         }),
         "snomed_code" => msg.snomed_code(value),
         "snomed_term" => msg.snomed_term(value),

@@ -535,3 +535,34 @@ fn a_stop_reports_rows_decided_before_sending_as_they_are() {
     let sent = usize::from(seen[1] == "sent");
     assert_eq!(mock.requests().len(), 1 + sent, "{rows:?}");
 }
+
+/// Excel writes a cell typed `true` as `TRUE`: a flag column from a
+/// spreadsheet means the flag, and `encrypted` must not become the text
+/// "FALSE" (which Hero may read as set).
+#[test]
+fn spreadsheet_booleans_are_flags_in_any_case() {
+    let mock = Mock::start();
+    let d = dir();
+    let file = write(
+        &d,
+        "b.csv",
+        "patient_id,write_to_record,encrypted,auto_write_to_record,snomed_code\n\
+         3501,TRUE,FALSE,False,185317003\n\
+         3502,FALSE,TRUE,,\n",
+    );
+    let journal = Journal::open(d.join("j")).unwrap();
+    let runner = BatchRunner::new()
+        .default_value("message_type", "hero")
+        .unwrap()
+        .default_value("message_string", "hello")
+        .unwrap()
+        .concurrency(1);
+    let (rows, _) = run(&mock, &journal, &file, runner);
+    assert_eq!(outcomes(&rows), ["sent", "sent"], "{rows:?}");
+    let sent = bodies(&mock);
+    assert_eq!(sent[0]["write_to_record"], true);
+    assert_eq!(sent[0]["encrypted"], false);
+    assert_eq!(sent[0]["auto_write_to_record"], false);
+    assert_eq!(sent[1]["write_to_record"], false);
+    assert_eq!(sent[1]["encrypted"], true);
+}
