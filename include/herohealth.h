@@ -674,6 +674,15 @@ void hero_error_free(hero_error *error);
 // `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a bad `path`.
 hero_status hero_journal_open(const char *path, hero_journal **journal_out, hero_error **error_out);
 
+// `hero_journal_open` for reading back a journal that must already exist
+// (`hero_journal_pending`, `hero_journal_resolve`): when there is no file
+// at `path`, `HERO_NOT_SENT` with kind `HERO_KIND_JOURNAL` and nothing is
+// created, so a mistyped path never reads as "nothing is flagged".
+// Otherwise as `hero_journal_open` (same ownership and errors).
+hero_status hero_journal_open_existing(const char *path,
+                                       hero_journal **journal_out,
+                                       hero_error **error_out);
+
 // Parses `"sent"` or `"not-sent"` into `*out`. `HERO_INVALID_ARGUMENT` for
 // any other name (`*out` unchanged); `HERO_NULL_ARGUMENT` /
 // `HERO_INVALID_UTF8` for a bad argument. Any thread.

@@ -347,6 +347,21 @@ impl Journal {
         })
     }
 
+    /// [`open`](Self::open) for reading back a journal that must already
+    /// exist (listing flagged keys, resolving one): a mistyped path is an
+    /// error of kind [`ErrorKind::Journal`], not an empty journal that
+    /// seems to say nothing is flagged. Nothing is created.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Journal, Error> {
+        let path = path.as_ref();
+        if !path.is_file() {
+            return Err(journal_error(
+                path,
+                "no journal here (check the path); nothing was created",
+            ));
+        }
+        Self::open(path)
+    }
+
     /// The journal's path.
     pub fn path(&self) -> &Path {
         &self.inner.path

@@ -674,3 +674,23 @@ fn a_batch_killed_during_a_429_wait_flags_nothing() {
     let seen = received(&mock);
     assert_eq!((seen["8201"], seen["8202"]), (1, 1));
 }
+
+/// `--pending` and `--resolve` read an existing journal: a mistyped path
+/// must not look like "nothing is flagged" (nor leave an empty journal).
+#[test]
+fn pending_and_resolve_need_an_existing_journal() {
+    let mock = Mock::start();
+    let d = dir();
+    let missing = d.join("recal.journal");
+    for args in [
+        vec!["--journal", s(&missing), "--pending"],
+        vec!["--journal", s(&missing), "--resolve", "k", "--as", "sent"],
+    ] {
+        let out = hero_send(&mock, &args).output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty());
+        assert!(stderr.contains("no journal"), "{stderr}");
+        assert!(!missing.exists(), "{args:?} created a journal");
+    }
+}
