@@ -381,7 +381,8 @@ impl Journal {
     ///   sent*, is not sent: an error of kind
     ///   [`ErrorKind::NeedsReconciliation`] until [`resolve`](Self::resolve).
     /// - A key used before for a different request body is refused
-    ///   (kind [`ErrorKind::InvalidInput`], field `key`).
+    ///   (kind [`ErrorKind::InvalidInput`], field `key`), unless the key
+    ///   is flagged: then it needs reconciliation, as above.
     /// - Otherwise the message is sent, each HTTP attempt recorded durably
     ///   before it starts and its outcome after.
     pub fn send(&self, client: &Client, key: &str, message: &SendMessage) -> Result<Keyed, Error> {
@@ -408,7 +409,11 @@ impl Journal {
             let mut keys = lock(&self.inner.keys);
             let before = keys.get(key).cloned();
             if let Some(state) = &before {
-                if state.body_sha256 != body_sha256 {
+                // A flagged key stays flagged whatever is sent under it now:
+                // "different message" would hide that its earlier send may
+                // have reached the patient and must be checked first.
+                let flagged = matches!(state.status, Status::NoOutcome | Status::MayHaveBeenSent);
+                if state.body_sha256 != body_sha256 && !flagged {
                     return Err(Error::invalid(
                         "key",
                         "was used before for a different message",

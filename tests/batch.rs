@@ -234,13 +234,19 @@ fn an_ambiguous_send_is_held_until_resolved() {
     assert_eq!(line["reason"], "may_have_been_sent");
     assert_eq!(line["http_status"], 500);
 
-    // A different body under the same key is a different message.
+    // A different body under the flagged key is not sent either, and the
+    // report still says the key needs checking (not "a different message",
+    // which would hide that the first may have reached the patient).
     let other = SendMessage::new("999500", MessageType::Hero, "y");
     let e = journal.send(&client, "flu-1", &other).unwrap_err();
-    assert_eq!(e.field(), Some("key"));
+    assert_eq!(e.kind(), ErrorKind::NeedsReconciliation);
+    assert_eq!(mock.requests().len(), 1);
 
     journal.resolve("flu-1", Resolution::Sent).unwrap();
     assert!(journal.pending().is_empty());
+    // Once settled, a different body under the key is a different message.
+    let e = journal.send(&client, "flu-1", &other).unwrap_err();
+    assert_eq!(e.field(), Some("key"));
     drop(journal);
     let journal = Journal::open(d.join("j")).unwrap();
     assert!(matches!(
