@@ -607,6 +607,7 @@ fn the_cpp_layer_runs_batches_and_keyed_sends() {
     let pending: Value = serde_json::from_str(pending.strip_prefix("pending ").unwrap()).unwrap();
     assert_eq!(pending["key"], "cpp-key-1");
     assert!(lines.contains(&"resolved 0"), "{text}");
+    assert!(lines.contains(&"missing 1"), "{text}"); // HERO_NOT_SENT
     // Rows 2 (invalid) and 3 (a duplicate) keep their outcomes.
     assert!(lines.contains(&"stopped 1 not_sent"), "{text}");
     assert_eq!(received(&mock).len(), 3, "7001, 999500 and 5151 once each");
