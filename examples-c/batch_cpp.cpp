@@ -42,6 +42,9 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "batch_cpp: %s\n", !client ? client.message() : journal.message());
         return 2;
     }
+    // A journal that is not there is an error when reading one back.
+    hero::Result<hero::Journal> missing = hero::Journal::open_existing(std::string(argv[2]) + ".missing");
+    std::printf("missing %d\n", static_cast<int>(missing.status()));
     auto print_row = [](hero::RowView row, hero::SummaryView) {
         std::printf("row %.*s\n", static_cast<int>(row.json().size()), row.json().data());
     };

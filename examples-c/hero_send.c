@@ -795,11 +795,13 @@ static int batch_build_client(const struct batch_options *o, hero_client **out)
     return rc;
 }
 
-/* Opens the journal. -1 on success, else an exit code. */
-static int batch_open_journal(const char *path, hero_journal **out)
+/* Opens the journal (one that must exist already, to read it back). -1 on
+ * success, else an exit code. */
+static int batch_open_journal(const char *path, bool existing, hero_journal **out)
 {
     hero_error *err = NULL;
-    hero_status status = hero_journal_open(path, out, &err);
+    hero_status status =
+        existing ? hero_journal_open_existing(path, out, &err) : hero_journal_open(path, out, &err);
     int rc = status == HERO_OK ? -1 : batch_report(status, err);
     hero_error_free(err);
     return rc;
@@ -810,7 +812,7 @@ static int batch_pending(const struct batch_options *o)
 {
     hero_journal *journal = NULL;
     char *lines = NULL;
-    int rc = batch_open_journal(o->journal, &journal);
+    int rc = batch_open_journal(o->journal, true, &journal);
     if (rc == -1) {
         hero_status status = hero_journal_pending(journal, &lines);
         if (status != HERO_OK) {
@@ -838,7 +840,7 @@ static int batch_resolve(const struct batch_options *o)
     if (hero_resolution_from_name(o->as, &resolution) != HERO_OK) {
         return fail(EXIT_INVALID, "--as must be sent or not-sent", NULL);
     }
-    rc = batch_open_journal(o->journal, &journal);
+    rc = batch_open_journal(o->journal, true, &journal);
     if (rc == -1) {
         hero_status status = hero_journal_resolve(journal, o->resolve, resolution, &err);
         if (status != HERO_OK) {
@@ -948,7 +950,7 @@ static int batch_run(const struct batch_options *o)
         rc = batch_build_client(o, &client);
     }
     if (rc == -1 && !o->check) {
-        rc = batch_open_journal(o->journal, &journal);
+        rc = batch_open_journal(o->journal, false, &journal);
     }
     if (rc == -1) {
         hero_status status;

@@ -708,6 +708,12 @@ static void batch_and_journal(void)
     CHECK(journal == NULL && hero_error_kind(err) == HERO_KIND_JOURNAL);
     hero_error_free(err);
     err = NULL;
+    EXPECT(hero_journal_open_existing(NULL, &journal, &err), HERO_NULL_ARGUMENT);
+    EXPECT(hero_journal_open_existing(BAD_UTF8, &journal, NULL), HERO_INVALID_UTF8);
+    EXPECT(hero_journal_open_existing("nonexistent-journal-file", &journal, &err), HERO_NOT_SENT);
+    CHECK(journal == NULL && hero_error_kind(err) == HERO_KIND_JOURNAL);
+    hero_error_free(err);
+    err = NULL;
     EXPECT(hero_resolution_from_name(NULL, &resolution), HERO_NULL_ARGUMENT);
     EXPECT(hero_resolution_from_name("sent", NULL), HERO_NULL_ARGUMENT);
     EXPECT(hero_resolution_from_name(BAD_UTF8, &resolution), HERO_INVALID_UTF8);

@@ -342,7 +342,9 @@ void hero_batch_options_free(hero_batch_options *options);
 hero_status hero_batch_stop_new(hero_batch_stop **stop_out);
 
 // Asks every batch using `stop` to stop: no new row starts; rows in flight
-// finish and are recorded; rows never started are reported `not_sent`.
+// finish and are recorded, but start no further request (no retry after a
+// 429, none still waiting at the rate-limit gate); rows never started are
+// reported `not_sent` (invalid and duplicate rows keep those outcomes).
 //
 // Async-signal-safe (one atomic store, no allocation, no lock): call it
 // from a SIGINT handler or a console control handler. Any thread. NULL is
@@ -671,6 +673,15 @@ void hero_error_free(hero_error *error);
 // the file is held by another process or cannot be read or written.
 // `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a bad `path`.
 hero_status hero_journal_open(const char *path, hero_journal **journal_out, hero_error **error_out);
+
+// `hero_journal_open` for reading back a journal that must already exist
+// (`hero_journal_pending`, `hero_journal_resolve`): when there is no file
+// at `path`, `HERO_NOT_SENT` with kind `HERO_KIND_JOURNAL` and nothing is
+// created, so a mistyped path never reads as "nothing is flagged".
+// Otherwise as `hero_journal_open` (same ownership and errors).
+hero_status hero_journal_open_existing(const char *path,
+                                       hero_journal **journal_out,
+                                       hero_error **error_out);
 
 // Parses `"sent"` or `"not-sent"` into `*out`. `HERO_INVALID_ARGUMENT` for
 // any other name (`*out` unchanged); `HERO_NULL_ARGUMENT` /

@@ -517,6 +517,18 @@ class Journal {
         return Result<Journal>(status, std::move(journal), std::move(error));
     }
 
+    // A journal that must exist already, to read it back (pending,
+    // resolve): a mistyped path is an error, never an empty journal.
+    static Result<Journal> open_existing(std::string_view path) {
+        Journal journal;
+        Error error;
+        detail::CString c(path);
+        hero_status status = c.ok() ? hero_journal_open_existing(c.get(), detail::out(journal.handle_),
+                                                                 detail::out(error.handle_))
+                                    : HERO_INVALID_ARGUMENT;
+        return Result<Journal>(status, std::move(journal), std::move(error));
+    }
+
     explicit operator bool() const noexcept { return handle_ != nullptr; }
     const hero_journal *get() const noexcept { return handle_.get(); }
 

@@ -321,7 +321,8 @@ impl BatchSummary {
 }
 
 /// Stops a running batch from another thread or a signal handler: no new
-/// row starts; rows in flight finish and are recorded.
+/// row starts; rows in flight finish and are recorded, but start no further
+/// request (no retry after a 429, none still waiting at the rate-limit gate).
 #[derive(Debug, Clone, Default)]
 pub struct StopToken(Arc<AtomicBool>);
 
@@ -487,7 +488,7 @@ impl BatchRunner {
                                 key,
                                 patient_id,
                                 body,
-                            } => send_row(client, journal, i + 1, key, patient_id, body),
+                            } => send_row(client, journal, stop, i + 1, key, patient_id, body),
                         };
                         if tx.send((i, report)).is_err() {
                             break;
@@ -503,18 +504,18 @@ impl BatchRunner {
                 on_row(&report, &summary);
             }
         });
-        // Rows a stop kept from starting: certainly not sent.
+        // Rows a stop kept from starting: certainly not sent. Rows decided
+        // without the network (invalid, duplicate) keep that outcome.
         for (i, plan) in plans.iter().enumerate() {
             if reported[i] {
                 continue;
             }
-            let key = match plan {
-                Plan::Send { key, .. } => Some(key.clone()),
-                Plan::Done(report) => report.key.clone(),
-            };
-            let report = RowReport {
-                error: Some("not sent: the batch was stopped before this row".to_owned()),
-                ..RowReport::new(i + 1, key, RowOutcome::NotSent)
+            let report = match plan {
+                Plan::Send { key, .. } => RowReport {
+                    error: Some("not sent: the batch was stopped before this row".to_owned()),
+                    ..RowReport::new(i + 1, Some(key.clone()), RowOutcome::NotSent)
+                },
+                Plan::Done(report) => report.clone(),
             };
             summary.add(report.outcome);
             summary.elapsed = started.elapsed();
@@ -596,7 +597,8 @@ impl BatchRunner {
         let patient_id = required("patient_id")?;
         let message_type = MessageType::parse(required("message_type")?)
             .ok_or_else(|| Error::invalid("message_type", "must be hero, sms, email or nhs_app"))?;
-        let text = fill_placeholders(required("message_string")?, values)?;
+        let from_row = values.get("message_string").is_some_and(|v| !v.is_empty());
+        let text = fill_placeholders(required("message_string")?, values, from_row)?;
         let mut msg = SendMessage::new(patient_id, message_type, text);
         for field in FIELDS.iter().skip(3) {
             if let Some(value) = get(field) {
@@ -615,31 +617,66 @@ impl BatchRunner {
     }
 }
 
-/// One row's send, through the journal when there is one.
+/// One row's send, through the journal when there is one. Once the batch
+/// is stopped, no new HTTP attempt starts: not a retry after a 429, nor a
+/// request that was still waiting at the client's rate-limit gate.
 fn send_row(
     client: &Client,
     journal: Option<&Journal>,
+    stop: &AtomicBool,
     row: usize,
     key: &str,
     patient_id: &str,
     body: &[u8],
 ) -> RowReport {
+    let deadline = client.deadline_from_now();
     let result = match journal {
-        Some(j) => j.send_body(client, key, patient_id, body, client.deadline_from_now()),
+        Some(j) => j.send_body(client, key, patient_id, body, deadline, Some(stop)),
         None => client
-            .send_body(body, client.deadline_from_now(), None)
+            .send_body(body, deadline, Some(&StopHook(stop)))
             .map(|r| Keyed::Sent(Box::new(r))),
     };
     RowReport::of_send(row, key.to_owned(), result)
 }
 
+/// Ends a send, before its next request starts, once `stop` is set.
+pub(crate) fn check_not_stopped(stop: Option<&AtomicBool>) -> Result<(), Error> {
+    if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+        // Reported in the row's line only (its kind is not shown).
+        return Err(Error::new(
+            Outcome::NotSent,
+            ErrorKind::Config,
+            "the batch was stopped before this row's next request",
+        ));
+    }
+    Ok(())
+}
+
+/// The stop check, for a batch without a journal.
+struct StopHook<'a>(&'a AtomicBool);
+
+impl crate::client::AttemptHook for StopHook<'_> {
+    fn before_attempt(&self, _attempt: u32) -> Result<(), Error> {
+        check_not_stopped(Some(self.0))
+    }
+
+    fn after_attempt(&self, _result: Result<&crate::response::MessageResponse, &Error>) {}
+}
+
 /// Sets one optional field from its text form.
 fn set_field(msg: SendMessage, field: &'static str, value: &str) -> Result<SendMessage, Error> {
-    let flag = |v: &str| match v {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(Error::invalid(field, "must be true or false")),
+    // Any case: a spreadsheet writes a cell typed `true` as `TRUE`.
+    let parse_flag = |v: &str| {
+        if v.eq_ignore_ascii_case("true") {
+            Some(true)
+        } else if v.eq_ignore_ascii_case("false") {
+            Some(false)
+        } else {
+            None
+        }
     };
+    let flag =
+        |v: &str| parse_flag(v).ok_or_else(|| Error::invalid(field, "must be true or false"));
     Ok(match field {
         "recipient_contact_detail" => msg.recipient_contact_detail(value),
         "fallback_contact_detail" => msg.fallback_contact_detail(value),
@@ -649,10 +686,9 @@ fn set_field(msg: SendMessage, field: &'static str, value: &str) -> Result<SendM
         ),
         "write_to_record" => msg.write_to_record(flag(value)?),
         "auto_write_to_record" => msg.auto_write_to_record(flag(value)?),
-        "encrypted" => msg.encrypted(match value {
-            "true" => Encrypted::Flag(true),
-            "false" => Encrypted::Flag(false),
-            other => Encrypted::Text(other.to_owned()),
+        "encrypted" => msg.encrypted(match parse_flag(value) {
+            Some(b) => Encrypted::Flag(b),
+            None => Encrypted::Text(value.to_owned()),
         }),
         "snomed_code" => msg.snomed_code(value),
         "snomed_term" => msg.snomed_term(value),
@@ -674,25 +710,39 @@ fn set_field(msg: SendMessage, field: &'static str, value: &str) -> Result<SendM
 }
 
 /// Replaces every `((name))` with the row's value of column `name`. A
-/// missing or empty value makes the row invalid: never "Dear ,".
-fn fill_placeholders(template: &str, values: &HashMap<String, String>) -> Result<String, Error> {
+/// missing or empty value makes the row invalid: never "Dear ,". So does an
+/// unclosed `((`: a broken template, not text to send to every patient.
+///
+/// `template_from_row` says the template is the row's own message text: an
+/// error then names a placeholder only when a column has that name (so the
+/// name comes from the header), never quoting the message back.
+fn fill_placeholders(
+    template: &str,
+    values: &HashMap<String, String>,
+    template_from_row: bool,
+) -> Result<String, Error> {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(open) = rest.find("((") {
         let after = &rest[open + 2..];
-        let Some(close) = after.find("))") else { break };
+        let Some(close) = after.find("))") else {
+            return Err(Error::invalid(
+                "message_string",
+                "has a (( with no )) after it (an unclosed placeholder)",
+            ));
+        };
         let name = &after[..close];
         let is_column = !FIELDS.contains(&name) && name != "key";
         let value = values
             .get(name)
             .filter(|v| is_column && !v.is_empty())
             .ok_or_else(|| {
-                // The name comes from the header (or the caller's template),
-                // never from a patient's data.
-                Error::invalid(
-                    "message_string",
-                    &format!("placeholder (({name})) has no value in this row"),
-                )
+                let rule = if template_from_row && !values.contains_key(name) {
+                    "has a placeholder with no column of that name in this row".to_owned()
+                } else {
+                    format!("placeholder (({name})) has no value in this row")
+                };
+                Error::invalid("message_string", &rule)
             })?;
         out.push_str(&rest[..open]);
         out.push_str(value);
@@ -750,12 +800,20 @@ fn read_csv(path: &Path, data: &[u8]) -> Result<Vec<Row>, Error> {
         ));
     }
     for (i, h) in header.iter().enumerate() {
-        if header[..i].contains(h) {
+        // Unnamed columns (a spreadsheet's empty ones) are ignored, however many.
+        if !h.is_empty() && header[..i].contains(h) {
             return Err(file_error(path, format_args!("column {h:?} appears twice")));
         }
     }
     let mut rows = Vec::new();
     for record in reader.records() {
+        // A row with nothing in it (a spreadsheet's once-touched row) is no
+        // message, like a blank line.
+        if let Ok(r) = &record
+            && r.iter().all(|cell| cell.trim().is_empty())
+        {
+            continue;
+        }
         rows.push(match record {
             Err(_) => Err("the row is not readable UTF-8 CSV".to_owned()),
             Ok(r) if r.len() != header.len() => Err(format!(
@@ -767,6 +825,7 @@ fn read_csv(path: &Path, data: &[u8]) -> Result<Vec<Row>, Error> {
                 .iter()
                 .cloned()
                 .zip(r.iter().map(str::to_owned))
+                .filter(|(name, _)| !name.is_empty())
                 .collect()),
         });
     }
@@ -774,6 +833,9 @@ fn read_csv(path: &Path, data: &[u8]) -> Result<Vec<Row>, Error> {
 }
 
 fn read_json_lines(data: &[u8]) -> Vec<Row> {
+    // Windows tools often start a UTF-8 file with a byte order mark (the
+    // CSV reader skips it too).
+    let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
     data.split(|b| *b == b'\n')
         .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
         .map(|line| {
@@ -816,12 +878,20 @@ mod tests {
     fn placeholders_fill_from_other_columns_only() {
         let v = values(&[("first_name", "Ada"), ("patient_id", "42"), ("blank", "")]);
         assert_eq!(
-            fill_placeholders("Dear ((first_name)), hi ((first_name))!", &v).unwrap(),
+            fill_placeholders("Dear ((first_name)), hi ((first_name))!", &v, false).unwrap(),
             "Dear Ada, hi Ada!"
         );
-        assert_eq!(fill_placeholders("a (( b", &v).unwrap(), "a (( b");
-        for bad in ["Dear ((blank))", "Dear ((missing))", "id ((patient_id))"] {
-            let e = fill_placeholders(bad, &v).unwrap_err();
+        assert_eq!(
+            fill_placeholders("a ( b ))", &v, false).unwrap(),
+            "a ( b ))"
+        );
+        for bad in [
+            "Dear ((blank))",
+            "Dear ((missing))",
+            "id ((patient_id))",
+            "a (( b",
+        ] {
+            let e = fill_placeholders(bad, &v, false).unwrap_err();
             assert_eq!(e.field(), Some("message_string"));
             assert!(!e.to_string().contains("Dear"), "{e}");
         }

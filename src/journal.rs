@@ -16,6 +16,7 @@ use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -346,6 +347,21 @@ impl Journal {
         })
     }
 
+    /// [`open`](Self::open) for reading back a journal that must already
+    /// exist (listing flagged keys, resolving one): a mistyped path is an
+    /// error of kind [`ErrorKind::Journal`], not an empty journal that
+    /// seems to say nothing is flagged. Nothing is created.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Journal, Error> {
+        let path = path.as_ref();
+        if !path.is_file() {
+            return Err(journal_error(
+                path,
+                "no journal here (check the path); nothing was created",
+            ));
+        }
+        Self::open(path)
+    }
+
     /// The journal's path.
     pub fn path(&self) -> &Path {
         &self.inner.path
@@ -365,7 +381,8 @@ impl Journal {
     ///   sent*, is not sent: an error of kind
     ///   [`ErrorKind::NeedsReconciliation`] until [`resolve`](Self::resolve).
     /// - A key used before for a different request body is refused
-    ///   (kind [`ErrorKind::InvalidInput`], field `key`).
+    ///   (kind [`ErrorKind::InvalidInput`], field `key`), unless the key
+    ///   is flagged: then it needs reconciliation, as above.
     /// - Otherwise the message is sent, each HTTP attempt recorded durably
     ///   before it starts and its outcome after.
     pub fn send(&self, client: &Client, key: &str, message: &SendMessage) -> Result<Keyed, Error> {
@@ -373,10 +390,11 @@ impl Journal {
         // The deadline covers checking, serialising and the journal too.
         let deadline = client.deadline_from_now();
         let body = client.body(message)?;
-        self.send_body(client, key, &message.patient_id, &body, deadline)
+        self.send_body(client, key, &message.patient_id, &body, deadline, None)
     }
 
-    /// [`send`](Self::send) of a checked body.
+    /// [`send`](Self::send) of a checked body. Once `stop` is set, no
+    /// further HTTP attempt starts (a stopped batch).
     pub(crate) fn send_body(
         &self,
         client: &Client,
@@ -384,13 +402,18 @@ impl Journal {
         patient_id: &str,
         body: &[u8],
         deadline: std::time::Instant,
+        stop: Option<&AtomicBool>,
     ) -> Result<Keyed, Error> {
         let body_sha256 = sha256_hex(body);
         let before = {
             let mut keys = lock(&self.inner.keys);
             let before = keys.get(key).cloned();
             if let Some(state) = &before {
-                if state.body_sha256 != body_sha256 {
+                // A flagged key stays flagged whatever is sent under it now:
+                // "different message" would hide that its earlier send may
+                // have reached the patient and must be checked first.
+                let flagged = matches!(state.status, Status::NoOutcome | Status::MayHaveBeenSent);
+                if state.body_sha256 != body_sha256 && !flagged {
                     return Err(Error::invalid(
                         "key",
                         "was used before for a different message",
@@ -437,6 +460,7 @@ impl Journal {
             key,
             patient_id,
             body_sha256: &body_sha256,
+            stop,
             started: std::cell::Cell::new(false),
             unanswered: std::cell::Cell::new(false),
             attempted_at_ms: std::cell::Cell::new(0),
@@ -686,6 +710,8 @@ struct Recorder<'a> {
     key: &'a str,
     patient_id: &'a str,
     body_sha256: &'a str,
+    /// Set when the batch is stopped: no attempt starts after that.
+    stop: Option<&'a AtomicBool>,
     /// An attempt record reached the disk.
     started: std::cell::Cell<bool>,
     /// An attempt record has no outcome record on disk.
@@ -695,6 +721,7 @@ struct Recorder<'a> {
 
 impl AttemptHook for Recorder<'_> {
     fn before_attempt(&self, attempt: u32) -> Result<(), Error> {
+        crate::batch::check_not_stopped(self.stop)?;
         let at_ms = now_ms();
         // On disk before the request can start: a crash from here on
         // leaves the key flagged, never silently resendable.

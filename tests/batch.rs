@@ -234,13 +234,19 @@ fn an_ambiguous_send_is_held_until_resolved() {
     assert_eq!(line["reason"], "may_have_been_sent");
     assert_eq!(line["http_status"], 500);
 
-    // A different body under the same key is a different message.
+    // A different body under the flagged key is not sent either, and the
+    // report still says the key needs checking (not "a different message",
+    // which would hide that the first may have reached the patient).
     let other = SendMessage::new("999500", MessageType::Hero, "y");
     let e = journal.send(&client, "flu-1", &other).unwrap_err();
-    assert_eq!(e.field(), Some("key"));
+    assert_eq!(e.kind(), ErrorKind::NeedsReconciliation);
+    assert_eq!(mock.requests().len(), 1);
 
     journal.resolve("flu-1", Resolution::Sent).unwrap();
     assert!(journal.pending().is_empty());
+    // Once settled, a different body under the key is a different message.
+    let e = journal.send(&client, "flu-1", &other).unwrap_err();
+    assert_eq!(e.field(), Some("key"));
     drop(journal);
     let journal = Journal::open(d.join("j")).unwrap();
     assert!(matches!(
@@ -327,4 +333,242 @@ fn the_mock_can_answer_like_a_distant_server() {
         .send(&SendMessage::new("4242", MessageType::Hero, "x"))
         .unwrap();
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
+
+/// A row's own `message_string` is message text: a placeholder error must
+/// not quote it back (into stdout, logs or a terminal). An unclosed `((`
+/// is a broken template, not text to send to every patient.
+#[test]
+fn placeholder_errors_quote_no_message_text_and_unclosed_ones_are_invalid() {
+    let mock = Mock::start();
+    let client = mock.client().build().unwrap();
+    let d = dir();
+    let file = write(
+        &d,
+        "p.csv",
+        "patient_id,first_name,message_string\n\
+         2101,Ada,\"Your ((result was normal 7d3e9a)) thanks\"\n\
+         2102,Ada,\"Dear ((first_name), results normal (Private 7d3e9a))\"\n\
+         2103,Ada,\"Dear ((first_name, your results are normal\"\n\
+         2104,,\"Dear ((first_name))\"\n\
+         2105,Ada,\n\
+         2106,Ada,\"Dear ((first_name)), a (( b\"\n",
+    );
+    let runner = BatchRunner::new()
+        .default_value("message_type", "hero")
+        .unwrap()
+        .default_value("message_string", "Dear ((first_name)), welcome")
+        .unwrap();
+    let mut rows = Vec::new();
+    runner
+        .check(&client, &file, |r, _| rows.push(r.clone()))
+        .unwrap();
+    assert_eq!(
+        outcomes(&rows),
+        [
+            "invalid", "invalid", "invalid", "invalid", "valid", "invalid"
+        ]
+    );
+    for r in &rows[..4] {
+        let e = r.error.as_deref().unwrap();
+        assert!(e.contains("message_string"), "{e}");
+        for text in ["7d3e9a", "result", "normal", "Private"] {
+            assert!(!e.contains(text), "message text in the error: {e}");
+        }
+    }
+    // A column's name comes from the header, not from the message: named.
+    assert!(
+        rows[3].error.as_deref().unwrap().contains("((first_name))"),
+        "{:?}",
+        rows[3].error
+    );
+    let journal = Journal::open(d.join("j")).unwrap();
+    let (sent, _) = run(&mock, &journal, &file, runner);
+    assert_eq!(outcomes(&sent)[2], "invalid");
+    let texts: Vec<Value> = bodies(&mock)
+        .into_iter()
+        .map(|b| b["message_string"].clone())
+        .collect();
+    assert_eq!(texts, ["Dear Ada, welcome"], "only row 5 went");
+}
+
+/// Without a journal too, a stop ends a row waiting to retry after a 429
+/// before its next request (and the next row waiting at the gate).
+#[test]
+fn a_stop_during_a_429_wait_starts_no_new_request_without_a_journal() {
+    let mock = Mock::start();
+    let client = mock.client().build().unwrap();
+    let d = dir();
+    let file = write(&d, "w.csv", "patient_id\n999429\n3101\n");
+    let stop = StopToken::new();
+    let runner = BatchRunner::new()
+        .default_value("message_type", "hero")
+        .unwrap()
+        .default_value("message_string", "hello")
+        .unwrap()
+        .concurrency(2)
+        .stop_token(stop.clone());
+    let mut rows = Vec::new();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // The 429 is answered; the retry (and row 2) wait a second.
+            let started = std::time::Instant::now();
+            while !mock
+                .requests()
+                .iter()
+                .any(|r| r["body"].as_str().unwrap().contains("999429"))
+            {
+                assert!(started.elapsed().as_secs() < 60, "no request");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            stop.stop();
+        });
+        runner
+            .run(&client, None, &file, |r, _| rows.push(r.clone()))
+            .unwrap();
+    });
+    let bodies = bodies(&mock);
+    let ids: Vec<&str> = bodies
+        .iter()
+        .map(|b| b["patient_id"].as_str().unwrap())
+        .collect();
+    // Row 2 may have gone before the 429 closed the gate, never after.
+    assert_eq!(
+        ids.iter().filter(|id| **id == "999429").count(),
+        1,
+        "{ids:?}"
+    );
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|r| r.outcome != RowOutcome::MayHaveBeenSent)
+    );
+}
+
+/// Files as Windows tools save them: a UTF-8 byte order mark (Excel's
+/// "CSV UTF-8", Notepad) and CRLF line endings, blank lines at the end.
+#[test]
+fn a_byte_order_mark_and_crlf_are_read_as_plain_text() {
+    let mock = Mock::start();
+    let client = mock.client().build().unwrap();
+    let d = dir();
+    let csv = write(
+        &d,
+        "bom.csv",
+        "\u{feff}patient_id,first_name\r\n3201,Ada\r\n\"3202\",\"Bo\r\nJr\"\r\n\r\n\r\n",
+    );
+    let jsonl = write(
+        &d,
+        "bom.jsonl",
+        "\u{feff}{\"patient_id\":\"3201\",\"first_name\":\"Ada\"}\r\n{\"patient_id\":3202,\"first_name\":\"Bo\"}\r\n\r\n",
+    );
+    let runner = BatchRunner::new()
+        .default_value("message_type", "hero")
+        .unwrap()
+        .default_value("message_string", "Dear ((first_name))")
+        .unwrap();
+    for file in [csv, jsonl] {
+        let mut rows = Vec::new();
+        let summary = runner
+            .check(&client, &file, |r, _| rows.push(r.clone()))
+            .unwrap();
+        assert_eq!(outcomes(&rows), ["valid", "valid"], "{file:?}: {rows:?}");
+        assert_eq!(summary.class(), BatchClass::Complete);
+    }
+}
+
+/// Spreadsheet exports carry columns and rows that were once touched but
+/// are empty: unnamed columns are ignored like any other unknown column,
+/// and a row with nothing in it is no message (like a blank line).
+#[test]
+fn empty_columns_and_rows_of_a_spreadsheet_export_are_ignored() {
+    let mock = Mock::start();
+    let client = mock.client().build().unwrap();
+    let d = dir();
+    let csv = write(
+        &d,
+        "x.csv",
+        "patient_id,first_name,,\r\n3301,Ada,,\r\n,,,\r\n3302,Bo,,x\r\n ,, ,\r\n",
+    );
+    let runner = BatchRunner::new()
+        .default_value("message_type", "hero")
+        .unwrap()
+        .default_value("message_string", "Dear ((first_name))")
+        .unwrap();
+    let mut rows = Vec::new();
+    let summary = runner
+        .check(&client, &csv, |r, _| rows.push(r.clone()))
+        .unwrap();
+    assert_eq!(outcomes(&rows), ["valid", "valid"], "{rows:?}");
+    assert_eq!(summary.total(), 2);
+    assert_eq!(summary.class(), BatchClass::Complete);
+}
+
+/// Rows decided without the network (invalid, duplicate) keep their
+/// outcome when a stop keeps the batch from reaching them: "not sent,
+/// stopped" would hide that an invalid row needs fixing, or that a
+/// duplicate's first row went.
+#[test]
+fn a_stop_reports_rows_decided_before_sending_as_they_are() {
+    let mock = Mock::start();
+    let client = mock.client().build().unwrap();
+    let d = dir();
+    let file = write(
+        &d,
+        "s.csv",
+        "patient_id,first_name\n3401,Ada\n3402,Bo\n3403,\n3401,Ada\n",
+    );
+    let journal = Journal::open(d.join("j")).unwrap();
+    let stop = StopToken::new();
+    let mut rows = Vec::new();
+    BatchRunner::new()
+        .default_value("message_type", "hero")
+        .unwrap()
+        .default_value("message_string", "Dear ((first_name))")
+        .unwrap()
+        .concurrency(1)
+        .stop_token(stop.clone())
+        .run(&client, Some(&journal), &file, |r, _| {
+            rows.push(r.clone());
+            stop.stop();
+        })
+        .unwrap();
+    rows.sort_by_key(|r| r.row);
+    let seen = outcomes(&rows);
+    // Row 2 may have started before the stop came.
+    assert_eq!(seen[0], "sent", "{rows:?}");
+    assert_eq!(seen[2..], ["invalid", "duplicate_in_file"], "{rows:?}");
+    let sent = usize::from(seen[1] == "sent");
+    assert_eq!(mock.requests().len(), 1 + sent, "{rows:?}");
+}
+
+/// Excel writes a cell typed `true` as `TRUE`: a flag column from a
+/// spreadsheet means the flag, and `encrypted` must not become the text
+/// "FALSE" (which Hero may read as set).
+#[test]
+fn spreadsheet_booleans_are_flags_in_any_case() {
+    let mock = Mock::start();
+    let d = dir();
+    let file = write(
+        &d,
+        "b.csv",
+        "patient_id,write_to_record,encrypted,auto_write_to_record,snomed_code\n\
+         3501,TRUE,FALSE,False,185317003\n\
+         3502,FALSE,TRUE,,\n",
+    );
+    let journal = Journal::open(d.join("j")).unwrap();
+    let runner = BatchRunner::new()
+        .default_value("message_type", "hero")
+        .unwrap()
+        .default_value("message_string", "hello")
+        .unwrap()
+        .concurrency(1);
+    let (rows, _) = run(&mock, &journal, &file, runner);
+    assert_eq!(outcomes(&rows), ["sent", "sent"], "{rows:?}");
+    let sent = bodies(&mock);
+    assert_eq!(sent[0]["write_to_record"], true);
+    assert_eq!(sent[0]["encrypted"], false);
+    assert_eq!(sent[0]["auto_write_to_record"], false);
+    assert_eq!(sent[1]["write_to_record"], false);
+    assert_eq!(sent[1]["encrypted"], true);
 }

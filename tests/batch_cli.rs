@@ -607,6 +607,91 @@ fn the_cpp_layer_runs_batches_and_keyed_sends() {
     let pending: Value = serde_json::from_str(pending.strip_prefix("pending ").unwrap()).unwrap();
     assert_eq!(pending["key"], "cpp-key-1");
     assert!(lines.contains(&"resolved 0"), "{text}");
-    assert!(lines.contains(&"stopped 3 not_sent"), "{text}");
+    assert!(lines.contains(&"missing 1"), "{text}"); // HERO_NOT_SENT
+    // Rows 2 (invalid) and 3 (a duplicate) keep their outcomes.
+    assert!(lines.contains(&"stopped 1 not_sent"), "{text}");
     assert_eq!(received(&mock).len(), 3, "7001, 999500 and 5151 once each");
+}
+
+/// Ctrl-C while a row waits to retry after a 429 (and the next row waits
+/// at the client's gate): no request starts after the stop. A row that has
+/// no request on the wire is not in flight; it ends not sent, and the
+/// journal lets a rerun send it.
+#[test]
+fn ctrl_c_during_a_429_wait_starts_no_new_request() {
+    let mock = Mock::start();
+    let d = dir();
+    let file = write(&d, "w.csv", "patient_id\n999429\n8101\n8102\n");
+    let journal = d.join("j");
+    let child = spawn(&mock, &file, &journal);
+    // The first 429 is answered; the retry waits a second (Retry-After: 1).
+    wait_for_requests(&mock, 1);
+    // SAFETY: signalling our own child by its id.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let stopped = batch(child.wait_with_output().unwrap());
+    assert_eq!(stopped.code, Some(9), "{}", stopped.stderr);
+    assert_eq!(stopped.rows.len(), 3, "every row is reported");
+    assert_eq!(mock.requests().len(), 1, "a request started after Ctrl-C");
+    assert!(
+        ["not_sent", "rate_limited"].contains(&stopped.outcome(1)),
+        "{:?}",
+        stopped.rows[&1]
+    );
+    for row in 2..=3 {
+        assert_eq!(stopped.outcome(row), "not_sent");
+    }
+    let pending = hero_send(&mock, &["--journal", s(&journal), "--pending"])
+        .output()
+        .unwrap();
+    assert!(pending.stdout.is_empty(), "nothing is flagged");
+}
+
+/// A batch killed while a row waits out a 429 (before its retry): the 429
+/// was answered, so nothing of that row can have gone; the rerun must not
+/// flag it, and sends every row once.
+#[test]
+fn a_batch_killed_during_a_429_wait_flags_nothing() {
+    let mock = Mock::start();
+    let d = dir();
+    let file = write(&d, "k.csv", "patient_id\n999429\n8201\n8202\n");
+    let journal = d.join("j");
+    let mut child = spawn(&mock, &file, &journal);
+    // The 429 is answered; the retry waits a second (Retry-After: 1).
+    wait_for_requests(&mock, 1);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let pending = hero_send(&mock, &["--journal", s(&journal), "--pending"])
+        .output()
+        .unwrap();
+    assert!(
+        pending.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&pending.stdout)
+    );
+    let rerun = batch(spawn(&mock, &file, &journal).wait_with_output().unwrap());
+    assert_eq!(rerun.code, Some(9), "{}", rerun.stderr);
+    assert_eq!(rerun.outcome(1), "rate_limited");
+    assert_eq!((rerun.outcome(2), rerun.outcome(3)), ("sent", "sent"));
+    let seen = received(&mock);
+    assert_eq!((seen["8201"], seen["8202"]), (1, 1));
+}
+
+/// `--pending` and `--resolve` read an existing journal: a mistyped path
+/// must not look like "nothing is flagged" (nor leave an empty journal).
+#[test]
+fn pending_and_resolve_need_an_existing_journal() {
+    let mock = Mock::start();
+    let d = dir();
+    let missing = d.join("recal.journal");
+    for args in [
+        vec!["--journal", s(&missing), "--pending"],
+        vec!["--journal", s(&missing), "--resolve", "k", "--as", "sent"],
+    ] {
+        let out = hero_send(&mock, &args).output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty());
+        assert!(stderr.contains("no journal"), "{stderr}");
+        assert!(!missing.exists(), "{args:?} created a journal");
+    }
 }

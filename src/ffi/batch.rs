@@ -277,7 +277,9 @@ pub extern "C" fn hero_batch_stop_new(stop_out: *mut *mut hero_batch_stop) -> he
 }
 
 /// Asks every batch using `stop` to stop: no new row starts; rows in flight
-/// finish and are recorded; rows never started are reported `not_sent`.
+/// finish and are recorded, but start no further request (no retry after a
+/// 429, none still waiting at the rate-limit gate); rows never started are
+/// reported `not_sent` (invalid and duplicate rows keep those outcomes).
 ///
 /// Async-signal-safe (one atomic store, no allocation, no lock): call it
 /// from a SIGINT handler or a console control handler. Any thread. NULL is

@@ -56,6 +56,34 @@ pub extern "C" fn hero_journal_open(
     })
 }
 
+/// `hero_journal_open` for reading back a journal that must already exist
+/// (`hero_journal_pending`, `hero_journal_resolve`): when there is no file
+/// at `path`, `HERO_NOT_SENT` with kind `HERO_KIND_JOURNAL` and nothing is
+/// created, so a mistyped path never reads as "nothing is flagged".
+/// Otherwise as `hero_journal_open` (same ownership and errors).
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_journal_open_existing(
+    path: *const c_char,
+    journal_out: *mut *mut hero_journal,
+    error_out: *mut *mut hero_error,
+) -> hero_status {
+    guard(HERO_INTERNAL_ERROR, || {
+        // SAFETY: NULL or writable out-parameters (documented).
+        ffi_try!(unsafe { clear_outs(journal_out, error_out) });
+        // SAFETY: NULL or NUL-terminated.
+        let path = ffi_try!(unsafe { str_arg(path) });
+        // SAFETY: checked or cleared out-parameters (above).
+        unsafe {
+            deliver(
+                Journal::open_existing(path),
+                journal_out,
+                error_out,
+                |journal| hero_journal { journal },
+            )
+        }
+    })
+}
+
 /// Parses `"sent"` or `"not-sent"` into `*out`. `HERO_INVALID_ARGUMENT` for
 /// any other name (`*out` unchanged); `HERO_NULL_ARGUMENT` /
 /// `HERO_INVALID_UTF8` for a bad argument. Any thread.
