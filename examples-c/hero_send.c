@@ -518,7 +518,8 @@ static const char BATCH_USAGE[] =
     "message_string, recipient_contact_detail, ...) fill them; an optional key column\n"
     "names each send (otherwise the key is derived from the request body); every other\n"
     "column fills ((name)) placeholders in message_string. Field flags of the single\n"
-    "send (--type, --message, --recipient, ...) give defaults for empty cells.\n"
+    "send (--type, --message, ...) give defaults for empty cells; the recipient's\n"
+    "fields (--patient-id, --recipient, --fallback-contact) cannot: each row gives its own.\n"
     "\n"
     "  --journal FILE       the send journal: a rerun skips what went and holds back\n"
     "                       rows that may have gone (required to send)\n"
@@ -901,9 +902,14 @@ static int batch_set_options(const struct batch_options *o, hero_batch_options *
     int rc = -1;
     for (k = 0; k < BATCH_DEFAULT_COUNT && rc == -1; k++) {
         if (o->defaults[k] != NULL) {
-            rc = check_set(hero_batch_options_set_default(options, BATCH_DEFAULT_FLAGS[k].field,
-                                                          o->defaults[k]),
-                           BATCH_DEFAULT_FLAGS[k].flag);
+            hero_status status = hero_batch_options_set_default(
+                options, BATCH_DEFAULT_FLAGS[k].field, o->defaults[k]);
+            /* Every field named here exists, so the library refused this
+               one as a default: it says who receives the message. */
+            rc = status == HERO_INVALID_ARGUMENT
+                     ? fail(EXIT_INVALID, BATCH_DEFAULT_FLAGS[k].flag,
+                            " cannot be a batch default: each row must name its own recipient")
+                     : check_set(status, BATCH_DEFAULT_FLAGS[k].flag);
         }
     }
     if (rc == -1 && o->concurrency != NULL) {

@@ -304,7 +304,10 @@ hero_status hero_batch_options_new(hero_batch_options **options_out);
 // `"message_type"`, `"message_string"`) for rows that leave it empty or
 // have no such column. Both strings are copied.
 //
-// `HERO_OK`; `HERO_INVALID_ARGUMENT` when `field` names no request field;
+// `HERO_OK`; `HERO_INVALID_ARGUMENT` when `field` names no request field,
+// or one that says who receives the message (`patient_id`,
+// `recipient_contact_detail`, `fallback_contact_detail`: each row must give
+// its own, so a row missing one is invalid rather than sent to a default);
 // `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a bad argument (nothing
 // changed). One thread at a time per options.
 hero_status hero_batch_options_set_default(hero_batch_options *options,

@@ -347,6 +347,14 @@ impl StopToken {
     }
 }
 
+/// Fields that say who receives a message: a batch takes them from each
+/// row, never from a default.
+pub(crate) const PER_ROW_ONLY: [&str; 3] = [
+    "patient_id",
+    "recipient_contact_detail",
+    "fallback_contact_detail",
+];
+
 /// The request fields a column may name.
 use crate::request::FIELD_NAMES as FIELDS;
 
@@ -402,13 +410,22 @@ impl BatchRunner {
     }
 
     /// The value of request field `field` (its JSON name) for rows that do
-    /// not give one. An unknown field name is a configuration error.
+    /// not give one. An unknown field name is a configuration error, and so
+    /// is a default for a field that says who receives the message
+    /// (the patient id and both contact details): a row missing one must be
+    /// invalid, never sent to whoever the default names.
     pub fn default_value(mut self, field: &str, value: impl Into<String>) -> Result<Self, Error> {
         let Some(name) = FIELDS.iter().find(|f| **f == field) else {
             return Err(Error::config(
                 "a batch default names no request field (see the field list)",
             ));
         };
+        if PER_ROW_ONLY.contains(name) {
+            return Err(Error::invalid(
+                name,
+                "cannot be a batch default: each row must name its own recipient",
+            ));
+        }
         self.defaults.insert(name, value.into());
         Ok(self)
     }
@@ -895,6 +912,19 @@ mod tests {
             assert_eq!(e.field(), Some("message_string"));
             assert!(!e.to_string().contains("Dear"), "{e}");
         }
+    }
+
+    #[test]
+    fn recipients_are_never_defaults() {
+        for field in PER_ROW_ONLY {
+            let e = BatchRunner::new().default_value(field, "x").unwrap_err();
+            assert_eq!(e.field(), Some(field));
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+        }
+        let runner = BatchRunner::new()
+            .default_value("message_type", "sms")
+            .unwrap();
+        assert_eq!(runner.defaults.len(), 1);
     }
 
     #[test]

@@ -393,6 +393,38 @@ fn batches_that_cannot_start_exit_2() {
             "in use",
         ),
         (vec!["--batch", s(&good), "--type", "hero"], "--journal"),
+        // Who receives a message is never a default: a row without its own
+        // contact must not go to the number given on the command line.
+        (
+            vec![
+                "--batch",
+                s(&good),
+                "--journal",
+                s(&d.join("j4")),
+                "--type",
+                "sms",
+                "--message",
+                "Hi",
+                "--recipient",
+                "07700 900123",
+            ],
+            "--recipient cannot be a batch default",
+        ),
+        (
+            vec![
+                "--batch",
+                s(&good),
+                "--journal",
+                s(&d.join("j5")),
+                "--type",
+                "hero",
+                "--message",
+                "Hi",
+                "--patient-id",
+                "1001",
+            ],
+            "--patient-id cannot be a batch default",
+        ),
     ] {
         let out = hero_send(&mock, &args).output().unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();
