@@ -737,9 +737,10 @@ static int batch_report(hero_status status, const hero_error *err)
     if (text != NULL) {
         fprintf(stderr, "hero_send: %s\n", text);
     } else {
-        fprintf(stderr, "hero_send: unexpected status %d; nothing was sent\n", (int)status);
+        fprintf(stderr, "hero_send: unexpected status %d\n", (int)status);
     }
-    return EXIT_INVALID;
+    /* Only a batch that broke off midway (an internal error) can have sent rows. */
+    return status == HERO_MAY_HAVE_BEEN_SENT ? EXIT_MAY_HAVE_BEEN_SENT : EXIT_INVALID;
 }
 
 /* A number (decimals allowed), or false; its range is the library's rule. */

@@ -375,7 +375,10 @@ void hero_batch_stop_free(hero_batch_stop *stop);
 // On `HERO_NOT_SENT` the batch could not start (unreadable file, a CSV
 // without a header row, unknown file type): nothing was sent,
 // `*summary_out` is NULL and `*error_out` (if not NULL) says why.
-// `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for bad arguments.
+// `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for bad arguments. An
+// internal error during the batch is reported as `HERO_MAY_HAVE_BEEN_SENT`
+// (kind `HERO_KIND_INTERNAL`): rows may have gone, and the journal's
+// pending list shows which.
 //
 // Blocks until every row is done or the batch is stopped. `client` and
 // `journal` may be used by other threads meanwhile.

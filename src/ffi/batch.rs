@@ -6,10 +6,11 @@ use std::ptr;
 use super::error::report;
 use super::journal::hero_journal;
 use super::{
-    HERO_INTERNAL_ERROR, HERO_INVALID_ARGUMENT, HERO_OK, clear_outs, ffi_try, give, guard,
+    HERO_INTERNAL_ERROR, HERO_INVALID_ARGUMENT, HERO_OK, caught, clear_outs, ffi_try, give, guard,
     hero_client, hero_error, hero_status, ref_arg, str_arg, take,
 };
 use crate::batch::{BatchClass, BatchRunner, BatchSummary, RowOutcome, RowReport, StopToken};
+use crate::{Error, ErrorKind, Outcome};
 
 /// Settings of a batch (opaque): defaults for every row, concurrency,
 /// check-only, a stop handle. One thread at a time; free with
@@ -321,7 +322,10 @@ pub extern "C" fn hero_batch_stop_free(stop: *mut hero_batch_stop) {
 /// On `HERO_NOT_SENT` the batch could not start (unreadable file, a CSV
 /// without a header row, unknown file type): nothing was sent,
 /// `*summary_out` is NULL and `*error_out` (if not NULL) says why.
-/// `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for bad arguments.
+/// `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for bad arguments. An
+/// internal error during the batch is reported as `HERO_MAY_HAVE_BEEN_SENT`
+/// (kind `HERO_KIND_INTERNAL`): rows may have gone, and the journal's
+/// pending list shows which.
 ///
 /// Blocks until every row is done or the batch is stopped. `client` and
 /// `journal` may be used by other threads meanwhile.
@@ -336,7 +340,7 @@ pub extern "C" fn hero_batch_run(
     summary_out: *mut *mut hero_batch_summary,
     error_out: *mut *mut hero_error,
 ) -> hero_status {
-    guard(HERO_INTERNAL_ERROR, || {
+    let status = caught(|| {
         // SAFETY: NULL or writable out-parameters (documented).
         ffi_try!(unsafe { clear_outs(summary_out, error_out) });
         // SAFETY: NULL or live handles / NUL-terminated string (documented).
@@ -370,6 +374,17 @@ pub extern "C" fn hero_batch_run(
             // SAFETY: error_out is NULL or writable.
             Err(e) => unsafe { report(error_out, e) },
         }
+    });
+    // A bug inside the batch: rows may have gone (the journal holds their
+    // attempt records), so say so, as `hero_client_send` does.
+    status.unwrap_or_else(|| {
+        let e = Error::new(
+            Outcome::MayHaveBeenSent,
+            ErrorKind::Internal,
+            "internal error during the batch: rows may have been sent (the journal lists them as pending)",
+        );
+        // SAFETY: error_out is NULL or writable, and was cleared before the batch began.
+        unsafe { report(error_out, e) }
     })
 }
 
