@@ -42,7 +42,9 @@ struct Shared {
     path: PathBuf,
     file: File,
     log: Mutex<Log>,
-    flushed: Condvar,
+    /// Waiters on round `n` sleep on `rounds_done[n % 2]`, so the end of a
+    /// round wakes only the threads it carried, not those queued behind it.
+    rounds_done: [Condvar; 2],
     keys: Mutex<HashMap<String, KeyState>>,
 }
 
@@ -57,6 +59,10 @@ struct Log {
     durable: u64,
     /// The last record someone waits to see on disk.
     want_durable: u64,
+    /// The last record taken by a round (written, or being written).
+    taken: u64,
+    /// Rounds started so far; round `rounds` is the latest.
+    rounds: u64,
     flushing: bool,
     /// A write or flush failed: nothing more is written, so no send starts.
     broken: bool,
@@ -340,7 +346,7 @@ impl Journal {
                 path,
                 file,
                 log: Mutex::new(Log::default()),
-                flushed: Condvar::new(),
+                rounds_done: [Condvar::new(), Condvar::new()],
                 keys: Mutex::new(keys),
             }),
         })
@@ -540,13 +546,15 @@ impl Journal {
     }
 
     /// Appends one record. With `durable`, returns once it is on disk;
-    /// without, once it is handed to the operating system (so it survives
-    /// the process being killed, not a power cut), or queued behind a flush
-    /// in progress, which writes it next.
+    /// without, once it is handed to the operating system, or queued behind
+    /// a round in progress, which hands it on next (so it survives the
+    /// process being killed, not a power cut).
     ///
     /// Concurrent callers share flushes (group commit): whoever finds no
-    /// flush running writes everything queued so far, and flushes it to
-    /// disk when anyone waiting needs that; the others wait for it.
+    /// round running leads one, writing everything queued so far and
+    /// flushing it to disk when anyone waiting needs that. Records queued
+    /// meanwhile go in the next round, led by one of their own writers, so
+    /// a leader never waits for a second flush before its send starts.
     fn append(&self, record: &Record, durable: bool) -> Result<(), Error> {
         let shared = &*self.inner;
         let broken = || {
@@ -567,34 +575,52 @@ impl Journal {
         if durable {
             log.want_durable = mine;
         }
-        let mut rounds_after_mine = 0;
         loop {
+            if log.broken {
+                return Err(broken());
+            }
             let done = if durable {
                 log.durable >= mine
             } else {
                 log.written >= mine
             };
-            if log.broken {
-                return Err(broken());
-            }
-            if done && (log.pending.is_empty() || log.flushing || rounds_after_mine > 0) {
+            if done {
                 return Ok(());
             }
             if log.flushing {
                 if !durable {
-                    // The flush in progress writes what is queued when it ends.
+                    // The round in progress hands it on when it ends.
                     return Ok(());
                 }
-                log = shared.flushed.wait(log).unwrap_or_else(|p| p.into_inner());
+                // Sleep until the round carrying this record ends: the one
+                // running, or the next one if this record is still queued.
+                let round = if log.taken >= mine {
+                    log.rounds
+                } else {
+                    log.rounds + 1
+                };
+                log = shared.rounds_done[(round % 2) as usize]
+                    .wait(log)
+                    .unwrap_or_else(|p| p.into_inner());
                 continue;
             }
-            if done {
-                // One more round for records queued behind our flush.
-                rounds_after_mine += 1;
-            }
+            log = self.lead_rounds(log);
+        }
+    }
+
+    /// Runs one round (write, and flush when someone waits for the disk),
+    /// then hands what was queued meanwhile on: to a waiting writer, who
+    /// leads its own round, or, when no one waits for the disk, by writing
+    /// it here without a flush.
+    fn lead_rounds<'a>(&'a self, mut log: MutexGuard<'a, Log>) -> MutexGuard<'a, Log> {
+        let shared = &*self.inner;
+        loop {
             log.flushing = true;
+            log.rounds += 1;
+            let round = log.rounds;
             let batch = std::mem::take(&mut log.pending);
             let upto = log.appended;
+            log.taken = upto;
             let sync = log.want_durable > log.durable;
             drop(log);
             let mut result = (&shared.file).write_all(&batch);
@@ -612,7 +638,16 @@ impl Journal {
                 }
                 Err(_) => log.broken = true,
             }
-            shared.flushed.notify_all();
+            shared.rounds_done[(round % 2) as usize].notify_all();
+            if log.broken || log.pending.is_empty() {
+                return log;
+            }
+            if log.want_durable > log.durable {
+                // A writer sleeps waiting for the next round: wake one to
+                // lead it, so this thread's own send starts now.
+                shared.rounds_done[((round + 1) % 2) as usize].notify_one();
+                return log;
+            }
         }
     }
 }
