@@ -12,10 +12,11 @@
 //! never the message text or contact details.
 //!
 //! The file grows [`GROW_BYTES`] at a time in zero bytes, and records are
-//! written over those zeros: a flush to disk then carries only the record,
-//! not a new file size too (on ext4 a flush after an append costs about
-//! half as much again). The data ends at the first zero byte; a record,
-//! being JSON, never holds one.
+//! written over those zeros (still one after another, so it reads as an
+//! append-only log): a flush to disk then carries only the record, not a
+//! new file size too (on ext4 an `fdatasync` after an append took about 1.4
+//! times as long as after an overwrite, and more processor time). The data
+//! ends at the first zero byte; a record, being JSON, never holds one.
 
 use std::collections::HashMap;
 use std::fmt;
