@@ -4,7 +4,9 @@
 #   make install PREFIX=/opt/hero          # headers, libraries, pkg-config, CMake
 #   make install DESTDIR=/tmp/stage        # staged, for packaging
 #   make uninstall PREFIX=/opt/hero
-#   make dist                              # a .tar.gz of an installed tree
+#   make dist                              # both release archives (Linux .tar.gz, Windows .zip)
+#   make dist-linux                        # target/dist/herohealth-<v>-x86_64-linux-gnu.tar.gz
+#   make dist-windows                      # target/dist/herohealth-<v>-x86_64-windows-gnu.zip
 #
 # GNU conventions: PREFIX (default /usr/local), EXEC_PREFIX, LIBDIR,
 # INCLUDEDIR, PKGCONFIGDIR, CMAKEDIR, DESTDIR (the lower-case prefix, libdir
@@ -57,7 +59,9 @@ SHARED_LIB := lib$(NAME).so
 SHARED_LIB_SONAME := $(SHARED_LIB).$(ABI_VERSION)
 SHARED_LIB_FULL := $(SHARED_LIB).$(VERSION)
 STATIC_LIB := lib$(NAME).a
-DIST_NAME = $(NAME)-$(VERSION)-$(or $(RUST_TARGET),$(shell $(RUSTC) -vV | sed -n 's/^host: //p'))
+# Archives are named by the target triple without its vendor field
+# (x86_64-unknown-linux-gnu: x86_64-linux-gnu; x86_64-pc-windows-gnu: x86_64-windows-gnu).
+DIST_NAME = $(NAME)-$(VERSION)-$(subst -unknown-,-,$(subst -pc-,-,$(or $(RUST_TARGET),$(shell $(RUSTC) -vV | sed -n 's/^host: //p'))))
 
 # Run from `cargo test` (tests/), cargo's variables for the running package
 # would reach this cargo; ring's build script watches OUT_DIR and
@@ -66,7 +70,7 @@ DIST_NAME = $(NAME)-$(VERSION)-$(or $(RUST_TARGET),$(shell $(RUSTC) -vV | sed -n
 unexport OUT_DIR CARGO_MANIFEST_DIR CARGO_MANIFEST_PATH CARGO_CRATE_NAME CARGO_PRIMARY_PACKAGE \
 	CARGO_TARGET_TMPDIR CARGO_RUSTC_CURRENT_DIR $(filter CARGO_PKG_% CARGO_BIN_%,$(.VARIABLES))
 
-.PHONY: all build install install-shared uninstall dist
+.PHONY: all build install install-shared uninstall dist dist-linux dist-windows
 
 all: build
 
@@ -105,8 +109,13 @@ $(STAGE)/$(STATIC_LIB): $(OUT)/$(STATIC_LIB)
 	$(AR) rcs $@ $(STAGE)/$(NAME).o
 	rm -f $(STAGE)/$(NAME).o
 
-# Substitutes the install locations into a template.
+# Substitutes the install locations into a template. The CMake package
+# finds the library from its own place (@CMAKEDIR_TO_LIBDIR@ and
+# @CMAKEDIR_TO_INCLUDEDIR@ are relative), so an installed tree or an
+# unpacked release archive works wherever it lies.
 fill_template = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@CMAKEDIR_TO_LIBDIR@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(LIBDIR))|g' \
+	-e 's|@CMAKEDIR_TO_INCLUDEDIR@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(INCLUDEDIR))|g' \
 	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	-e 's|@SHARED_LIB_FULL@|$(SHARED_LIB_FULL)|g' -e 's|@SHARED_LIB_SONAME@|$(SHARED_LIB_SONAME)|g' \
 	-e 's|@STATIC_LIB@|$(STATIC_LIB)|g' \
@@ -143,13 +152,80 @@ uninstall:
 	rm -f $(DESTDIR)$(CMAKEDIR)/$(NAME)Config.cmake $(DESTDIR)$(CMAKEDIR)/$(NAME)ConfigVersion.cmake
 	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
 
-# A release archive: the tree `make install` writes under PREFIX, plus the
-# licences. Unpack it at / (or pass PREFIX to match where it will live).
+# Release archives, so an integrator needs no Rust toolchain.
 DIST_DIR := $(TARGET_DIR)/dist
-dist: build
-	rm -rf $(DIST_DIR)/$(DIST_NAME)
-	$(MAKE) --no-print-directory install DESTDIR=$(DIST_DIR)/$(DIST_NAME)
-	$(INSTALL) -d $(DIST_DIR)/$(DIST_NAME)$(PREFIX)/share/doc/$(NAME)
-	$(INSTALL) -m 644 README.md LICENSE-MIT LICENSE-APACHE $(DIST_DIR)/$(DIST_NAME)$(PREFIX)/share/doc/$(NAME)/
-	tar -C $(DIST_DIR)/$(DIST_NAME) -czf $(DIST_DIR)/$(DIST_NAME).tar.gz .
+dist: dist-linux dist-windows
+
+# Linux: the tree `make install` writes under PREFIX, plus the README and
+# licences, in one folder named like the archive. Unpack it into PREFIX
+# (tar -xzf … -C /usr/local --strip-components=1), or anywhere: the CMake
+# package is relocatable, and `pkg-config --define-prefix` relocates the
+# .pc file. The oldest glibc it runs on is checked by
+# tests/dist/check-archive.sh (README, "Release archives").
+dist-linux: build
+	rm -rf $(DIST_DIR)/stage-$(DIST_NAME) $(DIST_DIR)/$(DIST_NAME) $(DIST_DIR)/$(DIST_NAME).tar.gz
+	$(MAKE) --no-print-directory install DESTDIR=$(DIST_DIR)/stage-$(DIST_NAME)
+	$(INSTALL) -d $(DIST_DIR)/stage-$(DIST_NAME)$(PREFIX)/share/doc/$(NAME)
+	$(INSTALL) -m 644 README.md LICENSE-MIT LICENSE-APACHE $(DIST_DIR)/stage-$(DIST_NAME)$(PREFIX)/share/doc/$(NAME)/
+	mv $(DIST_DIR)/stage-$(DIST_NAME)$(PREFIX) $(DIST_DIR)/$(DIST_NAME)
+	rm -rf $(DIST_DIR)/stage-$(DIST_NAME)
+	tar -C $(DIST_DIR) -czf $(DIST_DIR)/$(DIST_NAME).tar.gz $(DIST_NAME)
 	@echo "dist: $(DIST_DIR)/$(DIST_NAME).tar.gz"
+
+# --- Windows (x86_64-pc-windows-gnu, cross-built with MinGW-w64) -----------
+#
+# herohealth-<version>-x86_64-windows-gnu.zip: one folder holding
+#   bin/       herohealth.dll, hero_send.exe
+#   lib/       libherohealth.dll.a (MinGW import library), herohealth.lib and
+#              herohealth.def (for MSVC), libherohealth.a (static, MinGW),
+#              cmake/herohealth/ (relocatable CMake package)
+#   include/   herohealth.h, herohealth.hpp
+#   share/doc/herohealth/  README.md, licences
+#   README.txt
+# Needs the Rust target x86_64-pc-windows-gnu, MinGW-w64 (gcc, g++,
+# binutils with dlltool), cmake and zip. The DLL alone:
+# `make -C examples-c windows-lib`.
+WIN_TRIPLE := x86_64-pc-windows-gnu
+WIN_TOOL_PREFIX ?= x86_64-w64-mingw32-
+WIN_OUT := $(TARGET_DIR)/$(WIN_TRIPLE)/release
+WIN_DIST_NAME = $(NAME)-$(VERSION)-x86_64-windows-gnu
+WIN_ROOT = $(DIST_DIR)/$(WIN_DIST_NAME)
+WIN_CARGO_ENV := CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=$(WIN_TOOL_PREFIX)gcc \
+	CC_x86_64_pc_windows_gnu=$(WIN_TOOL_PREFIX)gcc AR_x86_64_pc_windows_gnu=$(WIN_TOOL_PREFIX)ar
+
+dist-windows:
+	$(MAKE) --no-print-directory -C examples-c windows TARGET_DIR=$(TARGET_DIR) CARGO=$(CARGO)
+	@# The static library's system libraries, as rustc reports them (cached by cargo).
+	$(WIN_CARGO_ENV) $(CARGO) rustc --release --lib --target $(WIN_TRIPLE) --target-dir $(TARGET_DIR) \
+		--crate-type staticlib -- --print native-static-libs > $(WIN_OUT)/native-static-libs.log 2>&1 \
+		|| { cat $(WIN_OUT)/native-static-libs.log >&2; exit 1; }
+	@sed -n 's/^.*note: native-static-libs: *//p' $(WIN_OUT)/native-static-libs.log | tail -n 1 \
+		> $(WIN_OUT)/native-static-libs
+	@test -s $(WIN_OUT)/native-static-libs || { echo "make: rustc did not report native-static-libs" >&2; exit 1; }
+	rm -rf $(WIN_ROOT) $(DIST_DIR)/$(WIN_DIST_NAME).zip
+	$(INSTALL) -d $(WIN_ROOT)/bin $(WIN_ROOT)/include $(WIN_ROOT)/lib/cmake/$(NAME) $(WIN_ROOT)/share/doc/$(NAME)
+	@# Without debug information the DLL shrinks from about 5.2 MiB to 3.9.
+	$(WIN_TOOL_PREFIX)strip -o $(WIN_ROOT)/bin/$(NAME).dll $(WIN_OUT)/$(NAME).dll
+	$(WIN_TOOL_PREFIX)strip -o $(WIN_ROOT)/bin/hero_send.exe examples-c/build-windows/hero_send.exe
+	$(INSTALL) -m 644 $(WIN_OUT)/lib$(NAME).dll.a $(WIN_OUT)/lib$(NAME).a $(WIN_ROOT)/lib/
+	@# MSVC's linker wants an import library of its own kind: made with
+	@# dlltool from the DLL's export table (the hero_* functions).
+	{ echo "LIBRARY $(NAME).dll"; echo "EXPORTS"; \
+	  $(WIN_TOOL_PREFIX)objdump -p $(WIN_OUT)/$(NAME).dll \
+	    | sed -n '/^\[Ordinal\/Name Pointer\] Table/,/^$$/p' \
+	    | sed -n 's/^[[:space:]]*\[ *[0-9]*\] \(hero_[A-Za-z0-9_]*\)$$/    \1/p'; } > $(WIN_ROOT)/lib/$(NAME).def
+	@test "$$(grep -c '^    hero_' $(WIN_ROOT)/lib/$(NAME).def)" -gt 40 \
+		|| { echo "make: too few exports in $(NAME).def" >&2; exit 1; }
+	$(WIN_TOOL_PREFIX)dlltool -m i386:x86-64 -d $(WIN_ROOT)/lib/$(NAME).def -D $(NAME).dll \
+		-l $(WIN_ROOT)/lib/$(NAME).lib
+	$(INSTALL) -m 644 include/$(NAME).h include/$(NAME).hpp $(WIN_ROOT)/include/
+	sed -e "s|@CMAKE_NATIVE_STATIC_LIBS@|$$(sed 's/^ *-l//; s/  *-l/;/g; s/ *$$//' $(WIN_OUT)/native-static-libs)|g" \
+		cmake/$(NAME)Config-windows.cmake.in > $(WIN_ROOT)/lib/cmake/$(NAME)/$(NAME)Config.cmake
+	$(CMAKE) -DVERSION=$(VERSION) -DCOMPATIBILITY=$(CMAKE_COMPATIBILITY) -DPOINTER_BYTES=8 \
+		-DOUT=$(WIN_ROOT)/lib/cmake/$(NAME)/$(NAME)ConfigVersion.cmake -P cmake/version.cmake
+	@# Notepad and friends want CRLF line ends.
+	sed -e 's|@VERSION@|$(VERSION)|g' -e "s|@NATIVE_STATIC_LIBS@|$$(cat $(WIN_OUT)/native-static-libs)|g" \
+		-e 's/$$/\r/' cmake/README-windows.txt.in > $(WIN_ROOT)/README.txt
+	$(INSTALL) -m 644 README.md LICENSE-MIT LICENSE-APACHE $(WIN_ROOT)/share/doc/$(NAME)/
+	cd $(DIST_DIR) && zip -qr -X $(WIN_DIST_NAME).zip $(WIN_DIST_NAME)
+	@echo "dist: $(DIST_DIR)/$(WIN_DIST_NAME).zip"

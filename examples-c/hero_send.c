@@ -584,6 +584,7 @@ struct batch_options {
 /* Read by the interrupt handler: set before the handler is installed. */
 static hero_batch_stop *batch_stop_handle = NULL;
 
+#ifndef _WIN32
 /* Ctrl-C: stop starting rows (an atomic store in the library, safe here);
  * a second Ctrl-C ends the program at once, as usual. */
 static void batch_on_interrupt(int sig)
@@ -591,8 +592,7 @@ static void batch_on_interrupt(int sig)
     hero_batch_stop_trigger(batch_stop_handle);
     signal(sig, SIG_DFL);
 }
-
-#ifdef _WIN32
+#else
 static BOOL WINAPI batch_on_console_ctrl(DWORD type)
 {
     static volatile LONG pressed = 0;
@@ -1015,7 +1015,8 @@ static int batch_main(int argc, char **argv)
     return batch_run(&o);
 }
 
-int main(int argc, char **argv)
+/* The program, given UTF-8 arguments. */
+static int run(int argc, char **argv)
 {
     struct options opts;
     hero_client *client = NULL;
@@ -1061,3 +1062,54 @@ int main(int argc, char **argv)
     hero_client_free(client);
     return rc;
 }
+
+#ifdef _WIN32
+/* Windows passes `main` its arguments in the ANSI code page, which cannot
+ * hold "ŵ" or an emoji (and holds "£" only in some), so hero_send would
+ * refuse such a message. `wmain` gets them as UTF-16 (MinGW: -municode),
+ * converted here to the UTF-8 the library takes. */
+static char *utf16_to_utf8(const wchar_t *text)
+{
+    int size = WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, text, -1, NULL, 0, NULL, NULL);
+    char *out;
+    if (size <= 0) {
+        return NULL;
+    }
+    out = malloc((size_t)size);
+    if (out != NULL &&
+        WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, text, -1, out, size, NULL, NULL) != size) {
+        free(out);
+        out = NULL;
+    }
+    return out;
+}
+
+int wmain(int argc, wchar_t **wargv)
+{
+    char **argv = calloc((size_t)argc + 1, sizeof *argv);
+    int i, rc;
+    if (argv == NULL) {
+        return fail(EXIT_INVALID, "out of memory", NULL);
+    }
+    for (i = 0; i < argc; i++) {
+        argv[i] = utf16_to_utf8(wargv[i]);
+        if (argv[i] == NULL) {
+            /* An unpaired surrogate, or no memory: nothing is sent. */
+            rc = fail(EXIT_INVALID, "an argument could not be converted to UTF-8", NULL);
+            goto done;
+        }
+    }
+    rc = run(argc, argv);
+done:
+    for (i = 0; i < argc; i++) {
+        free(argv[i]);
+    }
+    free(argv);
+    return rc;
+}
+#else
+int main(int argc, char **argv)
+{
+    return run(argc, argv);
+}
+#endif

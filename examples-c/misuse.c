@@ -11,13 +11,19 @@
  */
 #define _POSIX_C_SOURCE 200112L
 
-#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#endif
 
 #include "herohealth.h"
 
@@ -49,6 +55,35 @@ static int failures = 0;
 static const char BAD_UTF8[] = "4\xff"
                                "2";
 static const char BAD_UTF8_2[] = "\xc0\x80";
+
+/* The few system calls that differ between Unix and Windows. */
+#ifdef _WIN32
+typedef SOCKET socket_fd;
+#define NO_SOCKET INVALID_SOCKET
+#define close_socket closesocket
+/* The CRT's _putenv_s also updates the process environment the library reads;
+ * an empty value removes the variable. */
+static void set_env(const char *name, const char *value) { _putenv_s(name, value); }
+static void unset_env(const char *name) { _putenv_s(name, ""); }
+/* Windows keeps the environment in UTF-16, which cannot hold invalid UTF-8:
+ * the counterpart is an unpaired surrogate, which has no UTF-8 form. */
+static void set_env_not_unicode(void) { SetEnvironmentVariableW(L"HERO_API_KEY", L"4\xd800" L"2"); }
+static long process_id(void) { return (long)GetCurrentProcessId(); }
+static const char *temp_dir(void)
+{
+    const char *dir = getenv("TEMP");
+    return dir != NULL ? dir : ".";
+}
+#else
+typedef int socket_fd;
+#define NO_SOCKET (-1)
+#define close_socket close
+static void set_env(const char *name, const char *value) { setenv(name, value, 1); }
+static void unset_env(const char *name) { unsetenv(name); }
+static void set_env_not_unicode(void) { setenv("HERO_API_KEY", BAD_UTF8, 1); }
+static long process_id(void) { return (long)getpid(); }
+static const char *temp_dir(void) { return "/tmp"; }
+#endif
 
 /* Non-NULL garbage that out-parameters must be reset from on failure. */
 static int poison_target;
@@ -87,12 +122,19 @@ static void log_line(void *user_data, uint32_t level, const char *line)
 }
 
 /* A loopback port that refuses connections: bound but not listening. */
-static int refusing_port(int *fd_out)
+static int refusing_port(socket_fd *fd_out)
 {
     struct sockaddr_in addr;
     socklen_t len = sizeof addr;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
+    socket_fd fd;
+#ifdef _WIN32
+    WSADATA wsa;
+    if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
+        return -1;
+    }
+#endif
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd == NO_SOCKET) {
         return -1;
     }
     memset(&addr, 0, sizeof addr);
@@ -101,7 +143,7 @@ static int refusing_port(int *fd_out)
     addr.sin_port = 0;
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
         getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
-        close(fd);
+        close_socket(fd);
         return -1;
     }
     *fd_out = fd;
@@ -185,7 +227,7 @@ static void config_from_env(void)
     size_t i;
 
     for (i = 0; i < sizeof VARS / sizeof VARS[0]; i++) {
-        unsetenv(VARS[i]);
+        unset_env(VARS[i]);
     }
     err = POISON(hero_error);
     EXPECT(hero_config_new_from_env(NULL, &err), HERO_NULL_ARGUMENT);
@@ -215,9 +257,9 @@ static void config_from_env(void)
 
     /* Invalid UTF-8 in a variable, no target, an unknown environment, and
      * both targets at once: all refused. */
-    setenv("HERO_API_KEY", BAD_UTF8, 1);
-    setenv("HERO_PRACTICE_GROUP_ID", "g", 1);
-    setenv("HERO_BASE_URL", "http://127.0.0.1:9", 1);
+    set_env_not_unicode();
+    set_env("HERO_PRACTICE_GROUP_ID", "g");
+    set_env("HERO_BASE_URL", "http://127.0.0.1:9");
     cfg = POISON(hero_config);
     err = NULL;
     EXPECT(hero_config_new_from_env(&cfg, &err), HERO_NOT_SENT);
@@ -225,23 +267,23 @@ static void config_from_env(void)
     CHECK(hero_error_kind(err) == HERO_KIND_CONFIG);
     hero_error_free(err);
 
-    setenv("HERO_API_KEY", "k", 1);
-    unsetenv("HERO_BASE_URL");
+    set_env("HERO_API_KEY", "k");
+    unset_env("HERO_BASE_URL");
     cfg = POISON(hero_config);
     err = NULL;
     EXPECT(hero_config_new_from_env(&cfg, &err), HERO_NOT_SENT);
     CHECK(cfg == NULL && err != NULL);
     hero_error_free(err);
 
-    setenv("HERO_ENVIRONMENT", "prod", 1);
+    set_env("HERO_ENVIRONMENT", "prod");
     cfg = POISON(hero_config);
     err = NULL;
     EXPECT(hero_config_new_from_env(&cfg, &err), HERO_NOT_SENT);
     CHECK(cfg == NULL && err != NULL);
     hero_error_free(err);
 
-    setenv("HERO_ENVIRONMENT", "staging", 1);
-    setenv("HERO_BASE_URL", "http://127.0.0.1:9", 1);
+    set_env("HERO_ENVIRONMENT", "staging");
+    set_env("HERO_BASE_URL", "http://127.0.0.1:9");
     cfg = POISON(hero_config);
     err = NULL;
     EXPECT(hero_config_new_from_env(&cfg, &err), HERO_NOT_SENT);
@@ -249,7 +291,7 @@ static void config_from_env(void)
     hero_error_free(err);
 
     /* And a good environment works. */
-    unsetenv("HERO_ENVIRONMENT");
+    unset_env("HERO_ENVIRONMENT");
     cfg = NULL;
     err = POISON(hero_error);
     EXPECT(hero_config_new_from_env(&cfg, &err), HERO_OK);
@@ -257,7 +299,7 @@ static void config_from_env(void)
     hero_config_free(cfg);
 
     for (i = 0; i < sizeof VARS / sizeof VARS[0]; i++) {
-        unsetenv(VARS[i]);
+        unset_env(VARS[i]);
     }
 }
 
@@ -521,7 +563,8 @@ static void client_calls(void)
     hero_response *resp;
     hero_error *err;
     char url[64];
-    int fd = -1, lines = 0;
+    socket_fd fd = NO_SOCKET;
+    int lines = 0;
     int port = refusing_port(&fd);
 
     CHECK(port > 0);
@@ -614,7 +657,7 @@ static void client_calls(void)
     hero_message_free(good);
     hero_message_free(bad);
     hero_client_free(client);
-    close(fd);
+    close_socket(fd);
 }
 
 static void count_row(void *user_data, const hero_batch_row *row,
@@ -643,9 +686,10 @@ static void batch_and_journal(void)
     hero_error *err = NULL;
     hero_resolution resolution = 0;
     char *lines = POISON(char);
-    char journal_path[96], csv_path[96], url[64];
+    char journal_path[300], csv_path[300], url[64];
     FILE *csv;
-    int fd = -1, rows = 0;
+    socket_fd fd = NO_SOCKET;
+    int rows = 0;
     int port = refusing_port(&fd);
 
     hero_journal_free(NULL);
@@ -720,8 +764,8 @@ static void batch_and_journal(void)
     hero_config_free(cfg);
     EXPECT(hero_message_new("4242", HERO_MESSAGE_TYPE_HERO, "hello", &msg), HERO_OK);
 
-    snprintf(journal_path, sizeof journal_path, "/tmp/hero-misuse-%ld.journal", (long)getpid());
-    snprintf(csv_path, sizeof csv_path, "/tmp/hero-misuse-%ld.csv", (long)getpid());
+    snprintf(journal_path, sizeof journal_path, "%s/hero-misuse-%ld.journal", temp_dir(), process_id());
+    snprintf(csv_path, sizeof csv_path, "%s/hero-misuse-%ld.csv", temp_dir(), process_id());
     remove(journal_path);
     EXPECT(hero_journal_open(journal_path, &journal, &err), HERO_OK);
     EXPECT(hero_journal_open(journal_path, &second, &err), HERO_NOT_SENT);
@@ -779,7 +823,7 @@ static void batch_and_journal(void)
     hero_client_free(client);
     hero_batch_options_free(options);
     hero_batch_stop_free(stop);
-    close(fd);
+    close_socket(fd);
 }
 
 int main(void)

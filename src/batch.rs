@@ -347,25 +347,7 @@ impl StopToken {
 }
 
 /// The request fields a column may name.
-const FIELDS: [&str; 17] = [
-    "patient_id",
-    "message_type",
-    "message_string",
-    "recipient_contact_detail",
-    "fallback_contact_detail",
-    "fallback_message_type",
-    "write_to_record",
-    "encrypted",
-    "snomed_code",
-    "snomed_term",
-    "auto_write_to_record",
-    "task_id",
-    "attachment_uuid",
-    "short_link_id",
-    "assignee_id",
-    "assignee_type",
-    "send_at",
-];
+use crate::request::FIELD_NAMES as FIELDS;
 
 /// Settings of a batch: defaults for every row, concurrency, and a stop token.
 ///

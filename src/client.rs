@@ -1,5 +1,6 @@
 //! The client: settings, one connection pool, and the send call.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -454,6 +455,10 @@ pub(crate) trait AttemptHook {
     fn after_attempt(&self, result: Result<&MessageResponse, &Error>);
 }
 
+/// How far the agent's own timeout may overrun the caller's deadline before
+/// a request gets a per-request timeout instead.
+const DEADLINE_SLACK: Duration = Duration::from_millis(1);
+
 /// How one attempt ended, when it did not succeed.
 struct Failed {
     error: Error,
@@ -553,7 +558,9 @@ impl Client {
                 hook.before_attempt(attempt)
                     .map_err(|e| e.with_attempts(attempt - 1))?;
             }
-            let result = self.attempt(body, remaining, attempt);
+            // The time left is taken again inside: the log line and the hook
+            // above may have taken some of it.
+            let result = self.attempt(body, deadline, attempt);
             if let Some(hook) = hook
                 && !remaining.is_zero()
             {
@@ -615,10 +622,11 @@ impl Client {
     fn attempt(
         &self,
         body: &[u8],
-        remaining: Duration,
+        deadline: Instant,
         attempt: u32,
     ) -> Result<MessageResponse, Failed> {
         let i = &*self.inner;
+        let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(Failed {
                 error: Error::new(
@@ -638,8 +646,10 @@ impl Client {
             .header(X_API_KEY, i.api_key.clone())
             .header(X_PRACTICE_GROUP_ID, i.group_header.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let result = if attempt == 1 {
-            // The agent's own timeouts already equal the full deadline: no per-request config.
+        // The agent's own timeout is the full deadline, counted from when
+        // ureq starts; while that is within a millisecond of the time left
+        // (a first attempt with nothing before it), skip per-request config.
+        let result = if i.deadline.saturating_sub(remaining) < DEADLINE_SLACK {
             request.send(body)
         } else {
             request
@@ -768,6 +778,19 @@ fn read_ca_file(path: &Path) -> Result<RootCerts, Error> {
     Ok(RootCerts::Specific(Arc::new(certs)))
 }
 
+/// The detail of a failed TLS handshake: a raw Windows certificate error
+/// becomes a sentence of ours; any other text is the server's to influence,
+/// so it is shown escaped and capped.
+fn tls_failed(host: &str, error: &str, hint: &str) -> String {
+    match crate::cert_errors::readable(error) {
+        Cow::Owned(sentence) => format!("TLS with {host} failed: {sentence}{hint}"),
+        Cow::Borrowed(raw) => format!(
+            "TLS with {host} failed: {}{hint}",
+            ShownUpTo(raw, TLS_TEXT_CHARS)
+        ),
+    }
+}
+
 /// Classifies a failure that produced no HTTP answer; what it means is
 /// decided by [`outcome::for_transport`].
 fn transport_failure(
@@ -810,12 +833,8 @@ fn transport_failure(
         (U::ConnectionFailed, _) => format!("could not connect to {host}"),
         (U::ConnectProxyFailed(_), _) => "the proxy refused the connection".to_owned(),
         // TLS errors can quote the server's certificate: shown escaped and capped.
-        (U::Rustls(r), _) => format!(
-            "TLS with {host} failed: {}{}",
-            ShownUpTo(&r.to_string(), TLS_TEXT_CHARS),
-            tls_hint(r)
-        ),
-        (U::Tls(r), _) => format!("TLS with {host} failed: {}", ShownUpTo(r, TLS_TEXT_CHARS)),
+        (U::Rustls(r), _) => tls_failed(host, &r.to_string(), tls_hint(r)),
+        (U::Tls(r), _) => tls_failed(host, r, ""),
         (U::Pem(_), _) => "CA certificates could not be read".to_owned(),
         (U::BadUri(_) | U::Http(_) | U::InvalidProxyUrl, _) => {
             "the request could not be built".to_owned()
@@ -823,16 +842,13 @@ fn transport_failure(
         (U::Timeout(_), _) => "deadline passed".to_owned(),
         // rustls reports a failed handshake (untrusted certificate, wrong host
         // name) as InvalidData; a plain TCP connect never does.
-        (U::Io(io), ErrorKind::Tls) => format!(
-            "TLS with {host} failed: {}{}",
-            ShownUpTo(
-                &io.get_ref()
-                    .map_or_else(|| io.kind().to_string(), ToString::to_string),
-                TLS_TEXT_CHARS
-            ),
+        (U::Io(io), ErrorKind::Tls) => tls_failed(
+            host,
+            &io.get_ref()
+                .map_or_else(|| io.kind().to_string(), ToString::to_string),
             io.get_ref()
                 .and_then(|e| e.downcast_ref::<rustls::Error>())
-                .map_or("", tls_hint)
+                .map_or("", tls_hint),
         ),
         (U::Io(io), ErrorKind::Connect) => format!("could not connect to {host}: {}", io.kind()),
         (U::Io(io), _) => format!("connection to {host} lost: {}", io.kind()),

@@ -20,6 +20,7 @@
 //! ```
 
 mod batch;
+mod cert_errors;
 mod checks;
 mod client;
 mod error;

@@ -9,7 +9,8 @@
 //!
 //! It is also where "request written" is decided: only a `send` the kernel
 //! accepted bytes from counts (see [`wire::accepted`]). It runs on every
-//! platform for that reason; only the liveness probe differs.
+//! platform for that reason; only the liveness probe and what a failed
+//! `send` can tell (see [`RESUMABLE_SEND`]) differ.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -28,6 +29,35 @@ use crate::wire;
 /// Request bytes held back until the transport must wait for input, so
 /// headers and body (or their TLS records) leave in one `send`.
 const MAX_PENDING: usize = 64 * 1024;
+
+/// Whether a `send` that timed out may be resumed. On unix a timed-out
+/// `send` returns the count of what it had already passed on; Windows
+/// reports only the timeout, leaving the socket in an indeterminate state:
+/// part of the data may have gone, so it must be neither sent again nor
+/// counted as unsent.
+const RESUMABLE_SEND: bool = cfg!(unix);
+
+/// The part of `pending` to offer in one `send`. Where a failed `send`
+/// does not say how much of it went (Windows), those before request bytes
+/// are known to have left are kept small enough (8 KiB) for an idle
+/// socket's buffer to take them whole or not at all, so their failure still
+/// means nothing left. Later ones may be larger: by then the request may
+/// have been sent anyway.
+#[cfg(not(unix))]
+fn next_send(pending: &[u8]) -> &[u8] {
+    if wire::request_written() {
+        pending
+    } else {
+        &pending[..pending.len().min(8 * 1024)]
+    }
+}
+
+/// The part of `pending` to offer in one `send`: all of it, as a failed
+/// `send` here says how much went.
+#[cfg(unix)]
+fn next_send(pending: &[u8]) -> &[u8] {
+    pending
+}
 
 /// Opens connections as [`FastTcp`] transports.
 #[derive(Debug, Default)]
@@ -70,6 +100,15 @@ fn connect_any(
     let count = addrs.len() as u32;
     let mut last = None;
     for (i, addr) in addrs.enumerate() {
+        // An IPv4 address written in IPv6 form (`[::ffff:a.b.c.d]`) is
+        // reached over IPv4: Windows' IPv6 sockets are IPv6-only by default.
+        let addr = match addr {
+            SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+                Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+                None => addr,
+            },
+            SocketAddr::V4(_) => addr,
+        };
         let result = match budget {
             None => TcpStream::connect(addr),
             Some(total) => {
@@ -145,10 +184,12 @@ fn retime(
 /// Runs one blocking socket call so that it ends by `deadline`: resumed
 /// after a signal (Linux does not restart socket calls that have a timeout,
 /// and each restart would otherwise get the full timeout again) and after a
-/// kept timeout that fired before the deadline.
+/// kept timeout that fired before the deadline, when `resumable` (see
+/// [`RESUMABLE_SEND`]; otherwise the timeout is the time left, and final).
 fn by_deadline<T>(
     current: &mut Option<Duration>,
     deadline: Option<Instant>,
+    resumable: bool,
     set: impl Fn(Option<Duration>) -> io::Result<()>,
     mut call: impl FnMut() -> io::Result<T>,
 ) -> io::Result<T> {
@@ -160,7 +201,7 @@ fn by_deadline<T>(
         // Kernels fire socket timeouts late, by up to an eighth of their
         // length: aim short and let this loop finish the wait.
         let aim = left.map(|l| {
-            if l > Duration::from_millis(20) {
+            if resumable && l > Duration::from_millis(20) {
                 l - l / 8
             } else {
                 l
@@ -173,7 +214,8 @@ fn by_deadline<T>(
                 if matches!(
                     e.kind(),
                     io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-                ) && deadline.is_some_and(|d| Instant::now() < d) =>
+                ) && resumable
+                    && deadline.is_some_and(|d| Instant::now() < d) =>
             {
                 continue;
             }
@@ -211,10 +253,11 @@ impl FastTcp {
             if sent == self.pending.len() {
                 break Ok(());
             }
-            let pending = &self.pending[sent..];
+            let pending = next_send(&self.pending[sent..]);
             match by_deadline(
                 &mut self.write_timeout,
                 deadline,
+                RESUMABLE_SEND,
                 |t| stream.set_write_timeout(t),
                 || (&*stream).write(pending),
             ) {
@@ -223,7 +266,18 @@ impl FastTcp {
                     wire::accepted(n);
                     sent += n;
                 }
-                Err(e) => break Err(e),
+                Err(e) => {
+                    if !RESUMABLE_SEND
+                        && matches!(
+                            e.kind(),
+                            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                        )
+                    {
+                        // How much of this send went is unknown: perhaps some.
+                        wire::accepted(pending.len());
+                    }
+                    break Err(e);
+                }
             }
         };
         // The request head (with the key) must not linger in this buffer.
@@ -263,6 +317,7 @@ impl Transport for FastTcp {
         let amount = by_deadline(
             &mut self.read_timeout,
             deadline,
+            true,
             |t| stream.set_read_timeout(t),
             || (&*stream).read(input),
         )
@@ -334,4 +389,113 @@ fn nothing_to_read(stream: &TcpStream) -> bool {
     // the connection is not reused.
     let restored = stream.set_nonblocking(false).is_ok();
     restored && matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use ureq::unversioned::transport::time;
+
+    /// Asks for a small send buffer, so that a large write cannot be taken
+    /// whole by the kernel.
+    fn small_send_buffer(stream: &TcpStream) {
+        let size: i32 = 8 * 1024;
+        #[cfg(unix)]
+        // SAFETY: a valid socket, and an option value of the size given.
+        let rc = unsafe {
+            use std::os::fd::AsRawFd;
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&size as *const i32).cast(),
+                4,
+            )
+        };
+        #[cfg(windows)]
+        // SAFETY: as above.
+        let rc = unsafe {
+            use std::os::windows::io::AsRawSocket;
+            use windows_sys::Win32::Networking::WinSock::{SO_SNDBUF, SOL_SOCKET, setsockopt};
+            setsockopt(
+                stream.as_raw_socket() as usize,
+                SOL_SOCKET,
+                SO_SNDBUF,
+                (&size as *const i32).cast(),
+                4,
+            )
+        };
+        assert_eq!(rc, 0);
+    }
+
+    #[test]
+    fn an_ipv4_address_in_ipv6_form_is_reached() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mapped: SocketAddr = format!("[::ffff:127.0.0.1]:{port}").parse().unwrap();
+        let stream =
+            connect_any([mapped].into_iter(), Some(Duration::from_secs(5))).expect("connected");
+        assert_eq!(stream.peer_addr().unwrap().port(), port);
+        assert_eq!(
+            listener.accept().unwrap().1.port(),
+            stream.local_addr().unwrap().port()
+        );
+    }
+
+    #[test]
+    fn a_write_cut_off_by_the_deadline_counts_what_left_and_sends_nothing_twice() {
+        // The server takes the connection but does not read until the
+        // client has given up: part of the request leaves, the rest cannot.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let reader = std::thread::spawn(move || {
+            let (mut peer, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_millis(2500));
+            let mut got = Vec::new();
+            peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let _ = peer.read_to_end(&mut got);
+            got
+        });
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        small_send_buffer(&stream);
+        let mut tcp = FastTcp {
+            stream: Arc::new(stream),
+            buffers: LazyBuffers::new(1024, 1024),
+            pending: Vec::new(),
+            read_timeout: None,
+            write_timeout: None,
+        };
+        let request: Vec<u8> = (0..16usize << 20).map(|i| (i % 251) as u8).collect();
+        tcp.pending.extend_from_slice(&request);
+        wire::reset();
+        wire::arm();
+        let began = Instant::now();
+        let result = tcp.flush(&NextTimeout {
+            after: time::Duration::from_millis(1000),
+            reason: Timeout::Global,
+            per_read: None,
+            per_write: None,
+        });
+        assert!(matches!(result, Err(ureq::Error::Timeout(_))), "{result:?}");
+        assert!(
+            began.elapsed() < Duration::from_millis(1800),
+            "deadline kept"
+        );
+        assert!(
+            wire::request_written(),
+            "request bytes left: the request may have been sent"
+        );
+        drop(tcp);
+        let got = reader.join().unwrap();
+        assert!(
+            !got.is_empty() && got.len() < request.len(),
+            "{}",
+            got.len()
+        );
+        assert!(
+            request.starts_with(&got),
+            "the server received bytes out of order or twice"
+        );
+    }
 }

@@ -55,6 +55,13 @@ pub(crate) fn accepted(n: usize) {
     }
 }
 
+/// Marks the current attempt as handing request bytes down, as the
+/// outermost transport does; for tests of the transports below it.
+#[cfg(test)]
+pub(crate) fn arm() {
+    ARMED.set(true);
+}
+
 /// True once this thread's current attempt has written request bytes.
 pub(crate) fn request_written() -> bool {
     WROTE.get()

@@ -5,6 +5,10 @@
 use std::path::Path;
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "cbindgen starts `cargo metadata`, which a test run under Wine cannot; the header is the same on every platform and is checked on the build host"
+)]
 fn checked_in_header_is_current() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");

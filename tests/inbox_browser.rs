@@ -18,7 +18,6 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -73,24 +72,7 @@ fn chromium() -> Option<PathBuf> {
 
 /// `examples-c/build`, after `make -C examples-c` (as tests/c_programs.rs does).
 fn programs() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = Command::new("make")
-            .arg("-C")
-            .arg(root().join("examples-c"))
-            .arg(format!("TARGET_DIR={}", root().join("target").display()))
-            .arg(format!("CARGO={}", env!("CARGO")))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run make (is it installed?)");
-        assert!(
-            out.status.success(),
-            "make -C examples-c failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        root().join("examples-c").join("build")
-    })
+    common::c_programs()
 }
 
 /// Runs `hero_send` against the mock and returns its exit code.

@@ -100,6 +100,7 @@ where
     thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
+            keep_from_children(&stream);
             seen.conns.fetch_add(1, SeqCst);
             let (handler, seen) = (handler.clone(), seen.clone());
             thread::spawn(move || {
@@ -111,6 +112,23 @@ where
     });
     Server { port, stats }
 }
+
+/// Keeps an accepted socket out of child processes (some tests run
+/// themselves as one). Wine lets them inherit it, and then a server's close
+/// sends nothing until the child exits: the client sees a connection the
+/// server has long closed as open.
+#[cfg(windows)]
+fn keep_from_children(stream: &TcpStream) {
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Foundation::{HANDLE_FLAG_INHERIT, SetHandleInformation};
+    // SAFETY: a valid socket handle owned by `stream`.
+    let ok = unsafe { SetHandleInformation(stream.as_raw_socket() as _, HANDLE_FLAG_INHERIT, 0) };
+    assert_ne!(ok, 0, "SetHandleInformation");
+}
+
+/// Sockets are opened close-on-exec here already.
+#[cfg(not(windows))]
+fn keep_from_children(_: &TcpStream) {}
 
 /// One HTTP request as read by a test server.
 struct Request {
@@ -441,7 +459,46 @@ fn tls_untrusted_by_os_store_is_not_sent() {
     let server = serve_tls(pki.leaf(&["localhost", "127.0.0.1"]), ok_reply());
     // No ca_file: the OS trust store, which has never heard of this CA.
     let client = builder(server.https_url()).build().unwrap();
-    untrusted_tls_send(&server, &client);
+    let e = untrusted_tls_send(&server, &client);
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    // On Windows the OS verifier's raw error codes are turned into sentences.
+    let text = e.to_string();
+    for raw in ["OS Error", "FormatMessageW", "OtherError", "os error"] {
+        assert!(!text.contains(raw), "unreadable TLS error: {text}");
+    }
+}
+
+/// `HERO_CA_FILE` as an integrator would set it: on Windows a drive-letter
+/// path with backslashes.
+#[test]
+fn tls_ca_file_from_the_environment_succeeds() {
+    let pki = Pki::new();
+    let server = serve_tls(pki.leaf(&["localhost", "127.0.0.1"]), ok_reply());
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    let path = ca.path().to_str().expect("a Unicode temp path").to_owned();
+    if cfg!(windows) {
+        assert!(
+            path.as_bytes().get(1..3) == Some(b":\\"),
+            "not a Windows path: {path}"
+        );
+    }
+    let url = server.https_url();
+    let vars = [
+        ("HERO_BASE_URL", url.as_str()),
+        ("HERO_API_KEY", "k"),
+        ("HERO_PRACTICE_GROUP_ID", "g"),
+        ("HERO_CA_FILE", path.as_str()),
+    ];
+    let client = ClientBuilder::from_vars(|name| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| Ok(v.to_string()))
+    })
+    .unwrap()
+    .build()
+    .unwrap();
+    assert_eq!(send_ok(&client).message_id(), "m-1");
+    assert_eq!(server.stats.requests(), 1);
 }
 
 #[test]
@@ -972,6 +1029,36 @@ fn a_long_deadline_is_kept_closely() {
     assert!(
         late < Duration::from_millis(150),
         "{late:?} past an 8 s deadline"
+    );
+}
+
+/// The deadline runs from the call to `send`, not from when the request
+/// starts: time spent before the first attempt (here a slow log hook on the
+/// sending thread, standing in for checking a large message) comes out of it.
+#[test]
+fn time_before_the_first_attempt_counts_against_the_deadline() {
+    let server = serve(|mut stream, stats| {
+        let _ = read_request(&mut stream, stats);
+        drain(&mut stream);
+    });
+    let deadline = Duration::from_secs(2);
+    let client = builder(server.http_url())
+        .deadline(deadline)
+        .log_hook(|_, line| {
+            if line.starts_with("attempt 1: POST") {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let e = client.send(&hello()).unwrap_err();
+    let took = start.elapsed();
+    expect(&e, Outcome::MayHaveBeenSent, ErrorKind::Timeout);
+    // Counted from the request's start it would end at 3 s.
+    assert!(
+        took < deadline + Duration::from_millis(600),
+        "{took:?} for a {deadline:?} deadline"
     );
 }
 
@@ -1572,6 +1659,10 @@ fn https_proxy_and_no_proxy_from_the_environment() {
 /// target is an IPv4-mapped loopback address, which the library treats as
 /// a remote host; the first child shows it is reachable directly.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "Windows IPv6 sockets are IPv6-only by default, so the IPv4-mapped target has no direct path to prove; proxy settings are read the same way on every platform"
+)]
 fn unusable_https_proxy_is_a_config_error_and_nothing_goes_direct() {
     let server = serve(answering(ok_reply()));
     let proxy = connect_proxy(ProxyMode::Tunnel);
@@ -1623,7 +1714,14 @@ fn unusable_https_proxy_is_a_config_error_and_nothing_goes_direct() {
     };
     expect(&e, Outcome::NotSent, ErrorKind::Config);
     let text = format!("{e} {e:?}");
-    assert!(text.contains("HTTPS_PROXY"), "{text}");
+    // Windows variable names ignore case: there `https_proxy`, read first,
+    // is this same variable.
+    let named = if cfg!(windows) {
+        text.to_ascii_uppercase().contains("HTTPS_PROXY")
+    } else {
+        text.contains("HTTPS_PROXY")
+    };
+    assert!(named, "{text}");
     let value = std::env::var("HTTPS_PROXY").unwrap();
     for piece in [
         "127.0.0.1",

@@ -1,7 +1,8 @@
 //! The transport against loopback servers: when request bytes count as
 //! written (a reset that arrives before the request is "not sent", over
-//! plain TCP, TLS and a proxy tunnel), and pooled connections that the
-//! server closes when idle.
+//! plain TCP, TLS and a proxy tunnel; many threads against a server that
+//! breaks off at every stage), and pooled connections that the server
+//! closes when idle.
 //!
 //! Timing-sensitive steps are made deterministic where they can be (the
 //! client's log hook holds the sending thread until the server has acted)
@@ -196,9 +197,8 @@ fn keep_alive_timeout_from_the_server_is_honoured() {
     assert_eq!(client.connections_opened(), 3);
 }
 
-/// Resets need SO_LINGER, which std cannot set: unix only. The transport
-/// code under test is the same on Windows.
-#[cfg(unix)]
+/// Resets need SO_LINGER, which std cannot set: set through libc on unix
+/// and Winsock on Windows.
 mod reset {
     use super::*;
     use common::unique_hex;
@@ -210,9 +210,7 @@ mod reset {
     // ---------------------------------------------------------------------------
 
     /// Closes `stream` with a reset (SO_LINGER 0) rather than a FIN.
-    ///
-    /// Unix only: std cannot set SO_LINGER, and the tests that need it exercise
-    /// transport code that is the same on Windows.
+    #[cfg(unix)]
     fn reset(stream: TcpStream) {
         use std::os::fd::AsRawFd;
         let linger = libc::linger {
@@ -227,6 +225,29 @@ mod reset {
                 libc::SO_LINGER,
                 (&linger as *const libc::linger).cast(),
                 std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "SO_LINGER");
+        drop(stream);
+    }
+
+    /// Closes `stream` with a reset (SO_LINGER 0) rather than a FIN.
+    #[cfg(windows)]
+    fn reset(stream: TcpStream) {
+        use std::os::windows::io::AsRawSocket;
+        use windows_sys::Win32::Networking::WinSock::{LINGER, SO_LINGER, SOL_SOCKET, setsockopt};
+        let linger = LINGER {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid socket, and an option value of the size given.
+        let rc = unsafe {
+            setsockopt(
+                stream.as_raw_socket() as usize,
+                SOL_SOCKET,
+                SO_LINGER,
+                (&linger as *const LINGER).cast(),
+                std::mem::size_of::<LINGER>() as i32,
             )
         };
         assert_eq!(rc, 0, "SO_LINGER");
@@ -375,6 +396,107 @@ mod reset {
         let e = client.send(&hello()).unwrap_err();
         expect_not_sent_and_retried(&e, &gate);
         assert_eq!(connects.load(SeqCst), 3);
+    }
+
+    // ---------------------------------------------------------------------------
+    // Many threads, one client, a server that breaks off at every stage
+    // ---------------------------------------------------------------------------
+
+    /// What the server saw of each message, by its patient id.
+    #[derive(Default)]
+    struct Seen(Mutex<std::collections::HashMap<String, usize>>);
+
+    impl Seen {
+        fn note(&self, bytes: &[u8]) {
+            let text = String::from_utf8_lossy(bytes);
+            let mut seen = self.0.lock().unwrap();
+            for piece in text.split("\"patient_id\":\"").skip(1) {
+                if let Some(end) = piece.find('"') {
+                    *seen.entry(piece[..end].to_owned()).or_default() += 1;
+                }
+            }
+        }
+
+        fn count(&self, id: &str) -> usize {
+            self.0.lock().unwrap().get(id).copied().unwrap_or(0)
+        }
+    }
+
+    #[test]
+    fn threads_sharing_a_client_get_the_rule_at_every_stage() {
+        // Per request, in turn: answer; read it and reset; reset at once
+        // (noting what had already arrived); answer and close.
+        let seen = Arc::new(Seen::default());
+        let s = seen.clone();
+        let turn = Arc::new(AtomicUsize::new(0));
+        let port = serve(move |mut stream, _| {
+            loop {
+                let mode = turn.fetch_add(1, SeqCst) % 4;
+                if mode == 2 {
+                    stream.set_nonblocking(true).unwrap();
+                    let mut buf = [0u8; 4096];
+                    if let Ok(n) = (&stream).read(&mut buf) {
+                        s.note(&buf[..n]);
+                    }
+                    return reset(stream);
+                }
+                let Some(request) = read_request(&mut stream) else {
+                    return;
+                };
+                s.note(&request);
+                match mode {
+                    1 => return reset(stream),
+                    3 => {
+                        let _ = stream.write_all(&ok_reply("Connection: close\r\n"));
+                        return;
+                    }
+                    _ => {
+                        if stream.write_all(&ok_reply("")).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        let client = builder(format!("http://127.0.0.1:{port}"))
+            .deadline(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        let threads: Vec<_> = (0..6)
+            .map(|t| {
+                let client = client.clone();
+                thread::spawn(move || {
+                    (0..25)
+                        .map(|i| {
+                            let id = format!("{}", 10_000 + t * 100 + i);
+                            let result = client
+                                .send(&SendMessage::new(&id, MessageType::Hero, "Hello"))
+                                .map_err(|e| (e.outcome(), e.attempts()));
+                            (id, result)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut tally = std::collections::BTreeMap::new();
+        for t in threads {
+            for (id, result) in t.join().unwrap() {
+                let times = seen.count(&id);
+                match result {
+                    Ok(_) => assert_eq!(times, 1, "{id}: answered once"),
+                    Err((Outcome::NotSent, _)) => assert_eq!(times, 0, "{id}: not sent"),
+                    Err((Outcome::MayHaveBeenSent, _)) => {
+                        assert!(times <= 1, "{id}: sent {times} times")
+                    }
+                    Err(other) => panic!("{id}: {other:?}"),
+                }
+                *tally
+                    .entry(format!("{:?}", result.map(|_| ()).map_err(|e| e.0)))
+                    .or_insert(0) += 1;
+            }
+        }
+        // Both answers and broken exchanges were met.
+        assert!(tally.len() >= 2, "{tally:?}");
     }
 
     // ---------------------------------------------------------------------------
