@@ -165,7 +165,7 @@ build_rust() {
 }
 
 # kv LINE KEY: the value of KEY=... in a sender's output line.
-kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | awk 'NR == 1'; }
 
 # callgrind_ir OUTFILE CMD...: total instructions (Ir) of one run of CMD.
 # Dies when callgrind wrote no positive count: a missing figure must fail the
@@ -175,7 +175,7 @@ callgrind_ir() {
     shift
     valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >"$out.stdout" 2>"$out.log" ||
         die "callgrind run failed: $* ($(tail -3 "$out.log"))"
-    ir=$(sed -n 's/^summary: *//p; s/^totals: *//p' "$out" 2>/dev/null | head -1 | awk '{print $1}')
+    ir=$(sed -n 's/^summary: *//p; s/^totals: *//p' "$out" 2>/dev/null | awk 'NR == 1 {print $1}')
     case $ir in
     '' | *[!0-9]* | 0) die "callgrind wrote no instruction count to $out (got '${ir}'): $*" ;;
     esac

@@ -83,7 +83,8 @@ if [ "$platform" = linux ]; then
     || fail "libherohealth.so needs glibc $needed; the README says $promised"
   echo "  libherohealth.so needs glibc $needed (README: $promised or later)"
   # The shared consumer must have loaded the archive's library.
-  ldd "$work/build/consumer_shared" | grep -q "$prefix/lib/libherohealth.so" \
+  # grep reads all of it: with pipefail, an early exit could fail ldd with SIGPIPE.
+  ldd "$work/build/consumer_shared" | grep "$prefix/lib/libherohealth.so" >/dev/null \
     || fail "consumer_shared does not load the archive's libherohealth.so"
 fi
 
