@@ -395,6 +395,8 @@ enum Plan {
         key: String,
         patient_id: String,
         body: Vec<u8>,
+        /// Hashed once here, for the duplicate check and the journal.
+        body_sha256: String,
     },
     Done(RowReport),
 }
@@ -505,7 +507,16 @@ impl BatchRunner {
                                 key,
                                 patient_id,
                                 body,
-                            } => send_row(client, journal, stop, i + 1, key, patient_id, body),
+                                body_sha256,
+                            } => send_row(
+                                client,
+                                journal,
+                                stop,
+                                i + 1,
+                                key,
+                                patient_id,
+                                (body, body_sha256),
+                            ),
                         };
                         if tx.send((i, report)).is_err() {
                             break;
@@ -583,11 +594,12 @@ impl BatchRunner {
                 plans.push(Plan::Done(report));
                 continue;
             }
-            seen.insert(key.clone(), (n, hash));
+            seen.insert(key.clone(), (n, hash.clone()));
             plans.push(Plan::Send {
                 key,
                 patient_id,
                 body,
+                body_sha256: hash,
             });
         }
         Ok(plans)
@@ -644,11 +656,18 @@ fn send_row(
     row: usize,
     key: &str,
     patient_id: &str,
-    body: &[u8],
+    (body, body_sha256): (&[u8], &str),
 ) -> RowReport {
     let deadline = client.deadline_from_now();
     let result = match journal {
-        Some(j) => j.send_body(client, key, patient_id, body, deadline, Some(stop)),
+        Some(j) => j.send_body(
+            client,
+            key,
+            patient_id,
+            (body, body_sha256.to_owned()),
+            deadline,
+            Some(stop),
+        ),
         None => client
             .send_body(body, deadline, Some(&StopHook(stop)))
             .map(|r| Keyed::Sent(Box::new(r))),

@@ -82,6 +82,9 @@ struct Log {
     /// The file's length; the bytes from `end_of_data` on are zeros.
     file_len: u64,
     flushing: bool,
+    /// Threads asleep on `rounds_done[0]` and `[1]` (counted up to their
+    /// waking, so never too few).
+    sleepers: [u32; 2],
     /// A write or flush failed: nothing more is written, so no send starts.
     broken: bool,
 }
@@ -131,6 +134,27 @@ enum Record {
     Resolved {
         key: String,
         resolution: Resolution,
+        at_ms: u64,
+    },
+}
+
+/// The records a send writes, borrowing what they hold: the same JSON as
+/// [`Record`], without copying the key, patient id and hash for each one.
+#[derive(Serialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+enum SendRecord<'a> {
+    Attempt {
+        key: &'a str,
+        patient_id: &'a str,
+        body_sha256: &'a str,
+        attempt: u32,
+        at_ms: u64,
+    },
+    Outcome {
+        key: &'a str,
+        outcome: RecordOutcome,
+        http_status: Option<u16>,
+        message_id: Option<&'a str>,
         at_ms: u64,
     },
 }
@@ -260,10 +284,13 @@ fn now_ms() -> u64 {
 
 /// Lowercase hex SHA-256 of `bytes`.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    // By table, not `format!` per byte: this runs for every row of a batch.
     let mut hex = String::with_capacity(64);
     for b in digest.as_ref() {
-        hex.push_str(&format!("{b:02x}"));
+        hex.push(DIGITS[usize::from(b >> 4)] as char);
+        hex.push(DIGITS[usize::from(b & 15)] as char);
     }
     hex
 }
@@ -439,21 +466,29 @@ impl Journal {
         // The deadline covers checking, serialising and the journal too.
         let deadline = client.deadline_from_now();
         let body = client.body(message)?;
-        self.send_body(client, key, &message.patient_id, &body, deadline, None)
+        let body_sha256 = sha256_hex(&body);
+        self.send_body(
+            client,
+            key,
+            &message.patient_id,
+            (&body, body_sha256),
+            deadline,
+            None,
+        )
     }
 
-    /// [`send`](Self::send) of a checked body. Once `stop` is set, no
-    /// further HTTP attempt starts (a stopped batch).
+    /// [`send`](Self::send) of a checked body and its [`sha256_hex`]
+    /// (hashed once by the caller, who may need it too). Once `stop` is
+    /// set, no further HTTP attempt starts (a stopped batch).
     pub(crate) fn send_body(
         &self,
         client: &Client,
         key: &str,
         patient_id: &str,
-        body: &[u8],
+        (body, body_sha256): (&[u8], String),
         deadline: std::time::Instant,
         stop: Option<&AtomicBool>,
     ) -> Result<Keyed, Error> {
-        let body_sha256 = sha256_hex(body);
         let before = {
             let mut keys = lock(&self.inner.keys);
             let before = keys.get(key).cloned();
@@ -541,19 +576,31 @@ impl Journal {
                 _ => Status::MayHaveBeenSent,
             },
         };
-        keys.insert(
-            key.to_owned(),
-            KeyState {
-                body_sha256,
-                patient_id: patient_id.to_owned(),
-                attempted_at_ms,
-                http_status: match &result {
-                    Ok(_) => Some(200),
-                    Err(e) => e.status(),
-                },
-                status,
-            },
-        );
+        // The entry marked in flight above is still there (no one else
+        // touches a key in flight): update it in place.
+        let http_status = match &result {
+            Ok(_) => Some(200),
+            Err(e) => e.status(),
+        };
+        match keys.get_mut(key) {
+            Some(state) => {
+                state.attempted_at_ms = attempted_at_ms;
+                state.http_status = http_status;
+                state.status = status;
+            }
+            None => {
+                keys.insert(
+                    key.to_owned(),
+                    KeyState {
+                        body_sha256,
+                        patient_id: patient_id.to_owned(),
+                        attempted_at_ms,
+                        http_status,
+                        status,
+                    },
+                );
+            }
+        }
         result.map(|r| Keyed::Sent(Box::new(r)))
     }
 
@@ -622,7 +669,7 @@ impl Journal {
     /// flushing it to disk when anyone waiting needs that. Records queued
     /// meanwhile go in the next round, led by one of their own writers, so
     /// a leader never waits for a second flush before its send starts.
-    fn append(&self, record: &Record, durable: bool) -> Result<(), Error> {
+    fn append(&self, record: &impl Serialize, durable: bool) -> Result<(), Error> {
         let shared = &*self.inner;
         let broken = || {
             journal_error(
@@ -630,13 +677,17 @@ impl Journal {
                 "an earlier write failed; nothing more is sent",
             )
         };
-        let mut line = serde_json::to_vec(record).map_err(|_| broken())?;
-        line.push(b'\n');
         let mut log = lock(&shared.log);
         if log.broken {
             return Err(broken());
         }
-        log.pending.extend_from_slice(&line);
+        // Straight into the queue: no buffer of its own per record.
+        let queued = log.pending.len();
+        if serde_json::to_writer(&mut log.pending, record).is_err() {
+            log.pending.truncate(queued);
+            return Err(broken());
+        }
+        log.pending.push(b'\n');
         log.appended += 1;
         let mine = log.appended;
         if durable {
@@ -666,9 +717,12 @@ impl Journal {
                 } else {
                     log.rounds + 1
                 };
-                log = shared.rounds_done[(round % 2) as usize]
+                let parity = (round % 2) as usize;
+                log.sleepers[parity] += 1;
+                log = shared.rounds_done[parity]
                     .wait(log)
                     .unwrap_or_else(|p| p.into_inner());
+                log.sleepers[parity] -= 1;
                 continue;
             }
             log = self.lead_rounds(log);
@@ -708,14 +762,27 @@ impl Journal {
                 }
                 Err(_) => log.broken = true,
             }
-            shared.rounds_done[(round % 2) as usize].notify_all();
+            // A wake-up is a system call even with no one asleep: skip it then.
+            let (this, next) = ((round % 2) as usize, ((round + 1) % 2) as usize);
+            if log.sleepers[this] > 0 {
+                shared.rounds_done[this].notify_all();
+            }
+            // The buffer goes back for the next records, so the queue keeps
+            // its room instead of growing again each round.
+            if log.pending.is_empty() {
+                let mut batch = batch;
+                batch.clear();
+                log.pending = batch;
+            }
             if log.broken || log.pending.is_empty() {
                 return log;
             }
             if log.want_durable > log.durable {
                 // A writer sleeps waiting for the next round: wake one to
                 // lead it, so this thread's own send starts now.
-                shared.rounds_done[((round + 1) % 2) as usize].notify_one();
+                if log.sleepers[next] > 0 {
+                    shared.rounds_done[next].notify_one();
+                }
                 return log;
             }
         }
@@ -826,10 +893,10 @@ impl AttemptHook for Recorder<'_> {
         // On disk before the request can start: a crash from here on
         // leaves the key flagged, never silently resendable.
         self.journal.append(
-            &Record::Attempt {
-                key: self.key.to_owned(),
-                patient_id: self.patient_id.to_owned(),
-                body_sha256: self.body_sha256.to_owned(),
+            &SendRecord::Attempt {
+                key: self.key,
+                patient_id: self.patient_id,
+                body_sha256: self.body_sha256,
                 attempt,
                 at_ms,
             },
@@ -843,11 +910,7 @@ impl AttemptHook for Recorder<'_> {
 
     fn after_attempt(&self, result: Result<&MessageResponse, &Error>) {
         let (outcome, http_status, message_id) = match result {
-            Ok(reply) => (
-                RecordOutcome::Sent,
-                Some(200),
-                Some(reply.message_id().to_owned()),
-            ),
+            Ok(reply) => (RecordOutcome::Sent, Some(200), Some(reply.message_id())),
             Err(e) => (
                 match e.outcome() {
                     Outcome::NotSent => RecordOutcome::NotSent,
@@ -863,8 +926,8 @@ impl AttemptHook for Recorder<'_> {
         // it is queued) only leaves the key flagged, the safe side; the next
         // flush, or closing the journal, carries it.
         let written = self.journal.append(
-            &Record::Outcome {
-                key: self.key.to_owned(),
+            &SendRecord::Outcome {
+                key: self.key,
                 outcome,
                 http_status,
                 message_id,
@@ -931,6 +994,59 @@ mod tests {
 
     fn line(record: &Record) -> String {
         serde_json::to_string(record).unwrap() + "\n"
+    }
+
+    #[test]
+    fn body_hashes_are_lowercase_hex_sha256() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            key_for_body(b"abc"),
+            "auto-ba7816bf8f01cfea414140de5dae2223"
+        );
+    }
+
+    #[test]
+    fn records_written_by_a_send_read_back_as_journal_records() {
+        let written = [
+            SendRecord::Attempt {
+                key: "k\"1",
+                patient_id: "4242",
+                body_sha256: "ab",
+                attempt: 2,
+                at_ms: 5,
+            },
+            SendRecord::Outcome {
+                key: "k\"1",
+                outcome: RecordOutcome::Sent,
+                http_status: Some(200),
+                message_id: Some("m-1"),
+                at_ms: 6,
+            },
+        ];
+        let owned = [
+            Record::Attempt {
+                key: "k\"1".into(),
+                patient_id: "4242".into(),
+                body_sha256: "ab".into(),
+                attempt: 2,
+                at_ms: 5,
+            },
+            Record::Outcome {
+                key: "k\"1".into(),
+                outcome: RecordOutcome::Sent,
+                http_status: Some(200),
+                message_id: Some("m-1".into()),
+                at_ms: 6,
+            },
+        ];
+        for (w, o) in written.iter().zip(&owned) {
+            let line = serde_json::to_string(w).unwrap();
+            assert_eq!(line, serde_json::to_string(o).unwrap());
+            serde_json::from_str::<Record>(&line).unwrap();
+        }
     }
 
     #[test]
