@@ -77,34 +77,6 @@ typedef enum {
   HERO_INTERNAL_ERROR = 13,
 } hero_status;
 
-// What became of a row (`hero_batch_row_outcome`); the names are the
-// `outcome` values of the row's JSON.
-typedef enum {
-  // Checked only (nothing sent): the row is sendable. `"valid"`
-  HERO_ROW_VALID = 1,
-  // Sent now. `"sent"`
-  HERO_ROW_SENT = 2,
-  // The journal shows it accepted before: not sent again. `"already_sent"`
-  HERO_ROW_ALREADY_SENT = 3,
-  // An earlier row is the same message: sent once, there. `"duplicate_in_file"`
-  HERO_ROW_DUPLICATE_IN_FILE = 4,
-  // A field or placeholder breaks a rule: not sent. `"invalid"`
-  HERO_ROW_INVALID = 5,
-  // Not sent (connect failure, deadline, journal, batch stopped). `"not_sent"`
-  HERO_ROW_NOT_SENT = 6,
-  // Hero did not process it (other than 429). `"refused"`
-  HERO_ROW_REFUSED = 7,
-  // Stopped by a 429 or the client's rate-limit gate: not sent. `"rate_limited"`
-  HERO_ROW_RATE_LIMITED = 8,
-  // Request sent, no clear answer: check in Hero. `"may_have_been_sent"`
-  HERO_ROW_MAY_HAVE_BEEN_SENT = 9,
-  // Accepted (2xx), reply unreadable: do not resend. `"accepted_id_unknown"`
-  HERO_ROW_ACCEPTED_ID_UNKNOWN = 10,
-  // An earlier send of this key may have gone: not sent until the key is
-  // resolved. `"needs_reconciliation"`
-  HERO_ROW_NEEDS_RECONCILIATION = 11,
-} hero_row_outcome;
-
 // What a whole batch means (`hero_batch_summary_class`).
 typedef enum {
   // Every row is sent, already sent, a duplicate, accepted with id
@@ -157,10 +129,6 @@ typedef enum {
   // the patient: check in Hero, then resolve the key.
   HERO_KIND_NEEDS_RECONCILIATION = 16,
 } hero_kind;
-
-// What became of one row. The names are the `outcome` values of
-// [`RowReport::to_json`].
-typedef struct RowOutcome RowOutcome;
 
 // Settings of a batch (opaque): defaults for every row, concurrency,
 // check-only, a stop handle. One thread at a time; free with
@@ -216,6 +184,11 @@ typedef struct hero_response hero_response;
 typedef void (*hero_batch_callback)(void *user_data,
                                     const hero_batch_row *row,
                                     const hero_batch_summary *progress);
+
+// What became of a row (`hero_batch_row_outcome`, `hero_batch_summary_count`);
+// the names are the `outcome` values of the row's JSON. A plain integer,
+// not a Rust enum, so a value C passes in can never be out of range.
+typedef uint32_t hero_row_outcome;
 
 // Which Hero server to use (`hero_config_new`).
 typedef uint32_t hero_target;
@@ -278,6 +251,40 @@ typedef uint32_t hero_assignee_type;
 
 // `"AdminTeam"`.
 #define HERO_ASSIGNEE_TYPE_ADMIN_TEAM 2
+
+// Checked only (nothing sent): the row is sendable. `"valid"`
+#define HERO_ROW_VALID 1
+
+// Sent now. `"sent"`
+#define HERO_ROW_SENT 2
+
+// The journal shows it accepted before: not sent again. `"already_sent"`
+#define HERO_ROW_ALREADY_SENT 3
+
+// An earlier row is the same message: sent once, there. `"duplicate_in_file"`
+#define HERO_ROW_DUPLICATE_IN_FILE 4
+
+// A field or placeholder breaks a rule: not sent. `"invalid"`
+#define HERO_ROW_INVALID 5
+
+// Not sent (connect failure, deadline, journal, batch stopped). `"not_sent"`
+#define HERO_ROW_NOT_SENT 6
+
+// Hero did not process it (other than 429). `"refused"`
+#define HERO_ROW_REFUSED 7
+
+// Stopped by a 429 or the client's rate-limit gate: not sent. `"rate_limited"`
+#define HERO_ROW_RATE_LIMITED 8
+
+// Request sent, no clear answer: check in Hero. `"may_have_been_sent"`
+#define HERO_ROW_MAY_HAVE_BEEN_SENT 9
+
+// Accepted (2xx), reply unreadable: do not resend. `"accepted_id_unknown"`
+#define HERO_ROW_ACCEPTED_ID_UNKNOWN 10
+
+// An earlier send of this key may have gone: not sent until the key is
+// resolved. `"needs_reconciliation"`
+#define HERO_ROW_NEEDS_RECONCILIATION 11
 
 #ifdef __cplusplus
 extern "C" {
@@ -391,36 +398,14 @@ hero_status hero_batch_run(const hero_client *client,
                            hero_batch_summary **summary_out,
                            hero_error **error_out);
 
-// The row as one JSON object: `row` (1-based data row; 0 for
-// `hero_journal_send`), `key`, `outcome`, `message_id`, `http_status`,
-// `error` (null where not applicable; never the message text, contact
-// details or the API key). Borrowed from `row`; NULL if `row` is NULL.
-const char *hero_batch_row_json(const hero_batch_row *row);
-
-// What became of the row; `HERO_ROW_MAY_HAVE_BEEN_SENT` (the safe
-// assumption) if `row` is NULL.
-hero_row_outcome hero_batch_row_outcome(const hero_batch_row *row);
-
-// The row's key; NULL when the row was too broken to have one or `row` is
-// NULL. Borrowed from `row`.
-const char *hero_batch_row_key(const hero_batch_row *row);
-
-// Hero's message id for the row, when known; NULL otherwise. Borrowed
-// from `row`.
-const char *hero_batch_row_message_id(const hero_batch_row *row);
-
-// Frees a row from `hero_journal_send`. NULL is ignored. Never pass a row
-// given to a `hero_batch_callback`: the library frees those.
-void hero_batch_row_free(hero_batch_row *row);
-
 // Which case the batch is in: `HERO_BATCH_COMPLETE`, `HERO_BATCH_FLAGGED`
 // (some row may have been sent or needs reconciliation) or
 // `HERO_BATCH_INCOMPLETE` (otherwise some row was not sent).
 // `HERO_BATCH_FLAGGED` (the safe assumption) if `summary` is NULL.
 hero_batch_class hero_batch_summary_class(const hero_batch_summary *summary);
 
-// How many rows ended with `outcome` (0 for an unknown value or a NULL
-// `summary`).
+// How many rows ended with `outcome`, a `HERO_ROW_*` value; 0 for any
+// other value or a NULL `summary`.
 uint64_t hero_batch_summary_count(const hero_batch_summary *summary, hero_row_outcome outcome);
 
 // A progress line: rows done of total, counts per outcome, rows per
@@ -946,6 +931,28 @@ const char *hero_response_json(const hero_response *response);
 // Frees a response. NULL is ignored. Every pointer read from it is
 // invalid afterwards.
 void hero_response_free(hero_response *response);
+
+// The row as one JSON object: `row` (1-based data row; 0 for
+// `hero_journal_send`), `key`, `outcome`, `message_id`, `http_status`,
+// `error` (null where not applicable; never the message text, contact
+// details or the API key). Borrowed from `row`; NULL if `row` is NULL.
+const char *hero_batch_row_json(const hero_batch_row *row);
+
+// What became of the row; `HERO_ROW_MAY_HAVE_BEEN_SENT` (the safe
+// assumption) if `row` is NULL.
+hero_row_outcome hero_batch_row_outcome(const hero_batch_row *row);
+
+// The row's key; NULL when the row was too broken to have one or `row` is
+// NULL. Borrowed from `row`.
+const char *hero_batch_row_key(const hero_batch_row *row);
+
+// Hero's message id for the row, when known; NULL otherwise. Borrowed
+// from `row`.
+const char *hero_batch_row_message_id(const hero_batch_row *row);
+
+// Frees a row from `hero_journal_send`. NULL is ignored. Never pass a row
+// given to a `hero_batch_callback`: the library frees those.
+void hero_batch_row_free(hero_batch_row *row);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -6,7 +6,51 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::outcome::Outcome;
+use crate::message::reason::Reason;
+
+/// Whether the message may have reached the patient.
+///
+/// | outcome | meaning | what to do |
+/// |---|---|---|
+/// | `NotSent` | nothing reached Hero (bad input, configuration, DNS, connect or TLS failure before a request byte was written) | fix the cause; sending again is safe |
+/// | `Refused` | Hero (or something in front of it) answered 3xx/4xx, including 429: the message was not processed | fix the cause, or wait for `retry_after`; sending again is safe |
+/// | `MayHaveBeenSent` | the request went out and the answer was lost or was a 5xx | do **not** resend blindly: check in Hero first |
+/// | `AcceptedIdUnknown` | Hero answered 2xx, so the message was accepted, but the reply could not be read | do **not** resend |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The message certainly did not leave this process.
+    NotSent,
+    /// Hero answered and did not process the message.
+    Refused,
+    /// The request was written; the message may have been sent.
+    MayHaveBeenSent,
+    /// Hero accepted the message (2xx), but its id could not be read.
+    AcceptedIdUnknown,
+}
+
+impl Outcome {
+    /// True when sending the same message again cannot duplicate it.
+    pub fn safe_to_resend(self) -> bool {
+        matches!(self, Outcome::NotSent | Outcome::Refused)
+    }
+
+    /// Short phrase used as the start of every error text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::NotSent => "not sent",
+            Outcome::Refused => "refused",
+            Outcome::MayHaveBeenSent => "may have been sent",
+            Outcome::AcceptedIdUnknown => "accepted, message id unknown",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// What went wrong, in finer grain than [`Outcome`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -115,7 +159,7 @@ impl Error {
     /// The server's reason from an error body, and the field it names.
     /// The field is kept for a refusal only: after a 5xx the message may
     /// have gone, and a field to "fix" would invite a resend.
-    pub(crate) fn with_reason(mut self, reason: crate::reason::Reason) -> Self {
+    pub(crate) fn with_reason(mut self, reason: Reason) -> Self {
         self.inner.server_message = reason.message;
         if reason.field.is_some() && self.inner.outcome == Outcome::Refused {
             self.inner.field = reason.field;

@@ -20,38 +20,32 @@
 //! ```
 
 mod batch;
-mod cert_errors;
-mod checks;
-mod client;
 mod error;
 pub mod ffi;
-mod gate;
 mod journal;
-mod json;
 mod log;
-mod outcome;
-mod proxy;
-mod reason;
-mod request;
-mod response;
-mod retry;
-mod secret;
-mod target;
-mod tcp;
+mod message;
+mod stop;
 mod text;
-mod validate;
-mod wire;
+mod transport;
 
-pub use batch::{BatchClass, BatchRunner, BatchSummary, RowOutcome, RowReport, StopToken};
-pub use client::{Client, ClientBuilder, DEFAULT_MAX_IDLE_AGE, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
-pub use error::{Error, ErrorKind};
+// Old module paths, kept so the send journal compiles until it imports
+// from the rooms above.
+use message::{checks, request, response};
+use transport::{client, outcome};
+
+pub use batch::{BatchClass, BatchRunner, BatchSummary, RowOutcome, RowReport};
+pub use error::{Error, ErrorKind, Outcome};
 pub use journal::{Journal, Keyed, PendingKey, Resolution};
 pub use log::LogLevel;
-pub use outcome::Outcome;
-pub use request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
-pub use response::MessageResponse;
-pub use target::Target;
-pub use validate::REQUEST_BODY_CAP;
+pub use message::request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
+pub use message::response::MessageResponse;
+pub use message::validate::REQUEST_BODY_CAP;
+pub use stop::StopToken;
+pub use transport::client::{
+    Client, ClientBuilder, DEFAULT_MAX_IDLE_AGE, ERROR_BODY_CAP, RESPONSE_BODY_CAP,
+};
+pub use transport::target::Target;
 
 /// The README's Rust examples, compiled as doc tests so they cannot rot.
 #[doc = include_str!("../README.md")]

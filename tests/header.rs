@@ -78,3 +78,74 @@ fn header_states_the_error_out_rule_and_the_c_standard() {
         );
     }
 }
+
+/// Every type the header names is C API (`hero_` prefixed), and no function
+/// takes an enum by value: a C caller can pass any integer, and a Rust enum
+/// holding a value outside its variants is undefined behaviour before the
+/// function body runs. Inputs are `uint32_t` typedefs instead; enums only
+/// ever come back out.
+#[test]
+fn header_names_only_c_types_and_takes_no_enum_by_value() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let header = std::fs::read_to_string(root.join("include/herohealth.h")).unwrap();
+    let code: String = header
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut enums = Vec::new();
+    let mut typedefs = 0;
+    for part in code.split("typedef ").skip(1) {
+        let decl = &part[..part.find(';').expect("typedef ends with ;")];
+        let name = if decl.starts_with("void (*") || decl.contains("(*") {
+            let start = decl.find("(*").unwrap() + 2;
+            decl[start..decl[start..].find(')').unwrap() + start].to_owned()
+        } else {
+            decl.rsplit(|c: char| c.is_whitespace() || c == '}' || c == '*')
+                .next()
+                .unwrap()
+                .to_owned()
+        };
+        typedefs += 1;
+        assert!(
+            name.starts_with("hero_"),
+            "core type name in the header: {name}"
+        );
+        if decl.starts_with("enum") {
+            enums.push(name);
+        }
+    }
+    assert!(typedefs > 15, "found only {typedefs} typedefs");
+    assert!(enums.contains(&"hero_status".to_owned()), "{enums:?}");
+    // Each function declaration: `ret name(params);` at the start of a line.
+    let mut functions = 0;
+    for decl in code.split(";\n") {
+        let decl = decl.trim();
+        let Some(open) = decl.find('(') else { continue };
+        if decl.starts_with("typedef") || decl.starts_with('#') || !decl.ends_with(')') {
+            continue;
+        }
+        let head = decl[..open].trim();
+        if !head
+            .rsplit(|c: char| c.is_whitespace() || c == '*')
+            .next()
+            .unwrap_or("")
+            .starts_with("hero_")
+        {
+            continue;
+        }
+        functions += 1;
+        let params = &decl[open + 1..decl.len() - 1];
+        for param in params.split(',') {
+            let param = param.trim();
+            for e in &enums {
+                let by_value = param.starts_with(&format!("{e} ")) && !param.contains('*');
+                assert!(!by_value, "{head} takes the enum {e} by value: {param}");
+            }
+        }
+    }
+    assert!(
+        functions > 40,
+        "found only {functions} function declarations"
+    );
+}

@@ -5,6 +5,7 @@ use std::ptr;
 
 use super::error::report;
 use super::journal::hero_journal;
+use super::row::{c_string, hero_batch_row, hero_row_outcome, outcome_to_c};
 use super::{
     HERO_INTERNAL_ERROR, HERO_INVALID_ARGUMENT, HERO_OK, caught, clear_outs, ffi_try, give, guard,
     hero_client, hero_error, hero_status, ref_arg, str_arg, take,
@@ -28,16 +29,6 @@ pub struct hero_batch_stop {
     token: StopToken,
 }
 
-/// How one row ended (opaque). Immutable: read it from any thread. A row
-/// passed to a `hero_batch_callback` is valid only during the call; one
-/// from `hero_journal_send` until `hero_batch_row_free`.
-pub struct hero_batch_row {
-    report: RowReport,
-    json: CString,
-    key: Option<CString>,
-    message_id: Option<CString>,
-}
-
 /// Counts per outcome (opaque), during a batch (valid only during the
 /// callback) or at its end (free with `hero_batch_summary_free`).
 /// Immutable: read it from any thread.
@@ -45,36 +36,6 @@ pub struct hero_batch_summary {
     summary: BatchSummary,
     progress: CString,
     line: CString,
-}
-
-/// What became of a row (`hero_batch_row_outcome`); the names are the
-/// `outcome` values of the row's JSON.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum hero_row_outcome {
-    /// Checked only (nothing sent): the row is sendable. `"valid"`
-    HERO_ROW_VALID = 1,
-    /// Sent now. `"sent"`
-    HERO_ROW_SENT = 2,
-    /// The journal shows it accepted before: not sent again. `"already_sent"`
-    HERO_ROW_ALREADY_SENT = 3,
-    /// An earlier row is the same message: sent once, there. `"duplicate_in_file"`
-    HERO_ROW_DUPLICATE_IN_FILE = 4,
-    /// A field or placeholder breaks a rule: not sent. `"invalid"`
-    HERO_ROW_INVALID = 5,
-    /// Not sent (connect failure, deadline, journal, batch stopped). `"not_sent"`
-    HERO_ROW_NOT_SENT = 6,
-    /// Hero did not process it (other than 429). `"refused"`
-    HERO_ROW_REFUSED = 7,
-    /// Stopped by a 429 or the client's rate-limit gate: not sent. `"rate_limited"`
-    HERO_ROW_RATE_LIMITED = 8,
-    /// Request sent, no clear answer: check in Hero. `"may_have_been_sent"`
-    HERO_ROW_MAY_HAVE_BEEN_SENT = 9,
-    /// Accepted (2xx), reply unreadable: do not resend. `"accepted_id_unknown"`
-    HERO_ROW_ACCEPTED_ID_UNKNOWN = 10,
-    /// An earlier send of this key may have gone: not sent until the key is
-    /// resolved. `"needs_reconciliation"`
-    HERO_ROW_NEEDS_RECONCILIATION = 11,
 }
 
 /// What a whole batch means (`hero_batch_summary_class`).
@@ -101,40 +62,6 @@ pub type hero_batch_callback = Option<
         progress: *const hero_batch_summary,
     ),
 >;
-
-fn outcome_to_c(o: RowOutcome) -> hero_row_outcome {
-    use hero_row_outcome::*;
-    match o {
-        RowOutcome::Valid => HERO_ROW_VALID,
-        RowOutcome::Sent => HERO_ROW_SENT,
-        RowOutcome::AlreadySent => HERO_ROW_ALREADY_SENT,
-        RowOutcome::DuplicateInFile => HERO_ROW_DUPLICATE_IN_FILE,
-        RowOutcome::Invalid => HERO_ROW_INVALID,
-        RowOutcome::NotSent => HERO_ROW_NOT_SENT,
-        RowOutcome::Refused => HERO_ROW_REFUSED,
-        RowOutcome::RateLimited => HERO_ROW_RATE_LIMITED,
-        RowOutcome::AcceptedIdUnknown => HERO_ROW_ACCEPTED_ID_UNKNOWN,
-        RowOutcome::NeedsReconciliation => HERO_ROW_NEEDS_RECONCILIATION,
-        // Anything new is treated as the unsafe case.
-        _ => HERO_ROW_MAY_HAVE_BEEN_SENT,
-    }
-}
-
-fn c_string(s: &str) -> CString {
-    // Keys, ids and JSON never hold a NUL (JSON escapes it); stay total.
-    CString::new(s.replace('\0', " ")).unwrap_or_default()
-}
-
-impl hero_batch_row {
-    pub(crate) fn new(report: RowReport) -> Self {
-        hero_batch_row {
-            json: c_string(&report.to_json()),
-            key: report.key.as_deref().map(c_string),
-            message_id: report.message_id.as_deref().map(c_string),
-            report,
-        }
-    }
-}
 
 impl hero_batch_summary {
     fn new(summary: &BatchSummary) -> Self {
@@ -388,54 +315,6 @@ pub extern "C" fn hero_batch_run(
     })
 }
 
-/// The row as one JSON object: `row` (1-based data row; 0 for
-/// `hero_journal_send`), `key`, `outcome`, `message_id`, `http_status`,
-/// `error` (null where not applicable; never the message text, contact
-/// details or the API key). Borrowed from `row`; NULL if `row` is NULL.
-#[unsafe(no_mangle)]
-pub extern "C" fn hero_batch_row_json(row: *const hero_batch_row) -> *const c_char {
-    // SAFETY: NULL or a live hero_batch_row.
-    unsafe { row.as_ref() }.map_or(ptr::null(), |r| r.json.as_ptr())
-}
-
-/// What became of the row; `HERO_ROW_MAY_HAVE_BEEN_SENT` (the safe
-/// assumption) if `row` is NULL.
-#[unsafe(no_mangle)]
-pub extern "C" fn hero_batch_row_outcome(row: *const hero_batch_row) -> hero_row_outcome {
-    // SAFETY: NULL or a live hero_batch_row.
-    unsafe { row.as_ref() }.map_or(hero_row_outcome::HERO_ROW_MAY_HAVE_BEEN_SENT, |r| {
-        outcome_to_c(r.report.outcome)
-    })
-}
-
-/// The row's key; NULL when the row was too broken to have one or `row` is
-/// NULL. Borrowed from `row`.
-#[unsafe(no_mangle)]
-pub extern "C" fn hero_batch_row_key(row: *const hero_batch_row) -> *const c_char {
-    // SAFETY: NULL or a live hero_batch_row.
-    unsafe { row.as_ref() }
-        .and_then(|r| r.key.as_ref())
-        .map_or(ptr::null(), |k| k.as_ptr())
-}
-
-/// Hero's message id for the row, when known; NULL otherwise. Borrowed
-/// from `row`.
-#[unsafe(no_mangle)]
-pub extern "C" fn hero_batch_row_message_id(row: *const hero_batch_row) -> *const c_char {
-    // SAFETY: NULL or a live hero_batch_row.
-    unsafe { row.as_ref() }
-        .and_then(|r| r.message_id.as_ref())
-        .map_or(ptr::null(), |k| k.as_ptr())
-}
-
-/// Frees a row from `hero_journal_send`. NULL is ignored. Never pass a row
-/// given to a `hero_batch_callback`: the library frees those.
-#[unsafe(no_mangle)]
-pub extern "C" fn hero_batch_row_free(row: *mut hero_batch_row) {
-    // SAFETY: NULL or a hero_batch_row from hero_journal_send, freed once.
-    unsafe { take(row) }
-}
-
 /// Which case the batch is in: `HERO_BATCH_COMPLETE`, `HERO_BATCH_FLAGGED`
 /// (some row may have been sent or needs reconciliation) or
 /// `HERO_BATCH_INCOMPLETE` (otherwise some row was not sent).
@@ -450,8 +329,8 @@ pub extern "C" fn hero_batch_summary_class(summary: *const hero_batch_summary) -
     }
 }
 
-/// How many rows ended with `outcome` (0 for an unknown value or a NULL
-/// `summary`).
+/// How many rows ended with `outcome`, a `HERO_ROW_*` value; 0 for any
+/// other value or a NULL `summary`.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_batch_summary_count(
     summary: *const hero_batch_summary,
@@ -491,20 +370,4 @@ pub extern "C" fn hero_batch_summary_line(summary: *const hero_batch_summary) ->
 pub extern "C" fn hero_batch_summary_free(summary: *mut hero_batch_summary) {
     // SAFETY: NULL or a hero_batch_summary from hero_batch_run, freed once.
     unsafe { take(summary) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_outcome_has_its_own_c_value() {
-        let mut seen: Vec<i32> = RowOutcome::ALL
-            .iter()
-            .map(|o| outcome_to_c(*o) as i32)
-            .collect();
-        seen.sort();
-        seen.dedup();
-        assert_eq!(seen.len(), RowOutcome::ALL.len());
-    }
 }

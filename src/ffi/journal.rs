@@ -3,8 +3,8 @@
 use std::ffi::{CString, c_char};
 use std::ptr;
 
-use super::batch::hero_batch_row;
 use super::error::{deliver, report};
+use super::row::hero_batch_row;
 use super::{
     HERO_INTERNAL_ERROR, HERO_INVALID_ARGUMENT, HERO_NULL_ARGUMENT, HERO_OK, clear_outs, ffi_try,
     give, guard, hero_client, hero_error, hero_message, hero_status, ref_arg, str_arg, take,

@@ -21,6 +21,7 @@ mod error;
 mod journal;
 mod message;
 mod response;
+mod row;
 
 pub use batch::*;
 pub use client::*;
@@ -28,6 +29,7 @@ pub use error::*;
 pub use journal::*;
 pub use message::*;
 pub use response::*;
+pub use row::*;
 
 /// Major version of this library (semantic versioning).
 pub const HERO_VERSION_MAJOR: u32 = 0;

@@ -277,20 +277,6 @@ impl SendMessage {
         self
     }
 
-    /// Checks every rule without sending; `strict` adds the clinical and
-    /// contact checks (see [`ClientBuilder::strict_checks`](crate::ClientBuilder::strict_checks)).
-    pub fn validate(&self, strict: bool) -> Result<(), crate::Error> {
-        crate::validate::message(self, strict)
-    }
-
-    /// The exact JSON body that would be sent.
-    pub fn to_json(&self) -> String {
-        let mut out = Vec::with_capacity(256);
-        crate::json::write_message(self, &mut out);
-        // Built only from `&str` pieces and ASCII, so it is UTF-8.
-        String::from_utf8(out).unwrap_or_default()
-    }
-
     /// The fields whose size the caller controls (free text), by JSON name;
     /// the others are short constants or numbers.
     pub(crate) fn text_fields(&self) -> [(&'static str, &str); 11] {

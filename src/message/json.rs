@@ -5,7 +5,18 @@
 //! fraction of a general serialiser. Output matches serde_json's compact
 //! form byte for byte (the tests compare them).
 
-use crate::request::{Encrypted, SendMessage};
+use crate::message::request::{Encrypted, SendMessage};
+
+// Kept beside the writer so the request type does not depend on it.
+impl SendMessage {
+    /// The exact JSON body that would be sent.
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(256);
+        write_message(self, &mut out);
+        // Built only from `&str` pieces and ASCII, so it is UTF-8.
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
 
 /// Appends `msg` as compact JSON; unset optional fields are left out.
 pub(crate) fn write_message(msg: &SendMessage, out: &mut Vec<u8>) {

@@ -23,8 +23,8 @@ use ureq::unversioned::transport::{
     Transport,
 };
 
-use crate::secret::wipe;
-use crate::wire;
+use crate::transport::secret::wipe;
+use crate::transport::wire;
 
 /// Request bytes held back until the transport must wait for input, so
 /// headers and body (or their TLS records) leave in one `send`.

@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind};
-use crate::outcome::Outcome;
+use crate::transport::outcome::Outcome;
 
 pub(crate) struct Gate {
     state: Mutex<State>,

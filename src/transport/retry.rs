@@ -4,7 +4,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::checks;
+use crate::message::checks;
 
 /// A server may ask for anything; past a day it is not a wait, it is an outage.
 pub(crate) const RETRY_AFTER_CAP: Duration = Duration::from_secs(24 * 60 * 60);

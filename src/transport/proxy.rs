@@ -19,7 +19,7 @@ use ureq::unversioned::transport::{ConnectionDetails, Connector, Transport};
 use ureq::{Proxy, ProxyProtocol};
 
 use crate::error::Error;
-use crate::outcome::Broke;
+use crate::transport::outcome::Broke;
 
 /// Reads one environment variable: `Some(Err(()))` when it is not UTF-8.
 pub(crate) type Getter<'a> = &'a dyn Fn(&str) -> Option<Result<String, ()>>;

@@ -19,55 +19,50 @@
 //!   [`retry_budget`] of the deadline is left — otherwise the failure is
 //!   returned at once (a 429 as *refused*, with its `Retry-After`).
 
-use std::fmt;
 use std::time::Duration;
 
+use super::retry;
 use crate::error::ErrorKind;
-use crate::retry;
+pub use crate::error::Outcome;
 
-/// Whether the message may have reached the patient.
-///
-/// | outcome | meaning | what to do |
-/// |---|---|---|
-/// | `NotSent` | nothing reached Hero (bad input, configuration, DNS, connect or TLS failure before a request byte was written) | fix the cause; sending again is safe |
-/// | `Refused` | Hero (or something in front of it) answered 3xx/4xx, including 429: the message was not processed | fix the cause, or wait for `retry_after`; sending again is safe |
-/// | `MayHaveBeenSent` | the request went out and the answer was lost or was a 5xx | do **not** resend blindly: check in Hero first |
-/// | `AcceptedIdUnknown` | Hero answered 2xx, so the message was accepted, but the reply could not be read | do **not** resend |
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Outcome {
-    /// The message certainly did not leave this process.
-    NotSent,
-    /// Hero answered and did not process the message.
-    Refused,
-    /// The request was written; the message may have been sent.
-    MayHaveBeenSent,
-    /// Hero accepted the message (2xx), but its id could not be read.
-    AcceptedIdUnknown,
+/// One Hero operation's rules: what its HTTP statuses and its failures
+/// below HTTP mean, and which of them may be retried. Each operation has
+/// its own `const` set here, beside [`SEND`]; the client's attempt loop
+/// asks the set it is given and holds no rule of its own.
+pub(crate) struct Rules {
+    /// What an HTTP status means (see [`send_status`]).
+    pub(crate) status: fn(u16, Option<Duration>, Duration, u32) -> Verdict,
+    /// What a failure without an HTTP answer means (see [`send_transport`]).
+    pub(crate) transport: fn(Broke, bool, u32) -> Verdict,
 }
 
-impl Outcome {
-    /// True when sending the same message again cannot duplicate it.
-    pub fn safe_to_resend(self) -> bool {
-        matches!(self, Outcome::NotSent | Outcome::Refused)
+impl Rules {
+    /// What an HTTP status means. `retry_after` is the server's parsed
+    /// `Retry-After`; `max_wait` the longest wait the caller allows.
+    pub(crate) fn for_status(
+        &self,
+        status: u16,
+        retry_after: Option<Duration>,
+        max_wait: Duration,
+        attempt: u32,
+    ) -> Verdict {
+        (self.status)(status, retry_after, max_wait, attempt)
     }
 
-    /// Short phrase used as the start of every error text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::NotSent => "not sent",
-            Outcome::Refused => "refused",
-            Outcome::MayHaveBeenSent => "may have been sent",
-            Outcome::AcceptedIdUnknown => "accepted, message id unknown",
-        }
+    /// What a failure without an HTTP answer means; `written` is true once
+    /// the kernel accepted a byte of the request.
+    pub(crate) fn for_transport(&self, broke: Broke, written: bool, attempt: u32) -> Verdict {
+        (self.transport)(broke, written, attempt)
     }
 }
 
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// `POST /v1/messages/send`: no idempotency key, so nothing that may have
+/// reached Hero is ever retried; only a 429 and a failure before any
+/// request byte left may be.
+pub(crate) const SEND: Rules = Rules {
+    status: send_status,
+    transport: send_transport,
+};
 
 /// What a failed attempt means, and what it allows next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,9 +79,9 @@ const CONNECT_BACKOFF: Duration = Duration::from_millis(200);
 /// Backoff base after a 429 without a usable `Retry-After`.
 const RATE_LIMIT_BACKOFF: Duration = Duration::from_millis(500);
 
-/// What an HTTP status means. `retry_after` is the server's parsed
-/// `Retry-After`; it is honoured only for a 429 and only up to `max_wait`.
-pub(crate) fn for_status(
+/// What an HTTP status means for a send. `retry_after` is the server's
+/// parsed `Retry-After`; it is honoured only for a 429 and only up to `max_wait`.
+fn send_status(
     status: u16,
     retry_after: Option<Duration>,
     max_wait: Duration,
@@ -140,10 +135,10 @@ pub(crate) enum Broke {
     Other,
 }
 
-/// What a failure without an HTTP answer means. `written` is true once the
+/// What a failure without an HTTP answer means for a send. `written` is true once the
 /// kernel has accepted at least one byte of the HTTP request: from then on
 /// the server may have the message, so nothing is retried.
-pub(crate) fn for_transport(broke: Broke, written: bool, attempt: u32) -> Verdict {
+fn send_transport(broke: Broke, written: bool, attempt: u32) -> Verdict {
     let kind = match broke {
         Broke::Resolve => ErrorKind::Dns,
         Broke::Connect => ErrorKind::Connect,
@@ -234,7 +229,7 @@ mod tests {
             (199, Outcome::MayHaveBeenSent, ErrorKind::HttpStatus),
         ];
         for (status, outcome, kind) in table {
-            let v = for_status(status, Some(S(1)), S(30), 1);
+            let v = SEND.for_status(status, Some(S(1)), S(30), 1);
             assert_eq!((v.outcome, v.kind), (outcome, kind), "HTTP {status}");
             // Only a 429 may be retried, whatever Retry-After says elsewhere.
             assert_eq!(v.retry_in.is_some(), status == 429, "HTTP {status}");
@@ -243,9 +238,12 @@ mod tests {
 
     #[test]
     fn rate_limit_waits() {
-        assert_eq!(for_status(429, Some(S(7)), S(30), 1).retry_in, Some(S(7)));
-        assert_eq!(for_status(429, Some(S(31)), S(30), 1).retry_in, None);
-        let backoff = for_status(429, None, S(30), 1).retry_in.unwrap();
+        assert_eq!(
+            SEND.for_status(429, Some(S(7)), S(30), 1).retry_in,
+            Some(S(7))
+        );
+        assert_eq!(SEND.for_status(429, Some(S(31)), S(30), 1).retry_in, None);
+        let backoff = SEND.for_status(429, None, S(30), 1).retry_in.unwrap();
         assert!(backoff <= Duration::from_millis(500), "{backoff:?}");
     }
 
@@ -288,7 +286,7 @@ mod tests {
             (Other, true, K::ConnectionLost, false),
         ];
         for (broke, written, kind, retried) in table {
-            let v = for_transport(broke, written, 1);
+            let v = SEND.for_transport(broke, written, 1);
             let outcome = if written {
                 Outcome::MayHaveBeenSent
             } else {
@@ -308,7 +306,7 @@ mod tests {
 
     #[test]
     fn retries_need_attempts_and_budget() {
-        let v = |wait| for_status(429, Some(wait), S(60), 1).retry_in;
+        let v = |wait| SEND.for_status(429, Some(wait), S(60), 1).retry_in;
         let budget = retry_budget(S(10), S(30));
         // A 429 asking for 29 s with 30 s left would leave 1 s: refused at once.
         assert_eq!(retry_wait(v(S(29)), 1, 3, S(30), budget), None);

@@ -16,17 +16,18 @@ use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConne
 use ureq::{Agent, ProxyProtocol};
 
 use crate::error::{Error, ErrorKind};
-use crate::gate::Gate;
 use crate::log::{Hook, LogLevel, Logger};
-use crate::outcome::{self, Broke, Outcome};
-use crate::proxy::{NoteLeg, Point, ProxyName};
-use crate::request::SendMessage;
-use crate::response::MessageResponse;
-use crate::retry;
-use crate::secret::Secret;
-use crate::target::Target;
+use crate::message::request::SendMessage;
+use crate::message::response::MessageResponse;
+use crate::message::validate;
 use crate::text::{Shown, ShownUpTo, TLS_TEXT_CHARS};
-use crate::{validate, wire};
+use crate::transport::gate::Gate;
+use crate::transport::outcome::{self, Broke, Outcome};
+use crate::transport::proxy::{NoteLeg, Point, ProxyName};
+use crate::transport::retry;
+use crate::transport::secret::Secret;
+use crate::transport::target::Target;
+use crate::transport::wire;
 
 /// Path of the one operation, appended to the base URL.
 const SEND_PATH: &str = "/v1/messages/send";
@@ -298,14 +299,17 @@ impl ClientBuilder {
         let (proxy, proxy_var) = match &self.proxy {
             // Read as strictly as a variable: ureq alone would take "h:99999" as h:80.
             Some(url) => (
-                Some(crate::proxy::parse(url).map_err(|rule| {
+                Some(crate::transport::proxy::parse(url).map_err(|rule| {
                     Error::config(format!("the proxy URL is not a usable proxy: {rule}"))
                 })?),
                 None,
             ),
             // A local mock or test server is never reached through a proxy from the environment.
             None if self.target.is_loopback() => (None, None),
-            None => match crate::proxy::from_env(&crate::proxy::process_env, &base)? {
+            None => match crate::transport::proxy::from_env(
+                &crate::transport::proxy::process_env,
+                &base,
+            )? {
                 Some((p, var)) => (Some(p), Some(var)),
                 None => (None, None),
             },
@@ -349,7 +353,7 @@ impl ClientBuilder {
             ().chain(NoteLeg(Point::Start))
                 .chain(ConnectProxyConnector::default())
                 .chain(NoteLeg(Point::AfterConnect))
-                .chain(crate::tcp::FastTcpConnector)
+                .chain(crate::transport::tcp::FastTcpConnector)
                 .chain(RustlsConnector::default())
                 .chain(NoteLeg(Point::End))
                 .chain(mark);
@@ -364,7 +368,7 @@ impl ClientBuilder {
                 group_header: HeaderValue::from_str(&self.practice_group_id)
                     .map_err(|_| Error::invalid("practice_group_id", "must be printable ASCII"))?,
                 url,
-                api_key: crate::secret::header_value(self.api_key)
+                api_key: crate::transport::secret::header_value(self.api_key)
                     .map_err(|_| Error::invalid("api_key", "must be printable ASCII"))?,
                 practice_group_id: self.practice_group_id,
                 user_agent,
@@ -518,7 +522,7 @@ impl Client {
     pub(crate) fn body(&self, message: &SendMessage) -> Result<Vec<u8>, Error> {
         validate::message(message, self.inner.strict_checks)?;
         let mut body = Vec::with_capacity(128 + message.message_string.len());
-        crate::json::write_message(message, &mut body);
+        crate::message::json::write_message(message, &mut body);
         Ok(body)
     }
 
@@ -638,7 +642,7 @@ impl Client {
             });
         }
         wire::reset();
-        crate::proxy::reset_leg();
+        crate::transport::proxy::reset_leg();
         let request = i
             .agent
             .post(i.uri.clone())
@@ -702,7 +706,7 @@ impl Client {
                 },
             };
             buf.truncate(ERROR_BODY_CAP);
-            let verdict = outcome::for_status(status, None, i.max_retry_wait, attempt);
+            let verdict = outcome::SEND.for_status(status, None, i.max_retry_wait, attempt);
             let error = Error::new(
                 verdict.outcome,
                 verdict.kind,
@@ -726,7 +730,7 @@ impl Client {
             .as_reader()
             .take(ERROR_BODY_CAP as u64)
             .read_to_end(&mut buf);
-        let verdict = outcome::for_status(status, retry_after, i.max_retry_wait, attempt);
+        let verdict = outcome::SEND.for_status(status, retry_after, i.max_retry_wait, attempt);
         let detail = match status {
             429 => "HTTP 429 Too Many Requests: rate limited by Hero".to_owned(),
             300..=399 => format!("HTTP {status} redirect, not followed: check the base URL"),
@@ -736,7 +740,7 @@ impl Client {
         };
         let error = Error::new(verdict.outcome, verdict.kind, detail)
             .with_status(status)
-            .with_reason(crate::reason::read(&buf))
+            .with_reason(crate::message::reason::read(&buf))
             .with_body(buf)
             .with_retry_after(retry_after);
         Err(Failed {
@@ -782,7 +786,7 @@ fn read_ca_file(path: &Path) -> Result<RootCerts, Error> {
 /// becomes a sentence of ours; any other text is the server's to influence,
 /// so it is shown escaped and capped.
 fn tls_failed(host: &str, error: &str, hint: &str) -> String {
-    match crate::cert_errors::readable(error) {
+    match crate::transport::cert_errors::readable(error) {
         Cow::Owned(sentence) => format!("TLS with {host} failed: {sentence}{hint}"),
         Cow::Borrowed(raw) => format!(
             "TLS with {host} failed: {}{hint}",
@@ -792,7 +796,7 @@ fn tls_failed(host: &str, error: &str, hint: &str) -> String {
 }
 
 /// Classifies a failure that produced no HTTP answer; what it means is
-/// decided by [`outcome::for_transport`].
+/// decided by [`outcome::SEND`].
 fn transport_failure(
     e: ureq::Error,
     written: bool,
@@ -803,9 +807,11 @@ fn transport_failure(
     use ureq::Error as U;
     use ureq::Timeout as T;
     // A failure on the way to, or at, the proxy names the proxy, not Hero.
-    if !written && let Some((broke, detail)) = proxy.and_then(|p| crate::proxy::blame(&e, p, host))
+    if !written
+        && let Some((broke, detail)) =
+            proxy.and_then(|p| crate::transport::proxy::blame(&e, p, host))
     {
-        let verdict = outcome::for_transport(broke, written, attempt);
+        let verdict = outcome::SEND.for_transport(broke, written, attempt);
         return Failed {
             error: Error::new(verdict.outcome, verdict.kind, detail),
             retry_in: verdict.retry_in,
@@ -825,7 +831,7 @@ fn transport_failure(
         U::Protocol(_) => Broke::Protocol,
         _ => Broke::Other,
     };
-    let verdict = outcome::for_transport(broke, written, attempt);
+    let verdict = outcome::SEND.for_transport(broke, written, attempt);
     let detail = match (&e, verdict.kind) {
         (U::HostNotFound, _) => format!("could not resolve host {host}"),
         (U::Timeout(T::Resolve), _) => format!("timed out resolving host {host}"),

@@ -3,9 +3,19 @@
 //! Errors name the field and the rule, never the value: the value may be
 //! patient data.
 
-use crate::checks;
 use crate::error::Error;
-use crate::request::{FallbackType, MessageType, SendMessage};
+use crate::message::checks;
+use crate::message::request::{FallbackType, MessageType, SendMessage};
+
+// The public entry point lives here, beside the rules, so the request
+// type does not depend on its own checker.
+impl SendMessage {
+    /// Checks every rule without sending; `strict` adds the clinical and
+    /// contact checks (see [`ClientBuilder::strict_checks`](crate::ClientBuilder::strict_checks)).
+    pub fn validate(&self, strict: bool) -> Result<(), Error> {
+        message(self, strict)
+    }
+}
 
 /// Largest integer a JSON number carries exactly in every common parser.
 pub(crate) const MAX_ASSIGNEE_ID: i64 = (1 << 53) - 1;
@@ -88,7 +98,7 @@ fn body_size(msg: &SendMessage) -> Result<(), Error> {
     }
     if text <= REQUEST_BODY_CAP {
         let mut body = Vec::with_capacity(text + NON_TEXT_MAX);
-        crate::json::write_message(msg, &mut body);
+        crate::message::json::write_message(msg, &mut body);
         if body.len() <= REQUEST_BODY_CAP {
             return Ok(());
         }
@@ -96,7 +106,7 @@ fn body_size(msg: &SendMessage) -> Result<(), Error> {
     // The field that takes the most room once escaped is the one to shorten.
     let largest = fields
         .iter()
-        .max_by_key(|(_, v)| crate::json::escaped_len(v))
+        .max_by_key(|(_, v)| crate::message::json::escaped_len(v))
         .map_or("message_string", |(name, _)| name);
     Err(Error::invalid(largest, RULE_BODY_SIZE))
 }

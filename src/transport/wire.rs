@@ -29,7 +29,7 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTimeout, Transport};
 
 use crate::log::{LogLevel, Logger};
-use crate::secret::wipe;
+use crate::transport::secret::wipe;
 
 thread_local! {
     // The client is blocking: a send runs start to end on the caller's thread.

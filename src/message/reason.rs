@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::request::FIELD_NAMES;
+use crate::message::request::FIELD_NAMES;
 use crate::text;
 
 /// The keys a reason is looked for under, in order. `error` comes last:

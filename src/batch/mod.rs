@@ -1,0 +1,20 @@
+//! Batch sending: one message per row of a CSV or JSON Lines file, through
+//! one shared client and (normally) a send journal, so a rerun of the same
+//! file sends only what has not gone.
+//!
+//! Columns (CSV, with a header row) or keys (JSON Lines) named as request
+//! fields fill those fields; an optional `key` column names each send;
+//! every other column is a value for `((name))` placeholders in
+//! `message_string`. An empty cell means "not given": the caller's default
+//! for that field applies, if there is one.
+
+mod fields;
+mod input;
+mod report;
+mod runner;
+
+pub use report::{BatchClass, BatchSummary, RowOutcome, RowReport};
+pub use runner::BatchRunner;
+// The stop token's old home, kept until every user imports `crate::stop`.
+pub use crate::stop::StopToken;
+pub(crate) use crate::stop::check_not_stopped;
