@@ -42,9 +42,8 @@ pub use message::request::{AssigneeType, Encrypted, FallbackType, MessageType, S
 pub use message::response::MessageResponse;
 pub use message::validate::REQUEST_BODY_CAP;
 pub use stop::StopToken;
-pub use transport::client::{
-    Client, ClientBuilder, DEFAULT_MAX_IDLE_AGE, ERROR_BODY_CAP, RESPONSE_BODY_CAP,
-};
+pub use transport::builder::ClientBuilder;
+pub use transport::client::{Client, DEFAULT_MAX_IDLE_AGE, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
 pub use transport::target::Target;
 
 /// The README's Rust examples, compiled as doc tests so they cannot rot.

@@ -3,8 +3,10 @@
 //! the rate-limit gate, proxies, TCP and the wire, the target, TLS error
 //! texts and the API key's secret storage.
 
+pub(crate) mod builder;
 pub(crate) mod cert_errors;
 pub(crate) mod client;
+mod failure;
 pub(crate) mod gate;
 pub(crate) mod outcome;
 pub(crate) mod proxy;
