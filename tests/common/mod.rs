@@ -5,7 +5,7 @@
 //! some binaries use carry `#[allow(dead_code)]`.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -160,11 +160,26 @@ fn content_length(head: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
-/// A local port where connecting is refused: bound once, then released.
+/// A loopback port where connecting is refused for as long as this lives.
+///
+/// The port is the local end of a connected socket pair: nothing listens
+/// on it, and no other bind (another test's server, `bind(":0")`) can take
+/// it while the pair is open, unlike a port bound and released, which the
+/// next server may be given.
+pub struct RefusedPort {
+    pub port: u16,
+    _pair: (TcpStream, TcpStream),
+}
+
 #[allow(dead_code)]
-pub fn silent_port() -> u16 {
+pub fn refused_port() -> RefusedPort {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("local addr").port()
+    let client = TcpStream::connect(listener.local_addr().expect("local addr")).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    RefusedPort {
+        port: client.local_addr().expect("local addr").port(),
+        _pair: (client, server),
+    }
 }
 
 /// 16 hex digits, different on every call and in every process.
