@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod common;
+pub mod common;
 use common::Mock;
 
 /// Credentials the mock expects; unique so a leak into stderr is unmistakable.
