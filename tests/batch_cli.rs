@@ -694,8 +694,13 @@ fn a_batch_killed_during_a_429_wait_flags_nothing() {
     let file = write(&d, "k.csv", "patient_id\n999429\n8201\n8202\n");
     let journal = d.join("j");
     let mut child = spawn(&mock, &file, &journal);
-    // The 429 is answered; the retry waits (Retry-After: 60).
+    // The 429 is answered; the retry waits (Retry-After: 60). The mock
+    // records a request before it answers, and the batch records the 429
+    // only once it has read it: a kill at once could land in between (the
+    // request then rightly pending). 10 s in, the batch is deep in its
+    // 60 s wait, however busy the machine.
     wait_for_requests(&mock, 1);
+    std::thread::sleep(Duration::from_secs(10));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let pending = hero_send(&mock, &["--journal", s(&journal), "--pending"])
