@@ -17,7 +17,13 @@
  *   5  could not connect: not sent
  *   6  MAY HAVE BEEN SENT: check in Hero before resending
  *   7  accepted, but the reply was unreadable: do not resend
+ *   8  the patient must verify their identity with Hero first: nothing sent
  * Every rule on the values is the library's; this file only parses flags.
+ *
+ * Finding the patient: --find-patient with --nhs-number and --dob (or
+ * --forename, --surname, --dob, --postcode) prints Hero's patient id; the
+ * same flags without --patient-id look the patient up and then send, in one
+ * deadline.
  *
  * Batch mode (see BATCH_USAGE): one message per row of a CSV or JSON Lines
  * file, through a send journal, so a rerun sends only what has not gone.
@@ -44,13 +50,27 @@ enum {
     EXIT_RATE_LIMITED = 4,
     EXIT_NOT_CONNECTED = 5,
     EXIT_MAY_HAVE_BEEN_SENT = 6,
-    EXIT_ACCEPTED_ID_UNKNOWN = 7
+    EXIT_ACCEPTED_ID_UNKNOWN = 7,
+    EXIT_VERIFY_IDENTITY = 8
 };
 
 static const char USAGE[] =
     "Usage: hero_send --patient-id ID --type hero|sms|email|nhs_app --message TEXT [options]\n"
+    "       hero_send --nhs-number N --dob YYYY-MM-DD --type ... --message TEXT [options]\n"
+    "       hero_send --find-patient --nhs-number N --dob YYYY-MM-DD\n"
+    "       hero_send --find-patient --forename F --surname S --dob YYYY-MM-DD --postcode P\n"
     "\n"
     "Sends one message through Hero Health (POST /v1/messages/send).\n"
+    "\n"
+    "Finding the patient (POST /v1/patients/register_pds):\n"
+    "  --find-patient               only look the patient up: prints {\"patient_id\":\"...\"}\n"
+    "  --nhs-number N --dob D       by NHS number (spaces allowed) and date of birth\n"
+    "  --forename F --surname S --dob D --postcode P   by demographics\n"
+    "  --ehr-partner NAME, --ehr-partner-id ID         optional, either form\n"
+    "  Without --find-patient and --patient-id, these look the patient up and then\n"
+    "  send to the id found, in one deadline (--timeout). When Hero asks for identity\n"
+    "  verification it prints {\"login_url\":\"...\",\"message\":\"...\"}, sends nothing\n"
+    "  and exits 8.\n"
     "\n"
     "Options (each sets the request field of the same meaning; unset ones are not sent):\n"
     "  --recipient CONTACT          recipient_contact_detail (phone for sms, address for email)\n"
@@ -83,7 +103,9 @@ static const char USAGE[] =
     "  0 sent; 2 invalid input or configuration (nothing sent); 3 refused by the\n"
     "  server; 4 rate limited; 5 could not connect (not sent); 6 MAY HAVE BEEN\n"
     "  SENT (check in Hero before resending); 7 accepted but the reply was\n"
-    "  unreadable (do not resend).\n"
+    "  unreadable (do not resend); 8 the patient must verify their identity first\n"
+    "  (nothing sent). A lookup alone: 0 found, 2 invalid input, 3 no patient found or\n"
+    "  refused, 5 could not complete after its retries (nothing sent), 8 verify.\n"
     "\n"
     "Batch mode: hero_send --batch FILE --journal FILE [options]; see hero_send --batch --help.\n";
 
@@ -125,6 +147,15 @@ struct options {
     bool no_auto_write_to_record;
     bool no_encrypted;
     const char *encrypted_text;
+    /* Finding the patient. */
+    bool find_patient;
+    const char *nhs_number;
+    const char *dob;
+    const char *forename;
+    const char *surname;
+    const char *postcode;
+    const char *ehr_partner;
+    const char *ehr_partner_id;
 };
 
 /* The names each enumerated flag accepts, for its error line. */
@@ -220,10 +251,55 @@ static int bad_name(const char *flag, const char *names)
     return EXIT_INVALID;
 }
 
+/* Whether any flag of the patient lookup was given. */
+static bool wants_lookup(const struct options *o)
+{
+    return o->nhs_number != NULL || o->dob != NULL || o->forename != NULL || o->surname != NULL ||
+           o->postcode != NULL || o->ehr_partner != NULL || o->ehr_partner_id != NULL;
+}
+
+/* Which lookup flags go together (the values' rules are the library's).
+ * Returns -1 to go on, or an exit code. */
+static int check_lookup_flags(const struct options *o)
+{
+    bool demographic = o->forename != NULL || o->surname != NULL || o->postcode != NULL;
+    bool message_flags = o->patient_id != NULL || o->type != NULL || o->message != NULL;
+    if (o->find_patient && message_flags) {
+        return fail(EXIT_INVALID,
+                    "--find-patient only looks the patient up: drop --patient-id, --type and "
+                    "--message (try --help)",
+                    NULL);
+    }
+    if (!o->find_patient && !wants_lookup(o)) {
+        return -1;
+    }
+    if (o->patient_id != NULL) {
+        return fail(EXIT_INVALID,
+                    "--patient-id and the lookup flags contradict each other: give one or the "
+                    "other (try --help)",
+                    NULL);
+    }
+    if (o->nhs_number != NULL && demographic) {
+        return fail(EXIT_INVALID,
+                    "give --nhs-number or --forename/--surname/--postcode, not both (try --help)",
+                    NULL);
+    }
+    if (o->dob == NULL) {
+        return fail(EXIT_INVALID, "--dob is required to find the patient (try --help)", NULL);
+    }
+    if (o->nhs_number == NULL && (o->forename == NULL || o->surname == NULL || o->postcode == NULL)) {
+        return fail(EXIT_INVALID,
+                    "give --nhs-number, or all of --forename, --surname and --postcode, with "
+                    "--dob (try --help)",
+                    NULL);
+    }
+    return -1;
+}
+
 /* Parses argv into `o`. Returns -1 to go on, or an exit code. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    int i;
+    int i, rc;
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char **slot = NULL;
@@ -264,6 +340,22 @@ static int parse_args(int argc, char **argv, struct options *o)
             slot = &o->assignee_type;
         } else if (strcmp(arg, "--timeout") == 0) {
             slot = &o->timeout;
+        } else if (strcmp(arg, "--find-patient") == 0) {
+            flag = &o->find_patient;
+        } else if (strcmp(arg, "--nhs-number") == 0) {
+            slot = &o->nhs_number;
+        } else if (strcmp(arg, "--dob") == 0) {
+            slot = &o->dob;
+        } else if (strcmp(arg, "--forename") == 0) {
+            slot = &o->forename;
+        } else if (strcmp(arg, "--surname") == 0) {
+            slot = &o->surname;
+        } else if (strcmp(arg, "--postcode") == 0) {
+            slot = &o->postcode;
+        } else if (strcmp(arg, "--ehr-partner") == 0) {
+            slot = &o->ehr_partner;
+        } else if (strcmp(arg, "--ehr-partner-id") == 0) {
+            slot = &o->ehr_partner_id;
         } else {
             for (k = 0; k < STRING_FLAG_COUNT; k++) {
                 if (strcmp(arg, STRING_FLAGS[k].flag) == 0) {
@@ -292,7 +384,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             return fail(EXIT_INVALID, "unexpected argument (try --help)", NULL);
         }
     }
-    if (o->patient_id == NULL) {
+    if (o->timeout != NULL && !parse_seconds_ms(o->timeout, &o->timeout_ms)) {
+        return fail(EXIT_INVALID, "--timeout must be a number of seconds", NULL);
+    }
+    rc = check_lookup_flags(o);
+    if (rc != -1 || o->find_patient) {
+        return rc;
+    }
+    if (o->patient_id == NULL && !wants_lookup(o)) {
         return fail(EXIT_INVALID, "--patient-id is required (try --help)", NULL);
     }
     if (o->type == NULL) {
@@ -300,9 +399,6 @@ static int parse_args(int argc, char **argv, struct options *o)
     }
     if (o->message == NULL) {
         return fail(EXIT_INVALID, "--message is required (try --help)", NULL);
-    }
-    if (o->timeout != NULL && !parse_seconds_ms(o->timeout, &o->timeout_ms)) {
-        return fail(EXIT_INVALID, "--timeout must be a number of seconds", NULL);
     }
     return check_opposites(o);
 }
@@ -395,7 +491,8 @@ static int build_message(const struct options *o, hero_message **out)
     if (hero_message_type_from_name(o->type, &type) != HERO_OK) {
         return bad_name("--type", TYPE_NAMES);
     }
-    rc = check_set(hero_message_new(o->patient_id, type, o->message, &m),
+    /* When the patient is looked up first, the id found replaces this empty one. */
+    rc = check_set(hero_message_new(o->patient_id != NULL ? o->patient_id : "", type, o->message, &m),
                    "--patient-id or --message");
     if (rc != -1) {
         return rc;
@@ -459,6 +556,34 @@ static int build_message(const struct options *o, hero_message **out)
         }
     }
     return set_false_and_text(o, m);
+}
+
+/* Builds the lookup's query from the options into *out. -1 on success. */
+static int build_query(const struct options *o, hero_patient_query **out)
+{
+    int rc = o->nhs_number != NULL
+                 ? check_set(hero_patient_query_new_nhs_number(o->nhs_number, o->dob, out),
+                             "--nhs-number or --dob")
+                 : check_set(hero_patient_query_new_demographics(o->forename, o->surname, o->dob,
+                                                                  o->postcode, out),
+                             "--forename, --surname, --dob or --postcode");
+    if (rc == -1 && o->ehr_partner != NULL) {
+        rc = check_set(hero_patient_query_set_ehr_partner(*out, o->ehr_partner), "--ehr-partner");
+    }
+    if (rc == -1 && o->ehr_partner_id != NULL) {
+        rc = check_set(hero_patient_query_set_ehr_partner_id(*out, o->ehr_partner_id),
+                       "--ehr-partner-id");
+    }
+    return rc;
+}
+
+/* Prints a lookup's answer; 0 when found, 8 when the patient must verify. */
+static int print_patient(const hero_patient *patient)
+{
+    if (puts(hero_patient_json(patient)) < 0 || fflush(stdout) != 0) {
+        return fail(1, "the answer could not be written out", NULL);
+    }
+    return hero_patient_kind(patient) == HERO_PATIENT_FOUND ? EXIT_SENT : EXIT_VERIFY_IDENTITY;
 }
 
 /* Makes the client from the environment and the options. -1 on success. */
@@ -1031,6 +1156,8 @@ static int run(int argc, char **argv)
     hero_client *client = NULL;
     hero_message *message = NULL;
     hero_response *response = NULL;
+    hero_patient_query *query = NULL;
+    hero_patient *patient = NULL;
     hero_error *err = NULL;
     hero_status status;
     int rc;
@@ -1043,13 +1170,24 @@ static int run(int argc, char **argv)
     if (rc != -1) {
         return rc;
     }
-    rc = build_message(&opts, &message);
+    rc = opts.find_patient ? -1 : build_message(&opts, &message);
+    if (rc == -1 && (opts.find_patient || opts.patient_id == NULL)) {
+        rc = build_query(&opts, &query);
+    }
     if (rc == -1) {
         rc = build_client(&opts, &client);
     }
-    if (rc == -1) {
-        status = hero_client_send(client, message, &response, &err);
-        if (status == HERO_OK) {
+    if (rc == -1 && opts.find_patient) {
+        status = hero_client_find_patient(client, query, &patient, &err);
+        rc = status == HERO_OK ? print_patient(patient) : report(status, err);
+    } else if (rc == -1) {
+        status = query != NULL
+                     ? hero_client_find_and_send(client, query, message, &patient, &response, &err)
+                     : hero_client_send(client, message, &response, &err);
+        if (status == HERO_OK && response == NULL) {
+            /* Identity verification first: nothing was sent. */
+            rc = print_patient(patient);
+        } else if (status == HERO_OK) {
             const char *json = hero_response_json(response);
             if (json != NULL && puts(json) >= 0 && fflush(stdout) == 0) {
                 rc = EXIT_SENT;
@@ -1068,6 +1206,8 @@ static int run(int argc, char **argv)
     hero_response_free(response);
     hero_error_free(err);
     hero_message_free(message);
+    hero_patient_free(patient);
+    hero_patient_query_free(query);
     hero_client_free(client);
     return rc;
 }
