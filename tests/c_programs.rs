@@ -1057,3 +1057,328 @@ fn api_key_is_gone_after_hero_client_free() {
     );
     assert_eq!(mock.requests().len(), 2, "both sends reached the mock");
 }
+
+// ---------------------------------------------------------------------------
+// Finding the patient (register_pds) from C and C++
+// ---------------------------------------------------------------------------
+
+/// The lookups and sends the mock read, by path.
+fn paths(mock: &Mock) -> Vec<String> {
+    mock.requests()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+const LOOKUP: &str = "/v1/patients/register_pds";
+const SEND: &str = "/v1/messages/send";
+
+#[test]
+fn find_patient_from_c() {
+    let mock = start_mock(&[]);
+    let (out, _) =
+        run(mock
+            .command("find_patient")
+            .args(["943 476 5919", "1992-01-01", SECRET_TEXT]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let first: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    let id = first["patient_id"].as_str().unwrap().to_owned();
+    assert!(stdout.contains("sent: "), "{stdout}");
+    assert_eq!(paths(&mock), [LOOKUP, SEND]);
+    // The message went to the id found.
+    assert_eq!(mock.bodies()[1]["patient_id"], id.as_str());
+    assert_eq!(mock.bodies()[0]["ehr_partner"], "example-ehr");
+
+    let (out, _) =
+        run(mock
+            .command("find_patient")
+            .args(["Ann", "Smith", "1992-01-01", "LS1 4AP"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let (out, _) = run(mock
+        .command("find_patient")
+        .args(["9990000026", "1992-01-01"]));
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    let answer: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert!(
+        answer["login_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+    assert!(answer["message"].is_string());
+
+    let (out, _) = run(mock
+        .command("find_patient")
+        .args(["9990000018", "1992-01-01"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("HTTP 404"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let before = mock.requests().len();
+    let (out, _) = run(mock
+        .command("find_patient")
+        .args(["123 456 7891", "1992-01-01"]));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("field: nhs_number"), "{stderr}");
+    assert!(
+        !stderr.contains("123") && !stderr.contains("7891"),
+        "{stderr}"
+    );
+    assert_eq!(
+        mock.requests().len(),
+        before,
+        "nothing is sent for invalid input"
+    );
+}
+
+#[test]
+fn find_patient_from_cpp_in_one_deadline() {
+    let mock = start_mock(&[]);
+    let (out, _) =
+        run(mock
+            .command("find_patient_cpp")
+            .args(["9434765919", "1992-01-01", SECRET_TEXT]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("{\"patient_id\":"), "{stdout}");
+    assert!(stdout.contains("sent to "), "{stdout}");
+    assert_eq!(paths(&mock), [LOOKUP, LOOKUP, SEND]);
+
+    let (out, _) =
+        run(mock
+            .command("find_patient_cpp")
+            .args(["9990000026", "1992-01-01", SECRET_TEXT]));
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    // Verification: no message went.
+    assert_eq!(paths(&mock).iter().filter(|p| *p == SEND).count(), 1);
+    assert!(!text(&out.stderr).contains(SECRET_TEXT));
+}
+
+#[test]
+fn find_patient_programs_are_clean_under_valgrind() {
+    if windows() {
+        eprintln!("note: valgrind cannot follow programs run under Wine; no leak checks");
+        return;
+    }
+    let Some(valgrind) = valgrind() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but valgrind is not on PATH"
+        );
+        eprintln!("note: valgrind is not on PATH; skipping the C leak checks");
+        return;
+    };
+    let mock = start_mock(&[]);
+    let cases: [(&str, &[&str], i32); 9] = [
+        (
+            "hero_send",
+            &[
+                "--find-patient",
+                "--nhs-number",
+                NHS_NUMBER_OK,
+                "--dob",
+                "1992-01-01",
+            ],
+            0,
+        ),
+        (
+            "hero_send",
+            &[
+                "--nhs-number",
+                NHS_NUMBER_OK,
+                "--dob",
+                "1992-01-01",
+                "--type",
+                "hero",
+                "--message",
+                "Hello",
+            ],
+            0,
+        ),
+        (
+            "hero_send",
+            &[
+                "--nhs-number",
+                "9990000026",
+                "--dob",
+                "1992-01-01",
+                "--type",
+                "hero",
+                "--message",
+                "x",
+            ],
+            8,
+        ),
+        ("find_patient", &["943 476 5919", "1992-01-01", "Hello"], 0),
+        ("find_patient", &["9990000026", "1992-01-01"], 8),
+        ("find_patient", &["9990000018", "1992-01-01"], 1),
+        ("find_patient", &["123 456 7891", "1992-01-01"], 1),
+        (
+            "find_patient_cpp",
+            &["9434765919", "1992-01-01", "Hello"],
+            0,
+        ),
+        (
+            "find_patient_cpp",
+            &["9990000026", "1992-01-01", "Hello"],
+            8,
+        ),
+    ];
+    for (program, args, code) in cases {
+        let mut cmd = mock.command(program);
+        cmd.args(args);
+        assert_clean_under_valgrind(&valgrind, &format!("{program} {args:?}"), &cmd, code);
+    }
+}
+
+/// `hero_send --find-patient` and lookup-then-send: exit codes 0, 2, 3, 5
+/// and 8; nothing sent unless an id was found; no NHS number on stderr.
+#[test]
+fn hero_send_finds_the_patient() {
+    let mock = start_mock(&[]);
+    let find = |args: &[&str]| {
+        let mut all = vec!["--find-patient"];
+        all.extend_from_slice(args);
+        run(mock.command("hero_send").args(all)).0
+    };
+    let out = find(&["--nhs-number", "943 476 5919", "--dob", "1992-01-01"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let found: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    let id = found["patient_id"].as_str().unwrap().to_owned();
+    assert_eq!(found.as_object().unwrap().len(), 1);
+
+    let out = find(&[
+        "--forename",
+        "Ann",
+        "--surname",
+        "Smith",
+        "--dob",
+        "1992-01-01",
+        "--postcode",
+        "LS1 4AP",
+        "--ehr-partner",
+        "emis",
+        "--ehr-partner-id",
+        "E-1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let out = find(&["--nhs-number", "9990000026", "--dob", "1992-01-01"]);
+    assert_eq!(out.status.code(), Some(8));
+    let verify: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert!(verify["login_url"].is_string() && verify["message"].is_string());
+
+    let stderr = assert_fails(
+        &find(&["--nhs-number", "9990000018", "--dob", "1992-01-01"]),
+        3,
+    );
+    assert!(
+        stderr.contains("404") && !stderr.contains("9990000018"),
+        "{stderr}"
+    );
+    // A 500 then a 200: retried on its own.
+    let out = find(&["--nhs-number", "9990000034", "--dob", "1992-01-01"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let before = mock.requests().len();
+    let stderr = assert_fails(
+        &find(&["--nhs-number", "123 456 7891", "--dob", "1992-01-01"]),
+        2,
+    );
+    assert!(
+        stderr.contains("nhs_number") && !stderr.contains("7891"),
+        "{stderr}"
+    );
+    assert_fails(
+        &find(&["--nhs-number", NHS_NUMBER_OK, "--dob", "1992-02-30"]),
+        2,
+    );
+    assert_fails(&find(&["--nhs-number", NHS_NUMBER_OK]), 2);
+    assert_fails(
+        &find(&[
+            "--nhs-number",
+            NHS_NUMBER_OK,
+            "--dob",
+            "1992-01-01",
+            "--forename",
+            "A",
+        ]),
+        2,
+    );
+    assert_fails(
+        &find(&[
+            "--nhs-number",
+            NHS_NUMBER_OK,
+            "--dob",
+            "1992-01-01",
+            "--message",
+            "x",
+        ]),
+        2,
+    );
+    assert_fails(&find(&["--surname", "S", "--dob", "1992-01-01"]), 2);
+    let (out, _) = run(mock.command("hero_send").args(with(
+        required("4242"),
+        &["--nhs-number", NHS_NUMBER_OK, "--dob", "1992-01-01"],
+    )));
+    assert_fails(&out, 2);
+    assert_eq!(mock.requests().len(), before, "invalid input sends nothing");
+
+    let wrong = start_mock(&["--api-key", "wrong-key-e41d"]);
+    let (out, _) = run(wrong.command("hero_send").args([
+        "--find-patient",
+        "--nhs-number",
+        NHS_NUMBER_OK,
+        "--dob",
+        "1992-01-01",
+    ]));
+    assert_fails(&out, 3);
+
+    // Nothing listening: not completed after the retries, nothing sent.
+    let refused = common::refused_port();
+    let (out, _) = run(mock
+        .command("hero_send")
+        .env(
+            "HERO_BASE_URL",
+            format!("http://127.0.0.1:{}", refused.port),
+        )
+        .args([
+            "--find-patient",
+            "--nhs-number",
+            NHS_NUMBER_OK,
+            "--dob",
+            "1992-01-01",
+        ]));
+    assert_fails(&out, 5);
+
+    // Lookup then send: the message goes to the id found.
+    let sends = |m: &Mock| m.requests().iter().filter(|r| r["path"] == SEND).count();
+    let lookup_then = |nhs: &str| {
+        let mut args = vec![
+            "--nhs-number".to_owned(),
+            nhs.to_owned(),
+            "--dob".to_owned(),
+            "1992-01-01".to_owned(),
+        ];
+        args.extend(required("4242").into_iter().skip(2));
+        run(mock.command("hero_send").args(args)).0
+    };
+    let out = lookup_then("9434765919");
+    assert_sent(&out);
+    assert_eq!(mock.bodies().last().unwrap()["patient_id"], id.as_str());
+    assert_eq!(sends(&mock), 1);
+    let out = lookup_then("9990000026");
+    assert_eq!(out.status.code(), Some(8));
+    assert!(text(&out.stdout).contains("login_url"));
+    assert_fails(&lookup_then("9990000018"), 3);
+    assert_eq!(sends(&mock), 1, "no id, nothing sent");
+}
+
+/// A valid NHS number that is none of the mock's reserved ones.
+const NHS_NUMBER_OK: &str = "9434765919";
