@@ -51,6 +51,32 @@ int check_set(hero_status status, const char *flag);
 int report(hero_status status, const hero_error *err);
 bool stderr_is_terminal(void);
 
+/* Finding the patient (lookup.c): the lookup's flags, NULL / false when
+ * not given. find_only: --find-patient, look up and send nothing. */
+struct lookup_flags {
+    bool find_only;
+    const char *nhs_number;
+    const char *dob;
+    const char *forename;
+    const char *surname;
+    const char *postcode;
+    const char *ehr_partner;
+    const char *ehr_partner_id;
+};
+
+/* Takes argv[*i] if it is a lookup flag: -1 taken (the value too), -2 not
+ * a lookup flag, else an exit code. */
+int take_lookup_flag(int argc, char **argv, int *i, struct lookup_flags *l);
+/* Whether any lookup flag was given. */
+bool lookup_wanted(const struct lookup_flags *l);
+/* Which lookup flags go together, given whether any message flag and
+ * --patient-id were: -1 to go on, else an exit code. */
+int check_lookup_flags(const struct lookup_flags *l, bool message_flags, bool patient_id);
+/* The lookup's query from its flags into *out: -1 on success. */
+int build_query(const struct lookup_flags *l, hero_patient_query **out);
+/* Prints a lookup's answer; its exit code is hero_patient_exit_code's. */
+int print_patient(const hero_patient *patient);
+
 /* The modes. */
 bool is_batch_mode(int argc, char **argv);
 int batch_main(int argc, char **argv);

@@ -17,8 +17,14 @@
  *   5  could not connect: not sent
  *   6  MAY HAVE BEEN SENT: check in Hero before resending
  *   7  accepted, but the reply was unreadable: do not resend
+ *   8  the patient must verify their identity with Hero first: nothing sent
  * Every rule on the values, and every exit code, is the library's; the
- * tool parses flags (single.c, batch.c, common.c) and prints.
+ * tool parses flags (single.c, lookup.c, batch.c, common.c) and prints.
+ *
+ * Finding the patient: --find-patient with --nhs-number and --dob (or
+ * --forename, --surname, --dob, --postcode) prints Hero's patient id; the
+ * same flags without --patient-id look the patient up and then send, in one
+ * deadline.
  *
  * Batch mode (see BATCH_USAGE): one message per row of a CSV or JSON Lines
  * file, through a send journal, so a rerun sends only what has not gone.

@@ -1,7 +1,9 @@
 /*
  * hero_send, single mode: one message from the flags. The field flags are
  * the table in common.c, set through hero_message_set_field, so a flag
- * follows exactly the rules of the same column in a batch file.
+ * follows exactly the rules of the same column in a batch file. With the
+ * lookup's flags (lookup.c) instead of --patient-id it finds the patient
+ * first, in the same deadline; with --find-patient it only looks up.
  */
 #include "common.h"
 
@@ -10,8 +12,21 @@
 
 static const char USAGE[] =
     "Usage: hero_send --patient-id ID --type hero|sms|email|nhs_app --message TEXT [options]\n"
+    "       hero_send --nhs-number N --dob YYYY-MM-DD --type ... --message TEXT [options]\n"
+    "       hero_send --find-patient --nhs-number N --dob YYYY-MM-DD\n"
+    "       hero_send --find-patient --forename F --surname S --dob YYYY-MM-DD --postcode P\n"
     "\n"
     "Sends one message through Hero Health (POST /v1/messages/send).\n"
+    "\n"
+    "Finding the patient (POST /v1/patients/register_pds):\n"
+    "  --find-patient               only look the patient up: prints {\"patient_id\":\"...\"}\n"
+    "  --nhs-number N --dob D       by NHS number (spaces allowed) and date of birth\n"
+    "  --forename F --surname S --dob D --postcode P   by demographics\n"
+    "  --ehr-partner NAME, --ehr-partner-id ID         optional, either form\n"
+    "  Without --find-patient and --patient-id, these look the patient up and then\n"
+    "  send to the id found, in one deadline (--timeout). When Hero asks for identity\n"
+    "  verification it prints {\"login_url\":\"...\",\"message\":\"...\"}, sends nothing\n"
+    "  and exits 8.\n"
     "\n"
     "Options (each sets the request field of the same meaning; unset ones are not sent):\n"
     "  --recipient CONTACT          recipient_contact_detail (phone for sms, address for email)\n"
@@ -44,13 +59,17 @@ static const char USAGE[] =
     "  0 sent; 2 invalid input or configuration (nothing sent); 3 refused by the\n"
     "  server; 4 rate limited; 5 could not connect (not sent); 6 MAY HAVE BEEN\n"
     "  SENT (check in Hero before resending); 7 accepted but the reply was\n"
-    "  unreadable (do not resend).\n"
+    "  unreadable (do not resend); 8 the patient must verify their identity first\n"
+    "  (nothing sent). A lookup alone: 0 found, 2 invalid input, 3 no patient found or\n"
+    "  refused, 4 rate limited, 5 could not complete after its retries (nothing sent),\n"
+    "  8 verify.\n"
     "\n"
     "Batch mode: hero_send --batch FILE --journal FILE [options]; see hero_send --batch --help.\n";
 
 /* Everything the command line asked for; NULL / false when not given. */
 struct single_options {
     struct field_values fields;
+    struct lookup_flags lookup;
     const char *timeout;
     uint32_t timeout_ms; /* parsed from timeout; 0 when not given */
     bool lenient;
@@ -59,13 +78,24 @@ struct single_options {
 /* The names --type accepts, for its error line. */
 static const char TYPE_NAMES[] = "hero, sms, email, nhs_app";
 
+/* Whether any field flag other than --patient-id was given. */
+static bool has_message_flags(const struct field_values *v)
+{
+    size_t k;
+    for (k = 0; k < FIELD_FLAG_COUNT; k++) {
+        if (v->value[k] != NULL && strcmp(FIELD_FLAGS[k].field, "patient_id") != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Parses argv into `o`. Returns -1 to go on, or an exit code. */
 static int parse_args(int argc, char **argv, struct single_options *o)
 {
-    int i;
+    int i, rc;
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        int rc;
         if (strcmp(arg, "--help") == 0) {
             fputs(USAGE, stdout);
             return fflush(stdout) == 0 ? 0 : 1;
@@ -87,7 +117,10 @@ static int parse_args(int argc, char **argv, struct single_options *o)
             o->timeout = argv[++i];
             continue;
         }
-        rc = take_field_flag(argc, argv, &i, &o->fields, "(try --help)");
+        rc = take_lookup_flag(argc, argv, &i, &o->lookup);
+        if (rc == -2) {
+            rc = take_field_flag(argc, argv, &i, &o->fields, "(try --help)");
+        }
         if (rc == -2 && looks_like_flag(arg)) {
             fprintf(stderr, "hero_send: unknown option %s (try --help)\n", arg);
             return EXIT_INVALID;
@@ -99,7 +132,15 @@ static int parse_args(int argc, char **argv, struct single_options *o)
             return rc;
         }
     }
-    if (field_value(&o->fields, "patient_id") == NULL) {
+    if (o->timeout != NULL && !parse_seconds_ms(o->timeout, &o->timeout_ms)) {
+        return fail(EXIT_INVALID, "--timeout must be a number of seconds", NULL);
+    }
+    rc = check_lookup_flags(&o->lookup, has_message_flags(&o->fields),
+                            field_value(&o->fields, "patient_id") != NULL);
+    if (rc != -1 || o->lookup.find_only) {
+        return rc;
+    }
+    if (field_value(&o->fields, "patient_id") == NULL && !lookup_wanted(&o->lookup)) {
         return fail(EXIT_INVALID, "--patient-id is required (try --help)", NULL);
     }
     if (field_value(&o->fields, "message_type") == NULL) {
@@ -107,9 +148,6 @@ static int parse_args(int argc, char **argv, struct single_options *o)
     }
     if (field_value(&o->fields, "message_string") == NULL) {
         return fail(EXIT_INVALID, "--message is required (try --help)", NULL);
-    }
-    if (o->timeout != NULL && !parse_seconds_ms(o->timeout, &o->timeout_ms)) {
-        return fail(EXIT_INVALID, "--timeout must be a number of seconds", NULL);
     }
     return -1;
 }
@@ -141,6 +179,7 @@ static int build_message(const struct single_options *o, hero_message **out)
 {
     hero_message *m = NULL;
     hero_message_type type = 0;
+    const char *patient_id;
     int rc;
     size_t k;
 
@@ -148,7 +187,9 @@ static int build_message(const struct single_options *o, hero_message **out)
         fprintf(stderr, "hero_send: --type must be one of: %s (try --help)\n", TYPE_NAMES);
         return EXIT_INVALID;
     }
-    rc = check_set(hero_message_new(field_value(&o->fields, "patient_id"), type,
+    /* When the patient is looked up first, the id found replaces this empty one. */
+    patient_id = field_value(&o->fields, "patient_id");
+    rc = check_set(hero_message_new(patient_id != NULL ? patient_id : "", type,
                                     field_value(&o->fields, "message_string"), &m),
                    "--patient-id or --message");
     if (rc != -1) {
@@ -204,6 +245,8 @@ int single_main(int argc, char **argv)
     hero_client *client = NULL;
     hero_message *message = NULL;
     hero_response *response = NULL;
+    hero_patient_query *query = NULL;
+    hero_patient *patient = NULL;
     hero_error *err = NULL;
     hero_status status;
     int rc;
@@ -213,13 +256,24 @@ int single_main(int argc, char **argv)
     if (rc != -1) {
         return rc;
     }
-    rc = build_message(&opts, &message);
+    rc = opts.lookup.find_only ? -1 : build_message(&opts, &message);
+    if (rc == -1 && lookup_wanted(&opts.lookup)) {
+        rc = build_query(&opts.lookup, &query);
+    }
     if (rc == -1) {
         rc = build_client(&opts, &client);
     }
-    if (rc == -1) {
-        status = hero_client_send(client, message, &response, &err);
-        if (status == HERO_OK) {
+    if (rc == -1 && opts.lookup.find_only) {
+        status = hero_client_find_patient(client, query, &patient, &err);
+        rc = status == HERO_OK ? print_patient(patient) : report(status, err);
+    } else if (rc == -1) {
+        status = query != NULL
+                     ? hero_client_find_and_send(client, query, message, &patient, &response, &err)
+                     : hero_client_send(client, message, &response, &err);
+        if (status == HERO_OK && response == NULL) {
+            /* Identity verification first: nothing was sent. */
+            rc = print_patient(patient);
+        } else if (status == HERO_OK) {
             const char *json = hero_response_json(response);
             if (json != NULL && puts(json) >= 0 && fflush(stdout) == 0) {
                 rc = EXIT_SENT;
@@ -238,6 +292,8 @@ int single_main(int argc, char **argv)
     hero_response_free(response);
     hero_error_free(err);
     hero_message_free(message);
+    hero_patient_free(patient);
+    hero_patient_query_free(query);
     hero_client_free(client);
     return rc;
 }

@@ -643,7 +643,8 @@ hero_status hero_error_status(const hero_error *error);
 // rate limited (a 429, or the client's gate: not sent), 5 could not
 // connect, 6 may have been sent or needs reconciliation, 7 accepted with
 // the id unknown; 6 (the safe assumption) for anything else, such as a
-// NULL `error` after a send. `error` is only read, from any thread.
+// NULL `error` after a send. A lookup's answer has its own code
+// (`hero_patient_exit_code`). `error` is only read, from any thread.
 int32_t hero_exit_code(uint32_t status, const hero_error *error);
 
 // The finer cause. `HERO_KIND_NONE` if `error` is NULL.
@@ -1014,6 +1015,13 @@ hero_status hero_client_find_and_send(const hero_client *client,
 // Which answer `patient` holds: `HERO_PATIENT_FOUND` or
 // `HERO_PATIENT_VERIFICATION_REQUIRED`; 0 if `patient` is NULL. Any thread.
 hero_patient_answer hero_patient_kind(const hero_patient *patient);
+
+// The exit code a command-line tool gives for a lookup's answer (the
+// rule `hero_send` uses): 0 for `HERO_PATIENT_FOUND`, 8 for
+// `HERO_PATIENT_VERIFICATION_REQUIRED` (nothing was sent); 2 if `patient`
+// is NULL. A failed lookup's code is `hero_exit_code`'s (never 6: a
+// lookup sends no message). Any thread.
+int32_t hero_patient_exit_code(const hero_patient *patient);
 
 // Hero's `patient_id`, for `hero_message_new`.
 //

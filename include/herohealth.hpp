@@ -455,6 +455,9 @@ class Patient {
 
     // HERO_PATIENT_FOUND or HERO_PATIENT_VERIFICATION_REQUIRED; 0 when empty.
     hero_patient_answer answer() const noexcept { return hero_patient_kind(get()); }
+    // A command-line tool's exit code for this answer: 0 found, 8 verify
+    // (hero_patient_exit_code); 2 when empty.
+    int exit_code() const noexcept { return hero_patient_exit_code(get()); }
     // NULL unless found.
     const char *id() const noexcept { return hero_patient_id(get()); }
     // NULL unless verification is required; the link is for the patient only.

@@ -4,6 +4,7 @@
 //! as a batch row's.
 
 use crate::batch::{BatchClass, RowOutcome};
+use crate::PatientAnswer;
 use crate::error::{Error, ErrorKind};
 
 /// Sent (or, for a batch, every row done).
@@ -20,6 +21,8 @@ pub(crate) const NOT_CONNECTED: i32 = 5;
 pub(crate) const MAY_HAVE_BEEN_SENT: i32 = 6;
 /// Accepted, but the reply was unreadable: do not resend.
 pub(crate) const ACCEPTED_ID_UNKNOWN: i32 = 7;
+/// The patient must verify their identity with Hero first: nothing sent.
+pub(crate) const VERIFY_IDENTITY: i32 = 8;
 /// A batch finished with rows not sent.
 pub(crate) const BATCH_INCOMPLETE: i32 = 9;
 
@@ -39,6 +42,16 @@ pub(crate) fn for_error(e: &Error) -> i32 {
         // May have been sent, needs reconciliation, or anything new: the
         // unsafe case.
         _ => MAY_HAVE_BEEN_SENT,
+    }
+}
+
+/// The exit code for a lookup's answer (a failed lookup is an [`Error`]
+/// like any other: never *may have been sent*). Verification required is
+/// not a failure, but nothing was sent, so a script must not read it as 0.
+pub(crate) fn for_patient(answer: &PatientAnswer) -> i32 {
+    match answer {
+        PatientAnswer::Found { .. } => SENT,
+        PatientAnswer::VerificationRequired { .. } => VERIFY_IDENTITY,
     }
 }
 
@@ -79,5 +92,27 @@ mod tests {
         );
         assert_eq!(for_batch(BatchClass::Flagged), MAY_HAVE_BEEN_SENT);
         assert_eq!(for_batch(BatchClass::Incomplete), BATCH_INCOMPLETE);
+    }
+
+    #[test]
+    fn a_lookup_exits_by_its_answer_and_its_failures_as_not_sent() {
+        let found = PatientAnswer::Found {
+            patient_id: "p".into(),
+        };
+        let verify = PatientAnswer::VerificationRequired {
+            login_url: "u".into(),
+            message: String::new(),
+        };
+        assert_eq!(for_patient(&found), SENT);
+        assert_eq!(for_patient(&verify), VERIFY_IDENTITY);
+        // The lookup's rules give only these outcomes: a 5xx or a lost reply
+        // after the retries is "could not complete", a 404 "refused".
+        let e = |o, k| for_error(&Error::new(o, k, "x"));
+        use ErrorKind as K;
+        use Outcome as O;
+        assert_eq!(e(O::NotSent, K::HttpStatus), NOT_CONNECTED);
+        assert_eq!(e(O::NotSent, K::ConnectionLost), NOT_CONNECTED);
+        assert_eq!(e(O::NotSent, K::UnreadableResponse), NOT_CONNECTED);
+        assert_eq!(e(O::Refused, K::HttpStatus), REFUSED);
     }
 }

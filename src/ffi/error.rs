@@ -148,7 +148,8 @@ pub extern "C" fn hero_error_status(error: *const hero_error) -> hero_status {
 /// rate limited (a 429, or the client's gate: not sent), 5 could not
 /// connect, 6 may have been sent or needs reconciliation, 7 accepted with
 /// the id unknown; 6 (the safe assumption) for anything else, such as a
-/// NULL `error` after a send. `error` is only read, from any thread.
+/// NULL `error` after a send. A lookup's answer has its own code
+/// (`hero_patient_exit_code`). `error` is only read, from any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn hero_exit_code(status: u32, error: *const hero_error) -> i32 {
     use crate::exit_code;

@@ -313,6 +313,19 @@ pub extern "C" fn hero_patient_kind(patient: *const hero_patient) -> hero_patien
     }
 }
 
+/// The exit code a command-line tool gives for a lookup's answer (the
+/// rule `hero_send` uses): 0 for `HERO_PATIENT_FOUND`, 8 for
+/// `HERO_PATIENT_VERIFICATION_REQUIRED` (nothing was sent); 2 if `patient`
+/// is NULL. A failed lookup's code is `hero_exit_code`'s (never 6: a
+/// lookup sends no message). Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_patient_exit_code(patient: *const hero_patient) -> i32 {
+    // SAFETY: NULL or a live hero_patient, per the contract above.
+    unsafe { patient.as_ref() }.map_or(crate::exit_code::INVALID, |p| {
+        crate::exit_code::for_patient(&p.answer)
+    })
+}
+
 /// Hero's `patient_id`, for `hero_message_new`.
 ///
 /// Borrowed: valid until `hero_patient_free(patient)`. NULL unless the
