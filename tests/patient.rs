@@ -17,7 +17,9 @@ use herohealth::{
 use serde_json::Value;
 
 pub mod common;
-use common::Mock;
+#[cfg(unix)]
+use common::reset;
+use common::{Mock, read_request};
 
 const NHS: &str = "943 476 5919";
 const NHS_DIGITS: &str = "9434765919";
@@ -369,10 +371,10 @@ fn scripted(acts: &'static [Act]) -> (String, Arc<AtomicUsize>) {
                 #[cfg(unix)]
                 Act::Reset => reset(stream),
                 Act::Drop => {
-                    read_whole_request(&mut stream);
+                    read_request(&mut stream);
                 }
                 Act::Answer(reply) => {
-                    read_whole_request(&mut stream);
+                    read_request(&mut stream);
                     let _ = stream.write_all(reply.as_bytes());
                 }
             }
@@ -381,47 +383,8 @@ fn scripted(acts: &'static [Act]) -> (String, Arc<AtomicUsize>) {
     (url, count)
 }
 
-fn read_whole_request(stream: &mut TcpStream) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while let Ok(n @ 1..) = stream.read(&mut chunk) {
-        buf.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if body.len() >= length {
-                return;
-            }
-        }
-    }
-}
-
-#[cfg(unix)]
-fn reset(stream: TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket, and an option value of the size given.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "SO_LINGER");
-}
-
 fn client(url: String) -> ClientBuilder {
-    Client::builder(Target::Custom(url), "test-key", "test-group")
+    Client::builder(Target::Custom(url), common::KEY, common::GROUP)
 }
 
 /// An HTTP answer (`status` is the status line's tail) with `extra` header

@@ -197,62 +197,16 @@ fn keep_alive_timeout_from_the_server_is_honoured() {
     assert_eq!(client.connections_opened(), 3);
 }
 
-/// Resets need SO_LINGER, which std cannot set: set through libc on unix
-/// and Winsock on Windows.
+/// Connections closed with a reset (the toolkit's `reset`, SO_LINGER 0).
 mod reset {
     use super::*;
-    use common::unique_hex;
+    use common::{reset, unique_hex};
     use herohealth::{ErrorKind, Outcome};
     use std::sync::Mutex;
 
     // ---------------------------------------------------------------------------
     // A reset before the request: not sent, and retried
     // ---------------------------------------------------------------------------
-
-    /// Closes `stream` with a reset (SO_LINGER 0) rather than a FIN.
-    #[cfg(unix)]
-    fn reset(stream: TcpStream) {
-        use std::os::fd::AsRawFd;
-        let linger = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: a valid socket, and an option value of the size given.
-        let rc = unsafe {
-            libc::setsockopt(
-                stream.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                (&linger as *const libc::linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0, "SO_LINGER");
-        drop(stream);
-    }
-
-    /// Closes `stream` with a reset (SO_LINGER 0) rather than a FIN.
-    #[cfg(windows)]
-    fn reset(stream: TcpStream) {
-        use std::os::windows::io::AsRawSocket;
-        use windows_sys::Win32::Networking::WinSock::{LINGER, SO_LINGER, SOL_SOCKET, setsockopt};
-        let linger = LINGER {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: a valid socket, and an option value of the size given.
-        let rc = unsafe {
-            setsockopt(
-                stream.as_raw_socket() as usize,
-                SOL_SOCKET,
-                SO_LINGER,
-                (&linger as *const LINGER).cast(),
-                std::mem::size_of::<LINGER>() as i32,
-            )
-        };
-        assert_eq!(rc, 0, "SO_LINGER");
-        drop(stream);
-    }
 
     /// Orders client and server: the client's log hook holds the sending thread
     /// at its "new connection" line (after connect and any TLS handshake,

@@ -438,6 +438,15 @@ static void response_accessors_null(void)
     CHECK(hero_response_write_to_record(NULL) == -1);
 }
 
+static void patient_accessors_null(void)
+{
+    CHECK(hero_patient_kind(NULL) == 0);
+    CHECK(hero_patient_id(NULL) == NULL && hero_patient_json(NULL) == NULL);
+    CHECK(hero_patient_login_url(NULL) == NULL && hero_patient_message(NULL) == NULL);
+    /* No answer: nothing was done, so not "found" (0) and never "may have been sent". */
+    CHECK(hero_patient_exit_code(NULL) == 2);
+}
+
 static void message_new(void)
 {
     hero_message *msg;
@@ -842,6 +851,7 @@ int main(void)
     client_new();
     error_accessors_null();
     response_accessors_null();
+    patient_accessors_null();
     message_new();
     message_setters();
     names();

@@ -17,4 +17,4 @@ pub use fixtures::unique_hex;
 pub use mock::{GROUP, KEY, Mock};
 pub use ports::{RefusedPort, refused_port};
 pub use programs::{c_programs, windows_programs};
-pub use server::one_shot_server;
+pub use server::{one_shot_server, read_request, reset};
