@@ -10,29 +10,19 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Each lookup flag and where its value goes. */
+/* Each lookup flag and where its value goes; NULL for any other flag. */
 static const char **lookup_slot(struct lookup_flags *l, const char *arg)
 {
-    if (strcmp(arg, "--nhs-number") == 0) {
-        return &l->nhs_number;
-    }
-    if (strcmp(arg, "--dob") == 0) {
-        return &l->dob;
-    }
-    if (strcmp(arg, "--forename") == 0) {
-        return &l->forename;
-    }
-    if (strcmp(arg, "--surname") == 0) {
-        return &l->surname;
-    }
-    if (strcmp(arg, "--postcode") == 0) {
-        return &l->postcode;
-    }
-    if (strcmp(arg, "--ehr-partner") == 0) {
-        return &l->ehr_partner;
-    }
-    if (strcmp(arg, "--ehr-partner-id") == 0) {
-        return &l->ehr_partner_id;
+    static const char *const flags[] = {"--nhs-number", "--dob",         "--forename",
+                                        "--surname",    "--postcode",    "--ehr-partner",
+                                        "--ehr-partner-id"};
+    const char **slots[] = {&l->nhs_number, &l->dob,         &l->forename,      &l->surname,
+                            &l->postcode,   &l->ehr_partner, &l->ehr_partner_id};
+    size_t k;
+    for (k = 0; k < sizeof flags / sizeof flags[0]; k++) {
+        if (strcmp(arg, flags[k]) == 0) {
+            return slots[k];
+        }
     }
     return NULL;
 }
