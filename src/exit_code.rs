@@ -3,8 +3,8 @@
 //! other tool read an outcome the same way, by the same classification
 //! as a batch row's.
 
-use crate::batch::{BatchClass, RowOutcome};
 use crate::PatientAnswer;
+use crate::batch::{BatchClass, RowOutcome};
 use crate::error::{Error, ErrorKind};
 
 /// Sent (or, for a batch, every row done).
