@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
     }
     if (sent.value().patient.answer() == HERO_PATIENT_VERIFICATION_REQUIRED) {
         std::fprintf(stderr, "%s\n", sent.value().patient.message());
-        return 8;
+        return sent.value().patient.exit_code();  // 8: nothing was sent
     }
     std::printf("sent to %s as %s\n", sent.value().patient.id(), sent.value().response.message_id());
     return 0;
