@@ -1,7 +1,7 @@
 //! The one test toolkit: the real `hero-mock` (`mock`), raw HTTP servers
 //! (`server`) and the one request reader (`request`), ports held in a known
-//! state (`ports`), the C programs (`programs`) and small fixtures
-//! (`fixtures`).
+//! state (`ports`), the C programs and the one way to run programs
+//! (`programs`) and small fixtures (`fixtures`).
 //!
 //! Every test file includes it as `pub mod common;`: each test binary
 //! compiles the toolkit on its own, and as a public module its items are
@@ -18,6 +18,8 @@ pub mod server;
 pub use fixtures::{hello, hello_to, unique_hex};
 pub use mock::{GROUP, KEY, Mock};
 pub use ports::{RefusedPort, refused_port};
-pub use programs::{c_programs, windows_programs};
+pub use programs::{
+    c_programs, hero_send, ok, program, program_for, root, run, text, windows_programs,
+};
 pub use request::{ReadOptions, Request, read_request, read_request_with};
 pub use server::{one_shot_server, serve};
