@@ -1,7 +1,8 @@
 //! The house rules of the source tree, checked so they cannot quietly
 //! erode: no two files of `src/` import each other through any path, no
-//! file holds more than about 600 lines of code before its tests, and every
-//! item of the test toolkit is used by some test.
+//! file holds more than about 600 lines of code before its tests, every
+//! item of the test toolkit is used by some test, and no test file keeps a
+//! server, request reader or program runner of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
