@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod common;
-use common::{GROUP, KEY, Mock, c_programs, unique_hex};
+use common::{GROUP, KEY, Mock, c_programs, hero_send, unique_hex};
 
 /// Message text that must never appear in any output or the journal.
 const SECRET: &str = "Private 5e0c2b";
@@ -38,18 +38,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
-}
-
-fn hero_send(mock: &Mock, args: &[&str]) -> Command {
-    let mut cmd = Command::new(c_programs().join("hero_send"));
-    cmd.env("HERO_BASE_URL", mock.base_url())
-        .env("HERO_API_KEY", KEY)
-        .env("HERO_PRACTICE_GROUP_ID", GROUP)
-        .env_remove("HERO_ENVIRONMENT")
-        .env_remove("HERO_CA_FILE")
-        .args(args)
-        .stdin(Stdio::null());
-    cmd
 }
 
 /// A finished batch: exit code, row lines by row number, the summary line.

@@ -48,22 +48,8 @@ const RESPONSE_FIELDS: [&str; 9] = [
     "write_to_record",
 ];
 
-/// Environment variables the programs read; cleared so the caller's own
-/// settings never leak into a test.
-const HERO_VARS: [&str; 5] = [
-    "HERO_API_KEY",
-    "HERO_PRACTICE_GROUP_ID",
-    "HERO_BASE_URL",
-    "HERO_ENVIRONMENT",
-    "HERO_CA_FILE",
-];
-
 fn windows() -> bool {
     common::windows_programs()
-}
-
-fn programs() -> &'static Path {
-    common::c_programs()
 }
 
 /// The shared test mock, started with this file's credentials.
@@ -93,30 +79,8 @@ impl ForPrograms for Mock {
     }
 
     fn command(&self, program: &str) -> Command {
-        let mut cmd = bare(program);
-        cmd.env("HERO_BASE_URL", self.base_url())
-            .env("HERO_API_KEY", KEY)
-            .env("HERO_PRACTICE_GROUP_ID", GROUP);
-        cmd
+        common::program_for(program, &self.base_url(), KEY, GROUP)
     }
-}
-
-/// A command for a built program with no HERO_* settings at all.
-fn bare(program: &str) -> Command {
-    let mut cmd = if windows() {
-        let mut wine = Command::new("wine");
-        // Wine's own diagnostics would land in the program's stderr.
-        wine.arg(programs().join(format!("{program}.exe")))
-            .env("WINEDEBUG", "-all");
-        wine
-    } else {
-        Command::new(programs().join(program))
-    };
-    for var in HERO_VARS {
-        cmd.env_remove(var);
-    }
-    cmd.stdin(Stdio::null());
-    cmd
 }
 
 /// Runs a command, returning its output and how long it took.
@@ -208,7 +172,8 @@ fn required(patient_id: &str) -> Vec<String> {
     .to_vec()
 }
 
-fn hero_send(mock: &Mock, args: &[String]) -> (Output, Duration) {
+/// `hero_send` aimed at the mock with this file's credentials, timed.
+fn timed_hero_send(mock: &Mock, args: &[String]) -> (Output, Duration) {
     run(mock.command("hero_send").args(args))
 }
 
@@ -264,7 +229,7 @@ fn hero_send_every_flag_sends_all_17_fields() {
         "10",
     ]
     .map(String::from);
-    let (out, _) = hero_send(&mock, &args);
+    let (out, _) = timed_hero_send(&mock, &args);
     let reply = assert_sent(&out);
     assert_eq!(reply["content"], SECRET_TEXT);
 
@@ -301,7 +266,7 @@ fn hero_send_every_flag_sends_all_17_fields() {
 #[test]
 fn hero_send_required_flags_only_sends_three_fields() {
     let mock = start_mock(&[]);
-    let (out, _) = hero_send(&mock, &required("4242"));
+    let (out, _) = timed_hero_send(&mock, &required("4242"));
     assert_sent(&out);
     let bodies = mock.bodies();
     assert_eq!(bodies.len(), 1);
@@ -315,7 +280,7 @@ fn hero_send_required_flags_only_sends_three_fields() {
     );
 
     // Each optional flag adds exactly its own field.
-    let (out, _) = hero_send(&mock, &with(required("4242"), &["--task-id", "t-1"]));
+    let (out, _) = timed_hero_send(&mock, &with(required("4242"), &["--task-id", "t-1"]));
     assert_sent(&out);
     let bodies = mock.bodies();
     assert_eq!(bodies.len(), 2);
@@ -333,7 +298,7 @@ fn hero_send_required_flags_only_sends_three_fields() {
 fn hero_send_non_ascii_text_arrives_byte_exact() {
     const TEXT: &str = "£5 prescription charge, Ŵyn 🙂 — diolch";
     let mock = start_mock(&[]);
-    let (out, _) = hero_send(
+    let (out, _) = timed_hero_send(
         &mock,
         &["--patient-id", "4242", "--type", "hero", "--message", TEXT].map(String::from),
     );
@@ -349,7 +314,7 @@ fn hero_send_non_ascii_text_arrives_byte_exact() {
 
 #[test]
 fn hero_send_help() {
-    let (out, _) = run(bare("hero_send").arg("--help"));
+    let (out, _) = run(common::program("hero_send").arg("--help"));
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).starts_with("Usage: hero_send"));
     assert!(out.stderr.is_empty());
@@ -444,14 +409,14 @@ fn hero_send_exit_2_invalid_input_or_configuration() {
         ),
     ];
     for (label, args) in &usage_cases {
-        let (out, _) = hero_send(&mock, args);
+        let (out, _) = timed_hero_send(&mock, args);
         let line = assert_fails(&out, 2);
         eprintln!("{label}: {}", line.trim_end());
     }
     assert!(mock.bodies().is_empty(), "nothing may have been sent");
 
     // The same SNOMED code goes out once the checks are off.
-    let (out, _) = hero_send(
+    let (out, _) = timed_hero_send(
         &mock,
         &with(
             required("4242"),
@@ -464,13 +429,13 @@ fn hero_send_exit_2_invalid_input_or_configuration() {
     assert_eq!(bodies[0]["snomed_code"], "123456789");
 
     // No target configured at all, and an unknown environment.
-    let (out, _) = run(bare("hero_send")
+    let (out, _) = run(common::program("hero_send")
         .env("HERO_API_KEY", KEY)
         .env("HERO_PRACTICE_GROUP_ID", GROUP)
         .args(required("4242")));
     let line = assert_fails(&out, 2);
     assert!(line.contains("HERO_BASE_URL"), "{line:?}");
-    let (out, _) = run(bare("hero_send")
+    let (out, _) = run(common::program("hero_send")
         .env("HERO_API_KEY", KEY)
         .env("HERO_PRACTICE_GROUP_ID", GROUP)
         .env("HERO_ENVIRONMENT", "prod")
@@ -495,7 +460,7 @@ fn hero_send_exit_3_refused() {
     let line = assert_fails(&out, 3);
     assert!(line.contains("403"), "{line:?}");
     for patient in ["999404", "999422", "999307"] {
-        let (out, _) = hero_send(&mock, &required(patient));
+        let (out, _) = timed_hero_send(&mock, &required(patient));
         assert_fails(&out, 3);
     }
 }
@@ -504,7 +469,7 @@ fn hero_send_exit_3_refused() {
 #[test]
 fn hero_send_shows_the_servers_reason() {
     let mock = start_mock(&[]);
-    let (out, _) = hero_send(&mock, &required("999422"));
+    let (out, _) = timed_hero_send(&mock, &required("999422"));
     let line = assert_fails(&out, 3);
     assert!(
         line.ends_with(
@@ -512,11 +477,11 @@ fn hero_send_shows_the_servers_reason() {
         ),
         "{line:?}"
     );
-    let (out, _) = hero_send(&mock, &required("999403"));
+    let (out, _) = timed_hero_send(&mock, &required("999403"));
     let line = assert_fails(&out, 3);
     assert!(line.ends_with("; server says: Unauthorised\n"), "{line:?}");
     // No answer, no reason.
-    let (out, _) = hero_send(&mock, &required("999000"));
+    let (out, _) = timed_hero_send(&mock, &required("999000"));
     let line = assert_fails(&out, 6);
     assert!(!line.contains("server says"), "{line:?}");
 }
@@ -569,7 +534,7 @@ fn hero_send_usage_errors_say_what_is_valid() {
         ),
     ];
     for (args, ending) in &cases {
-        let (out, _) = hero_send(&mock, args);
+        let (out, _) = timed_hero_send(&mock, args);
         let line = assert_fails(&out, 2);
         assert!(
             line.ends_with(ending),
@@ -583,7 +548,7 @@ fn hero_send_usage_errors_say_what_is_valid() {
 #[test]
 fn hero_send_sends_explicit_false_and_encrypted_text() {
     let mock = start_mock(&[]);
-    let (out, _) = hero_send(
+    let (out, _) = timed_hero_send(
         &mock,
         &with(
             required("4242"),
@@ -595,7 +560,7 @@ fn hero_send_sends_explicit_false_and_encrypted_text() {
         ),
     );
     assert_sent(&out);
-    let (out, _) = hero_send(
+    let (out, _) = timed_hero_send(
         &mock,
         &with(
             required("4242"),
@@ -617,7 +582,7 @@ fn hero_send_sends_explicit_false_and_encrypted_text() {
 #[test]
 fn hero_send_exit_4_rate_limited() {
     let mock = start_mock(&[]);
-    let (out, took) = hero_send(&mock, &required("999429"));
+    let (out, took) = timed_hero_send(&mock, &required("999429"));
     let line = assert_fails(&out, 4);
     assert!(line.contains("429"), "{line:?}");
     // The automatic retries happened (Retry-After: 1, 3 attempts).
@@ -631,7 +596,7 @@ fn hero_send_exit_5_could_not_connect() {
     // be given this port meanwhile.
     let refused = common::refused_port();
     let port = refused.port;
-    let (out, _) = run(bare("hero_send")
+    let (out, _) = run(common::program("hero_send")
         .env("HERO_BASE_URL", format!("http://127.0.0.1:{port}"))
         .env("HERO_API_KEY", KEY)
         .env("HERO_PRACTICE_GROUP_ID", GROUP)
@@ -643,11 +608,11 @@ fn hero_send_exit_5_could_not_connect() {
 fn hero_send_exit_6_may_have_been_sent() {
     let mock = start_mock(&["--slow-seconds", "30"]);
     for patient in ["999500", "999000"] {
-        let (out, _) = hero_send(&mock, &required(patient));
+        let (out, _) = timed_hero_send(&mock, &required(patient));
         let line = assert_fails(&out, 6);
         assert!(line.contains("may have"), "{line:?}");
     }
-    let (out, took) = hero_send(&mock, &with(required("999504"), &["--timeout", "1"]));
+    let (out, took) = timed_hero_send(&mock, &with(required("999504"), &["--timeout", "1"]));
     assert_fails(&out, 6);
     assert!(
         took < Duration::from_secs(10),
@@ -661,7 +626,7 @@ fn hero_send_exit_6_may_have_been_sent() {
 fn hero_send_exit_7_accepted_id_unknown() {
     let mock = start_mock(&[]);
     for patient in ["999200", "999201"] {
-        let (out, _) = hero_send(&mock, &required(patient));
+        let (out, _) = timed_hero_send(&mock, &required(patient));
         let line = assert_fails(&out, 7);
         assert!(line.contains("do not resend"), "{line:?}");
     }
@@ -678,7 +643,7 @@ fn send_message_runs() {
     assert_eq!(bodies[0]["recipient_contact_detail"], "07700 900123");
 
     // Without settings it explains and fails.
-    let (out, _) = run(&mut bare("send_message"));
+    let (out, _) = run(&mut common::program("send_message"));
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("HERO_API_KEY"));
 }
@@ -799,7 +764,7 @@ fn threads_share_one_client() {
 
 #[test]
 fn misuse_of_the_c_abi_is_refused_as_documented() {
-    let (out, _) = run(&mut bare("misuse"));
+    let (out, _) = run(&mut common::program("misuse"));
     assert!(
         out.status.success(),
         "misuse failed:\n{}{}",
@@ -906,7 +871,7 @@ fn valgrind_finds_no_leaks_or_errors() {
     );
     let (cmd, _refused) = outcomes_cpp(&mock);
     assert_clean_under_valgrind(&valgrind, "outcomes_cpp", &cmd, 0);
-    assert_clean_under_valgrind(&valgrind, "misuse", &bare("misuse"), 0);
+    assert_clean_under_valgrind(&valgrind, "misuse", &common::program("misuse"), 0);
     let mut cmd = mock.command("threads");
     cmd.arg("3");
     assert_clean_under_valgrind(&valgrind, "threads", &cmd, 0);
@@ -984,7 +949,7 @@ fn hero_send_names_proxy_variables_and_proxies() {
     let dead_port = common::refused_port();
     let dead = dead_port.port;
     let send = |proxy: &str| {
-        run(bare("hero_send")
+        run(common::program("hero_send")
             .env("HERO_BASE_URL", &url)
             .env("HERO_API_KEY", KEY)
             .env("HERO_PRACTICE_GROUP_ID", GROUP)
@@ -1047,7 +1012,7 @@ fn api_key_is_gone_after_hero_client_free() {
     let mock = Mock::start_with(&["--api-key", &key, "--practice-group-id", GROUP]);
     // Passed reversed: the program's own argument must not be a copy.
     let reversed: String = key.chars().rev().collect();
-    let (out, _) = run(bare("key_wipe").args([&mock.base_url(), GROUP, &reversed]));
+    let (out, _) = run(common::program("key_wipe").args([&mock.base_url(), GROUP, &reversed]));
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -7,7 +7,7 @@ pub mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Mock, one_shot_server};
+use common::{Mock, hello, one_shot_server};
 use herohealth::{Client, Error, ErrorKind, LogLevel, MessageResponse, MessageType, Outcome};
 use herohealth::{SendMessage, Target};
 
@@ -26,10 +26,6 @@ fn failure(result: Result<MessageResponse, Error>) -> Error {
         Ok(reply) => panic!("expected an error, got {reply:?}"),
         Err(e) => e,
     }
-}
-
-fn hello() -> SendMessage {
-    SendMessage::new("4242", MessageType::Hero, "Hello")
 }
 
 /// A one-connection loopback server giving this status, headers and body.

@@ -3,8 +3,8 @@
 //! before the gate opens is refused without a request.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use herohealth::{Client, ErrorKind, MessageType, Outcome, SendMessage, Target};
 
 pub mod common;
-use common::Mock;
+use common::{Mock, read_request, serve};
 
 /// Statuses the server answered, per patient id, in order.
 type Seen = Arc<Mutex<HashMap<String, Vec<u16>>>>;
@@ -20,17 +20,10 @@ type Seen = Arc<Mutex<HashMap<String, Vec<u16>>>>;
 /// A server that answers 429 with `Retry-After: retry_after` for its first
 /// `limited_for`, then 200 with a message id. One request per connection.
 fn rate_limited_server(limited_for: Duration, retry_after: u64) -> (u16, Seen) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let seen: Seen = Arc::default();
     let started = Instant::now();
     let record = seen.clone();
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let record = record.clone();
-            thread::spawn(move || answer(stream, started, limited_for, retry_after, &record));
-        }
-    });
+    let port = serve(move |stream, _| answer(stream, started, limited_for, retry_after, &record));
     (port, seen)
 }
 
@@ -41,30 +34,11 @@ fn answer(
     retry_after: u64,
     seen: &Seen,
 ) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut request = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let body = loop {
-        let n = match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        request.extend_from_slice(&chunk[..n]);
-        if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if request.len() >= end + 4 + len {
-                break request[end + 4..end + 4 + len].to_vec();
-            }
-        }
+    let Some(request) = read_request(&mut stream) else {
+        return;
     };
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let body = request.body();
+    let body: serde_json::Value = serde_json::from_slice(body).unwrap();
     let patient = body["patient_id"].as_str().unwrap().to_owned();
     let limited = started.elapsed() < limited_for;
     let status = if limited { 429 } else { 200 };

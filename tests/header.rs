@@ -2,7 +2,7 @@
 //! current source: a stale header would let C code call functions with the
 //! wrong signature.
 
-use std::path::Path;
+pub mod common;
 
 #[test]
 #[cfg_attr(
@@ -10,7 +10,7 @@ use std::path::Path;
     ignore = "cbindgen starts `cargo metadata`, which a test run under Wine cannot; the header is the same on every platform and is checked on the build host"
 )]
 fn checked_in_header_is_current() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = common::root();
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
     let mut fresh = Vec::new();
     cbindgen::Builder::new()
@@ -35,7 +35,7 @@ fn checked_in_header_is_current() {
 /// function must be declared.
 #[test]
 fn every_exported_function_is_declared() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = common::root();
     let header = std::fs::read_to_string(root.join("include/herohealth.h")).unwrap();
     let mut exported = 0;
     for entry in std::fs::read_dir(root.join("src/ffi")).unwrap() {
@@ -58,7 +58,7 @@ fn every_exported_function_is_declared() {
 /// The conventions every C caller relies on are stated once, in the preamble.
 #[test]
 fn header_states_the_error_out_rule_and_the_c_standard() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = common::root();
     let header = std::fs::read_to_string(root.join("include/herohealth.h")).unwrap();
     let preamble = &header[..header.find("#ifndef HEROHEALTH_H").expect("include guard")];
     // Comment lines joined, so wrapping does not matter.
@@ -86,7 +86,7 @@ fn header_states_the_error_out_rule_and_the_c_standard() {
 /// ever come back out.
 #[test]
 fn header_names_only_c_types_and_takes_no_enum_by_value() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = common::root();
     let header = std::fs::read_to_string(root.join("include/herohealth.h")).unwrap();
     let code: String = header
         .lines()

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 pub mod common;
-use common::{GROUP, KEY, Mock, unique_hex};
+use common::{Mock, hero_send, root, run, unique_hex};
 
 /// 178 characters, two of them (`{`, `}`) from the GSM-7 extension table:
 /// 180 septets, so 2 segments of at most 153.
@@ -41,10 +41,6 @@ We’re open until 6pm.";
 const PAYLOAD: &str =
     "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>";
 const TITLE: &str = "hero-mock inbox";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Debian's `chromium` (or `HERO_CHROMIUM`); `None` skips the test, except
 /// under CI, where `.ci/run` installs it and its absence is a failure.
@@ -70,24 +66,9 @@ fn chromium() -> Option<PathBuf> {
     found
 }
 
-/// `examples-c/build`, after `make -C examples-c` (as tests/c_programs.rs does).
-fn programs() -> &'static Path {
-    common::c_programs()
-}
-
-/// Runs `hero_send` against the mock and returns its exit code.
-fn hero_send(mock: &Mock, args: &[&str]) -> i32 {
-    let out = Command::new(programs().join("hero_send"))
-        .args(args)
-        .env("HERO_BASE_URL", mock.base_url())
-        .env("HERO_API_KEY", KEY)
-        .env("HERO_PRACTICE_GROUP_ID", GROUP)
-        .env_remove("HERO_ENVIRONMENT")
-        .env_remove("HERO_CA_FILE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run hero_send");
-    out.status.code().expect("hero_send exited")
+/// The exit code of a program that must exit rather than be killed.
+fn exit_code(mut cmd: Command) -> i32 {
+    run(&mut cmd).status.code().expect("program exited")
 }
 
 /// Flags every Chromium run here gets: headless, no network of its own, a
@@ -332,7 +313,15 @@ fn inbox_shows_each_message_as_the_patient_would_and_runs_none_of_it() {
         ],
         &["--patient-id", "999422", "--type", "sms", "--message", "Unknown patient"],
     ];
-    let codes: Vec<i32> = sends.iter().map(|args| hero_send(&mock, args)).collect();
+    let codes: Vec<i32> = sends
+        .iter()
+        .map(|args| {
+            run(&mut hero_send(&mock, args))
+                .status
+                .code()
+                .expect("hero_send exited")
+        })
+        .collect();
     assert_eq!(codes, [0, 0, 0, 0, 3], "hero_send exit codes");
 
     let url = format!("{}/_mock/", mock.base_url());
@@ -345,13 +334,13 @@ fn inbox_shows_each_message_as_the_patient_would_and_runs_none_of_it() {
     // A message sent while the page is open shows up without a reload.
     browser.eval("window.sameDocument = true");
     #[rustfmt::skip]
-    let code = hero_send(
+    let code = exit_code(hero_send(
         &mock,
         &[
             "--patient-id", "7373", "--type", "hero", "--message", "Letter about the review sent",
             "--write-to-record", "--auto-write-to-record", "--snomed-code", "185317003",
         ],
-    );
+    ));
     assert_eq!(code, 0);
     browser.wait_for(
         "document.querySelectorAll('article.msg').length === 6",

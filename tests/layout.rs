@@ -1,14 +1,14 @@
 //! The house rules of the source tree, checked so they cannot quietly
 //! erode: no two files of `src/` import each other through any path, no
-//! file holds more than about 600 lines of code before its tests, and every
-//! item of the test toolkit is used by some test.
+//! file holds more than about 600 lines of code before its tests, every
+//! item of the test toolkit is used by some test, and no test file keeps a
+//! server, request reader or program runner of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+pub mod common;
+use common::root;
 
 /// Every `.rs` file under `dir`, recursively, sorted.
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
@@ -210,4 +210,34 @@ fn every_toolkit_item_is_used_by_a_test() {
         }
     }
     assert!(items > 8, "found only {items} toolkit items");
+}
+
+/// The raw servers, the request reader and the program runners live once,
+/// in tests/common: no other test file binds its own accept loop, reads
+/// request heads itself or builds its own `hero_send` command.
+#[test]
+fn no_test_file_defines_its_own_server_reader_or_runner() {
+    let tests = root().join("tests");
+    let forbidden = [
+        (".incoming()", "an accept loop"),
+        ("fn read_request", "a request reader"),
+        ("ends_with(b\"\\r\\n\\r\\n\")", "a request head reader"),
+        ("fn hello(", "the hello fixture"),
+        ("fn hero_send(", "a hero_send runner"),
+        ("join(\"hero_send\"))", "a hero_send command"),
+    ];
+    for entry in std::fs::read_dir(&tests).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") || path.ends_with("layout.rs") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        for (pattern, what) in forbidden {
+            assert!(
+                !source.contains(pattern),
+                "{} defines {what} of its own ({pattern}): use tests/common",
+                path.display()
+            );
+        }
+    }
 }

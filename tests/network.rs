@@ -8,7 +8,7 @@
 //! every socket has a read timeout, so nothing here can hang a run.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -26,7 +26,7 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 pub mod common;
-use common::{refused_port, unique_hex};
+use common::{ReadOptions, hello, read_request_with, refused_port, unique_hex};
 
 /// The deadline of most cases: short, so a hang shows as a failure.
 const DEADLINE: Duration = Duration::from_secs(2);
@@ -87,98 +87,45 @@ impl Server {
     }
 }
 
-/// A loopback listener whose every connection runs `handler` on its own thread.
+/// The toolkit's accept loop, counting connections in `Stats`.
 fn serve<H>(handler: H) -> Server
 where
     H: Fn(TcpStream, &Stats) + Send + Sync + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let port = listener.local_addr().unwrap().port();
     let stats = Arc::new(Stats::default());
-    let handler = Arc::new(handler);
     let seen = stats.clone();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            keep_from_children(&stream);
-            seen.conns.fetch_add(1, SeqCst);
-            let (handler, seen) = (handler.clone(), seen.clone());
-            thread::spawn(move || {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-                let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
-                handler(stream, &seen);
-            });
-        }
+    let port = common::serve(move |stream, _| {
+        seen.conns.fetch_add(1, SeqCst);
+        handler(stream, &seen);
     });
     Server { port, stats }
 }
 
-/// Keeps an accepted socket out of child processes (some tests run
-/// themselves as one). Wine lets them inherit it, and then a server's close
-/// sends nothing until the child exits: the client sees a connection the
-/// server has long closed as open.
-#[cfg(windows)]
-fn keep_from_children(stream: &TcpStream) {
-    use std::os::windows::io::AsRawSocket;
-    use windows_sys::Win32::Foundation::{HANDLE_FLAG_INHERIT, SetHandleInformation};
-    // SAFETY: a valid socket handle owned by `stream`.
-    let ok = unsafe { SetHandleInformation(stream.as_raw_socket() as _, HANDLE_FLAG_INHERIT, 0) };
-    assert_ne!(ok, 0, "SetHandleInformation");
-}
-
-/// Sockets are opened close-on-exec here already.
-#[cfg(not(windows))]
-fn keep_from_children(_: &TcpStream) {}
-
-/// One HTTP request as read by a test server.
-struct Request {
-    /// 1 for the first complete request this server read, and so on.
+/// One request as the toolkit reads it, numbered: 1 for the first complete
+/// request this server read, and so on.
+struct Numbered {
     n: usize,
     head: String,
     body: Vec<u8>,
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+/// The toolkit's reader, counting bytes and complete requests in `Stats`.
+fn next_request(stream: &mut impl Read, stats: &Stats) -> Option<Numbered> {
+    let options = ReadOptions {
+        count_bytes: Some(&stats.http_bytes),
+        ..ReadOptions::default()
+    };
+    let request = read_request_with(stream, options).ok()?;
+    let n = stats.requests.fetch_add(1, SeqCst) + 1;
+    Some(Numbered {
+        n,
+        head: request.head(),
+        body: request.body().to_vec(),
+    })
 }
 
-/// Reads one request (head and `Content-Length` body); `None` when the peer
-/// closed, timed out or broke off first. The client never pipelines, so
-/// nothing past the request is read.
-fn read_request(stream: &mut impl Read, stats: &Stats) -> Option<Request> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let mut more = |buf: &mut Vec<u8>| -> Option<()> {
-        let n = stream.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        stats.http_bytes.fetch_add(n, SeqCst);
-        buf.extend_from_slice(&chunk[..n]);
-        Some(())
-    };
-    let head_end = loop {
-        if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break i + 4;
-        }
-        more(&mut buf)?;
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let length = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        more(&mut buf)?;
-    }
-    let n = stats.requests.fetch_add(1, SeqCst) + 1;
-    Some(Request {
-        n,
-        head,
-        body: buf[head_end..].to_vec(),
-    })
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// An HTTP/1.1 response with a `Content-Length` for `body`.
@@ -220,7 +167,7 @@ fn finish(mut stream: TcpStream) {
 /// Reads one request and writes `reply`, whatever was asked.
 fn answering(reply: Vec<u8>) -> impl Fn(TcpStream, &Stats) + Send + Sync + 'static {
     move |mut stream, stats| {
-        if read_request(&mut stream, stats).is_some() {
+        if next_request(&mut stream, stats).is_some() {
             let _ = stream.write_all(&reply);
         }
         finish(stream);
@@ -339,7 +286,7 @@ fn serve_tls_idle(
         }
         stats.note("handshake done");
         let mut tls = rustls::StreamOwned::new(conn, tcp);
-        while read_request(&mut tls, stats).is_some() {
+        while next_request(&mut tls, stats).is_some() {
             if tls.write_all(&reply).and_then(|()| tls.flush()).is_err() {
                 return;
             }
@@ -354,10 +301,6 @@ fn serve_tls_idle(
 
 fn builder(url: impl Into<String>) -> ClientBuilder {
     Client::builder(Target::Custom(url.into()), "test-key", "test-group").deadline(DEADLINE)
-}
-
-fn hello() -> SendMessage {
-    SendMessage::new("4242", MessageType::Hero, "Hello")
 }
 
 /// Sends `msg` and checks the call returned within `deadline` + [`SLACK`].
@@ -659,24 +602,16 @@ enum ProxyMode {
     CutAfterFirstBytes,
 }
 
-/// Reads the CONNECT head one byte at a time, so no tunnelled byte is taken.
-fn read_connect_head(stream: &mut TcpStream) -> Option<String> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).ok()? == 0 {
-            return None;
-        }
-        head.push(byte[0]);
-    }
-    Some(String::from_utf8_lossy(&head).into_owned())
-}
-
 fn connect_proxy(mode: ProxyMode) -> Server {
     serve(move |mut client, stats| {
-        let Some(head) = read_connect_head(&mut client) else {
+        let head_only = ReadOptions {
+            head_only: true,
+            ..ReadOptions::default()
+        };
+        let Ok(head) = read_request_with(&mut client, head_only) else {
             return;
         };
+        let head = head.head();
         let line = head.lines().next().unwrap_or_default().to_owned();
         stats.note(line.clone());
         let target = line
@@ -949,7 +884,7 @@ fn accept_then_close_before_reading_may_have_sent() {
 #[test]
 fn close_after_full_request_may_have_sent_once() {
     let server = serve(|mut stream, stats| {
-        let _ = read_request(&mut stream, stats);
+        let _ = next_request(&mut stream, stats);
     });
     let client = builder(server.http_url()).build().unwrap();
     let e = send_err(&client);
@@ -962,7 +897,7 @@ fn close_after_full_request_may_have_sent_once() {
 #[test]
 fn headers_never_finishing_may_have_sent_within_deadline() {
     let server = serve(|mut stream, stats| {
-        if read_request(&mut stream, stats).is_some() {
+        if next_request(&mut stream, stats).is_some() {
             let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
         }
         drain(&mut stream);
@@ -987,7 +922,7 @@ fn signals_do_not_stretch_the_deadline() {
         libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut());
     }
     let server = serve(|mut stream, stats| {
-        let _ = read_request(&mut stream, stats);
+        let _ = next_request(&mut stream, stats);
         drain(&mut stream);
     });
     let client = builder(server.http_url()).build().unwrap();
@@ -1016,7 +951,7 @@ fn signals_do_not_stretch_the_deadline() {
 #[test]
 fn a_long_deadline_is_kept_closely() {
     let server = serve(|mut stream, stats| {
-        let _ = read_request(&mut stream, stats);
+        let _ = next_request(&mut stream, stats);
         drain(&mut stream);
     });
     let deadline = Duration::from_secs(8);
@@ -1040,7 +975,7 @@ fn a_long_deadline_is_kept_closely() {
 #[test]
 fn time_before_the_first_attempt_counts_against_the_deadline() {
     let server = serve(|mut stream, stats| {
-        let _ = read_request(&mut stream, stats);
+        let _ = next_request(&mut stream, stats);
         drain(&mut stream);
     });
     let deadline = Duration::from_secs(2);
@@ -1088,7 +1023,7 @@ fn silent_tls_server_is_not_sent_within_deadline() {
 #[test]
 fn body_stalling_halfway_is_accepted_id_unknown() {
     let server = serve(|mut stream, stats| {
-        if read_request(&mut stream, stats).is_some() {
+        if next_request(&mut stream, stats).is_some() {
             let mut r = response("200 OK", &["Content-Type: application/json"], &[b' '; 100]);
             r.truncate(r.len() - 50);
             let _ = stream.write_all(&r);
@@ -1103,7 +1038,7 @@ fn body_stalling_halfway_is_accepted_id_unknown() {
 #[test]
 fn body_shorter_than_content_length_then_close_is_accepted_id_unknown() {
     let server = serve(|mut stream, stats| {
-        if read_request(&mut stream, stats).is_some() {
+        if next_request(&mut stream, stats).is_some() {
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
                 REPLY.len() + 40
@@ -1157,7 +1092,7 @@ fn unreadable_200_bodies_are_accepted_id_unknown() {
 #[test]
 fn huge_200_body_is_accepted_id_unknown_with_capped_body() {
     let server = serve(|mut stream, stats| {
-        if read_request(&mut stream, stats).is_some() {
+        if next_request(&mut stream, stats).is_some() {
             let size = 5 << 20;
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
@@ -1205,7 +1140,7 @@ fn redirect_is_refused_and_not_followed() {
 /// First request: 429 with `retry_after`; later ones: 200.
 fn rate_limited_once(retry_after: String) -> Server {
     serve(move |mut stream, stats| {
-        while let Some(req) = read_request(&mut stream, stats) {
+        while let Some(req) = next_request(&mut stream, stats) {
             let reply = if req.n == 1 {
                 response(
                     "429 Too Many Requests",
@@ -1311,7 +1246,7 @@ fn service_unavailable_may_have_sent_once() {
 /// 100 ms, as load balancers do with their idle timeouts.
 fn closes_idle_connections() -> Server {
     serve(|mut stream, stats| {
-        while read_request(&mut stream, stats).is_some() {
+        while next_request(&mut stream, stats).is_some() {
             if stream.write_all(&ok_reply()).is_err() {
                 return;
             }
@@ -1396,7 +1331,7 @@ fn logs_and_error_texts_keep_secrets_and_patient_data_out() {
     // gateways do: the body may be kept for the caller, but never logged.
     let echo = |status: &'static str, headers: &'static [&'static str]| {
         move |mut stream: TcpStream, stats: &Stats| {
-            if let Some(req) = read_request(&mut stream, stats) {
+            if let Some(req) = next_request(&mut stream, stats) {
                 let mut body = req.head.into_bytes();
                 body.extend_from_slice(&req.body);
                 let _ = stream.write_all(&response(status, headers, &body));
@@ -1435,7 +1370,7 @@ fn logs_and_error_texts_keep_secrets_and_patient_data_out() {
     );
     // Dropped after the request.
     let drop_after = serve(|mut stream, stats| {
-        let _ = read_request(&mut stream, stats);
+        let _ = next_request(&mut stream, stats);
     });
     run(
         make(drop_after.http_url()).build().unwrap(),
@@ -1444,7 +1379,7 @@ fn logs_and_error_texts_keep_secrets_and_patient_data_out() {
     );
     // 429, then 200 on the retry; and a 429 not worth waiting for.
     let limited = serve(move |mut stream, stats| {
-        while let Some(req) = read_request(&mut stream, stats) {
+        while let Some(req) = next_request(&mut stream, stats) {
             let reply = if req.n == 1 {
                 response("429 Too Many Requests", &["Retry-After: 1"], &req.body)
             } else {

@@ -4,10 +4,9 @@
 //! reaches an error, log or `Debug` text.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::Duration;
 
 use herohealth::{
@@ -19,7 +18,7 @@ use serde_json::Value;
 pub mod common;
 #[cfg(unix)]
 use common::reset;
-use common::{Mock, read_request};
+use common::{Mock, read_request, serve};
 
 const NHS: &str = "943 476 5919";
 const NHS_DIGITS: &str = "9434765919";
@@ -357,30 +356,23 @@ enum Act {
 /// A loopback server taking one action per connection, in order (the last
 /// one repeats); counts the connections.
 fn scripted(acts: &'static [Act]) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let count = Arc::new(AtomicUsize::new(0));
     let seen = count.clone();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let n = seen.fetch_add(1, Ordering::SeqCst);
-            let act = acts[n.min(acts.len() - 1)];
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-            match act {
-                #[cfg(unix)]
-                Act::Reset => reset(stream),
-                Act::Drop => {
-                    read_request(&mut stream);
-                }
-                Act::Answer(reply) => {
-                    read_request(&mut stream);
-                    let _ = stream.write_all(reply.as_bytes());
-                }
+    let port = serve(move |mut stream, _| {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        match acts[n.min(acts.len() - 1)] {
+            #[cfg(unix)]
+            Act::Reset => reset(stream),
+            Act::Drop => {
+                read_request(&mut stream);
+            }
+            Act::Answer(reply) => {
+                read_request(&mut stream);
+                let _ = stream.write_all(reply.as_bytes());
             }
         }
     });
-    (url, count)
+    (format!("http://127.0.0.1:{port}"), count)
 }
 
 fn client(url: String) -> ClientBuilder {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{GROUP, KEY, Mock, one_shot_server, refused_port, unique_hex};
+use common::{GROUP, KEY, Mock, hello_to, one_shot_server, refused_port, unique_hex};
 use herohealth::{
     AssigneeType, Client, ClientBuilder, Encrypted, Error, ErrorKind, FallbackType, LogLevel,
     MessageResponse, MessageType, Outcome, SendMessage, Target,
@@ -26,11 +26,6 @@ const _: fn() = || {
     shareable::<Client>();
     sendable::<Error>();
 };
-
-/// A valid message to a patient id (reserved ids pick a mock scenario).
-fn hello(patient_id: &str) -> SendMessage {
-    SendMessage::new(patient_id, MessageType::Hero, "Hello")
-}
 
 /// The error of a send that must fail.
 fn failure(result: Result<MessageResponse, Error>) -> Error {
@@ -188,13 +183,13 @@ fn strings_are_sent_exactly_as_given() {
 fn headers_on_the_wire() {
     let mock = Mock::start();
     let plain = mock.client().build().unwrap();
-    plain.send(&hello("1")).expect("sent");
+    plain.send(&hello_to("1")).expect("sent");
     let suffixed = mock
         .client()
         .user_agent_suffix("GPSoft/4.2 (EMIS)")
         .build()
         .unwrap();
-    suffixed.send(&hello("2")).expect("sent");
+    suffixed.send(&hello_to("2")).expect("sent");
 
     let requests = mock.requests();
     assert_eq!(requests.len(), 2);
@@ -354,12 +349,16 @@ fn every_validation_rule_stops_the_send() {
 
     // The boundaries just inside the rules are sent.
     let good = [
-        hello("4242").snomed_code("185317003").write_to_record(true),
-        hello("0").assignee_id(0).assignee_type(AssigneeType::Admin),
-        hello("4242")
+        hello_to("4242")
+            .snomed_code("185317003")
+            .write_to_record(true),
+        hello_to("0")
+            .assignee_id(0)
+            .assignee_type(AssigneeType::Admin),
+        hello_to("4242")
             .assignee_id((1 << 53) - 1)
             .assignee_type(AssigneeType::AdminTeam),
-        hello("4242").send_at("2024-02-29T23:59:59+01:00"),
+        hello_to("4242").send_at("2024-02-29T23:59:59+01:00"),
         SendMessage::new("4242", MessageType::Sms, "Hi").recipient_contact_detail("07700 900123"),
         SendMessage::new("4242", MessageType::Email, "Hi")
             .recipient_contact_detail("patient@email.com"),
@@ -383,7 +382,7 @@ fn oversized_request_is_not_sent_and_names_the_largest_field() {
     assert_invalid("100 MiB message_string", &e, "message_string");
     assert!(e.to_string().contains("1 MiB"), "{e}");
     // Short text that JSON escaping sextuples past the cap, in another field.
-    let escaped = hello("4242").snomed_term("\u{1}".repeat(200_000));
+    let escaped = hello_to("4242").snomed_term("\u{1}".repeat(200_000));
     assert!(escaped.to_json().len() > herohealth::REQUEST_BODY_CAP);
     let e = failure(client.send(&escaped));
     assert_invalid("escaped snomed_term", &e, "snomed_term");
@@ -412,7 +411,7 @@ fn oversized_request_is_not_sent_and_names_the_largest_field() {
     assert_eq!(mock.requests(), Vec::<Value>::new(), "nothing may be sent");
 
     // Exactly at the cap: sent.
-    let frame = hello("4242").to_json().len() - "Hello".len();
+    let frame = hello_to("4242").to_json().len() - "Hello".len();
     let at_cap = SendMessage::new(
         "4242",
         MessageType::Hero,
@@ -535,7 +534,7 @@ fn ok_reply_has_all_nine_fields() {
     // Approval is skipped with auto_write_to_record: no confirm URL.
     let auto = client
         .send(
-            &hello("4242")
+            &hello_to("4242")
                 .write_to_record(true)
                 .auto_write_to_record(true)
                 .snomed_code("22298006"),
@@ -546,7 +545,7 @@ fn ok_reply_has_all_nine_fields() {
     assert_ne!(auto.message_id(), id);
 
     // No record write: no code, no URL, nothing scheduled.
-    let plain = client.send(&hello("4242")).expect("sent");
+    let plain = client.send(&hello_to("4242")).expect("sent");
     assert_eq!(plain.write_to_record(), Some(false));
     assert_eq!(plain.snomed_code(), None);
     assert_eq!(plain.confirm_write_to_record_url(), None);
@@ -562,7 +561,7 @@ fn wrong_key_and_999403_are_refused_403() {
         .unwrap();
     let right = mock.client().build().unwrap();
     for (who, client, pid) in [("wrong key", &wrong, "4242"), ("999403", &right, "999403")] {
-        let e = failure(client.send(&hello(pid)));
+        let e = failure(client.send(&hello_to(pid)));
         assert_eq!(e.outcome(), Outcome::Refused, "{who}: {e}");
         assert_eq!(e.kind(), ErrorKind::HttpStatus, "{who}");
         assert_eq!(e.status(), Some(403), "{who}");
@@ -578,7 +577,7 @@ fn wrong_key_and_999403_are_refused_403() {
 fn not_found_and_unprocessable_are_refused_with_the_body() {
     let mock = Mock::start();
     let client = mock.client().build().unwrap();
-    let e = failure(client.send(&hello("999404")));
+    let e = failure(client.send(&hello_to("999404")));
     assert_eq!(
         (e.outcome(), e.kind(), e.status()),
         (Outcome::Refused, ErrorKind::HttpStatus, Some(404))
@@ -586,7 +585,7 @@ fn not_found_and_unprocessable_are_refused_with_the_body() {
     let body: Value = serde_json::from_slice(e.response_body().unwrap()).unwrap();
     assert_eq!(body, json!({"error": "Not found"}));
 
-    let e = failure(client.send(&hello("999422")));
+    let e = failure(client.send(&hello_to("999422")));
     assert_eq!(
         (e.outcome(), e.kind(), e.status()),
         (Outcome::Refused, ErrorKind::HttpStatus, Some(422))
@@ -604,7 +603,7 @@ fn rate_limited_every_time_gives_up_after_max_attempts() {
     let mock = Mock::start();
     let client = mock.client().max_attempts(2).build().unwrap();
     let started = Instant::now();
-    let e = failure(client.send(&hello("999429")));
+    let e = failure(client.send(&hello_to("999429")));
     assert_eq!(e.outcome(), Outcome::Refused, "{e}");
     assert_eq!(e.kind(), ErrorKind::RateLimited);
     assert_eq!(e.status(), Some(429));
@@ -622,7 +621,7 @@ fn rate_limited_every_time_gives_up_after_max_attempts() {
         .max_retry_wait(Duration::from_millis(500))
         .build()
         .unwrap();
-    let e = failure(impatient.send(&hello("999429")));
+    let e = failure(impatient.send(&hello_to("999429")));
     assert_eq!((e.kind(), e.attempts()), (ErrorKind::RateLimited, 1));
     assert_eq!(e.retry_after(), Some(Duration::from_secs(1)));
     assert_eq!(mock.requests().len(), 3);
@@ -632,7 +631,7 @@ fn rate_limited_every_time_gives_up_after_max_attempts() {
 fn rate_limited_once_then_accepted_after_one_retry() {
     let mock = Mock::start();
     let client = mock.client().build().unwrap();
-    let msg = hello("999428");
+    let msg = hello_to("999428");
     let reply = client.send(&msg).expect("accepted on the retry");
     assert!(!reply.message_id().is_empty());
     let requests = mock.requests();
@@ -649,7 +648,7 @@ fn server_errors_may_have_been_sent_and_are_never_retried() {
     for (pid, status) in [("999500", 500), ("999503", 503)] {
         let mock = Mock::start();
         let client = mock.client().max_attempts(5).build().unwrap();
-        let e = failure(client.send(&hello(pid)));
+        let e = failure(client.send(&hello_to(pid)));
         assert_eq!(e.outcome(), Outcome::MayHaveBeenSent, "{pid}: {e}");
         assert!(!e.outcome().safe_to_resend());
         assert_eq!(e.kind(), ErrorKind::HttpStatus, "{pid}");
@@ -663,7 +662,7 @@ fn server_errors_may_have_been_sent_and_are_never_retried() {
 fn dropped_connection_may_have_been_sent() {
     let mock = Mock::start();
     let client = mock.client().max_attempts(5).build().unwrap();
-    let e = failure(client.send(&hello("999000")));
+    let e = failure(client.send(&hello_to("999000")));
     assert_eq!(e.outcome(), Outcome::MayHaveBeenSent, "{e}");
     assert!(!e.outcome().safe_to_resend());
     assert_eq!(e.status(), None);
@@ -680,7 +679,7 @@ fn slow_reply_past_the_deadline_may_have_been_sent() {
         .build()
         .unwrap();
     let started = Instant::now();
-    let e = failure(client.send(&hello("999504")));
+    let e = failure(client.send(&hello_to("999504")));
     let took = started.elapsed();
     assert!(took < Duration::from_secs(3), "took {took:?}");
     assert!(took >= Duration::from_millis(900), "took {took:?}");
@@ -713,7 +712,7 @@ fn unreadable_ok_is_accepted_id_unknown() {
 fn redirect_is_refused_and_not_followed() {
     let mock = Mock::start();
     let client = mock.client().build().unwrap();
-    let e = failure(client.send(&hello("999307")));
+    let e = failure(client.send(&hello_to("999307")));
     assert_eq!(e.outcome(), Outcome::Refused, "{e}");
     assert_eq!(e.kind(), ErrorKind::Redirect);
     assert_eq!(e.status(), Some(307));
@@ -730,7 +729,7 @@ fn refused_connection_is_not_sent_and_retried() {
     let client = Client::builder(Target::Custom(url.clone()), KEY, GROUP)
         .build()
         .unwrap();
-    let e = failure(client.send(&hello("4242")));
+    let e = failure(client.send(&hello_to("4242")));
     assert_eq!(e.outcome(), Outcome::NotSent, "{e}");
     assert!(e.outcome().safe_to_resend());
     assert_eq!(e.kind(), ErrorKind::Connect);
@@ -741,7 +740,7 @@ fn refused_connection_is_not_sent_and_retried() {
         .max_attempts(1)
         .build()
         .unwrap();
-    let e = failure(once.send(&hello("4242")));
+    let e = failure(once.send(&hello_to("4242")));
     assert_eq!(
         (e.outcome(), e.kind(), e.attempts()),
         (Outcome::NotSent, ErrorKind::Connect, 1)
@@ -755,7 +754,7 @@ fn truncated_ok_body_is_accepted_id_unknown() {
           Connection: close\r\n\r\n{\"message_id\":",
     );
     let client = raw_client(port);
-    let e = failure(client.send(&hello("4242")));
+    let e = failure(client.send(&hello_to("4242")));
     assert_eq!(e.outcome(), Outcome::AcceptedIdUnknown, "{e}");
     assert_eq!(e.status(), Some(200));
     assert_eq!(e.attempts(), 1);
@@ -766,7 +765,7 @@ fn truncated_ok_body_is_accepted_id_unknown() {
 fn answer_that_is_not_http_may_have_been_sent() {
     let (port, server) = one_shot_server(b"220 smtp.example ready\r\n\r\n");
     let client = raw_client(port);
-    let e = failure(client.send(&hello("4242")));
+    let e = failure(client.send(&hello_to("4242")));
     assert_eq!(e.outcome(), Outcome::MayHaveBeenSent, "{e}");
     assert_eq!(e.attempts(), 1);
     assert!(!server.join().unwrap().is_empty());
@@ -776,10 +775,10 @@ fn answer_that_is_not_http_may_have_been_sent() {
 fn pooled_connection_closed_while_idle_is_replaced() {
     let mock = Mock::start_with(&["--idle-close-ms", "100"]);
     let client = mock.client().build().unwrap();
-    client.send(&hello("1")).expect("first");
+    client.send(&hello_to("1")).expect("first");
     thread::sleep(Duration::from_millis(400));
     client
-        .send(&hello("2"))
+        .send(&hello_to("2"))
         .expect("second, after the server closed the idle connection");
     assert_eq!(mock.requests().len(), 2);
     assert_eq!(client.connections_opened(), 2);
@@ -882,7 +881,7 @@ fn from_vars_targets() {
     .and_then(ClientBuilder::build)
     .unwrap();
     assert_eq!(client.url(), format!("{base}{SEND_PATH}"));
-    client.send(&hello("4242")).expect("sent");
+    client.send(&hello_to("4242")).expect("sent");
     assert_eq!(header(&mock.requests()[0], "x-api-key"), Some(KEY));
 }
 

@@ -9,7 +9,7 @@
 //! and given generous margins elsewhere.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::thread;
@@ -18,59 +18,9 @@ use std::time::{Duration, Instant};
 use herohealth::{Client, ClientBuilder, MessageType, SendMessage, Target};
 
 pub mod common;
+use common::{ReadOptions, hello, read_request, read_request_with, serve};
 
 const REPLY: &str = r#"{"message_id":"m-1","content":"Hello","created_at":"2026-01-01T09:00:00Z","write_to_record":false}"#;
-
-/// A loopback listener running `handler` for each connection on its own
-/// thread, with the connection's number (1, 2, …).
-fn serve<H>(handler: H) -> u16
-where
-    H: Fn(TcpStream, usize) + Send + Sync + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let port = listener.local_addr().unwrap().port();
-    let handler = Arc::new(handler);
-    thread::spawn(move || {
-        for (i, stream) in listener.incoming().enumerate() {
-            let Ok(stream) = stream else { continue };
-            let handler = handler.clone();
-            thread::spawn(move || {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-                let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
-                handler(stream, i + 1);
-            });
-        }
-    });
-    port
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Reads one request (head and `Content-Length` body); `None` when the
-/// peer closed or broke off first.
-fn read_request(stream: &mut impl Read) -> Option<Vec<u8>> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = find(&buf, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + length {
-                return Some(buf);
-            }
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
 
 /// A 200 reply with `extra` header lines.
 fn ok_reply(extra: &str) -> Vec<u8> {
@@ -79,10 +29,6 @@ fn ok_reply(extra: &str) -> Vec<u8> {
         REPLY.len()
     )
     .into_bytes()
-}
-
-fn hello() -> SendMessage {
-    SendMessage::new("4242", MessageType::Hero, "Hello")
 }
 
 fn builder(url: String) -> ClientBuilder {
@@ -327,15 +273,14 @@ mod reset {
         let connects = Arc::new(AtomicUsize::new(0));
         let seen = connects.clone();
         let proxy = serve(move |mut stream, n| {
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                if stream.read(&mut byte).unwrap_or(0) == 0 {
-                    return;
-                }
-                head.push(byte[0]);
-            }
-            assert!(head.starts_with(b"CONNECT "));
+            let head_only = ReadOptions {
+                head_only: true,
+                ..ReadOptions::default()
+            };
+            let Ok(head) = read_request_with(&mut stream, head_only) else {
+                return;
+            };
+            assert!(head.head().starts_with("CONNECT "));
             seen.fetch_add(1, SeqCst);
             stream
                 .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -397,7 +342,7 @@ mod reset {
                 let Some(request) = read_request(&mut stream) else {
                     return;
                 };
-                s.note(&request);
+                s.note(&request.raw);
                 match mode {
                     1 => return reset(stream),
                     3 => {

@@ -17,3 +17,13 @@ pub fn unique_hex() -> String {
     );
     format!("{:016x}", h.finish())
 }
+
+/// A valid message to patient `4242` ("Hello", Hero type).
+pub fn hello() -> herohealth::SendMessage {
+    hello_to("4242")
+}
+
+/// A valid message to `patient_id` (the mock's reserved ids pick a scenario).
+pub fn hello_to(patient_id: &str) -> herohealth::SendMessage {
+    herohealth::SendMessage::new(patient_id, herohealth::MessageType::Hero, "Hello")
+}

@@ -2,12 +2,59 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use super::request::{ReadOptions, read_request_with};
+
+/// The one accept loop: a loopback listener whose every connection runs
+/// `handler` on its own thread, with the connection's number (1, 2, …).
+/// Every socket gets 10 s read and write timeouts, so no handler can hang
+/// a run, and is kept out of child processes. Returns the port.
+pub fn serve<H>(handler: H) -> u16
+where
+    H: Fn(TcpStream, usize) + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("local addr").port();
+    let handler = Arc::new(handler);
+    thread::spawn(move || {
+        for (i, stream) in listener.incoming().enumerate() {
+            let Ok(stream) = stream else { continue };
+            keep_from_children(&stream);
+            let handler = handler.clone();
+            thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+                handler(stream, i + 1);
+            });
+        }
+    });
+    port
+}
+
+/// Keeps an accepted socket out of child processes (some tests run
+/// themselves as one). Wine lets them inherit it, and then a server's close
+/// sends nothing until the child exits: the client sees a connection the
+/// server has long closed as open.
+#[cfg(windows)]
+fn keep_from_children(stream: &TcpStream) {
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Foundation::{HANDLE_FLAG_INHERIT, SetHandleInformation};
+    // SAFETY: a valid socket handle owned by `stream`.
+    let ok = unsafe { SetHandleInformation(stream.as_raw_socket() as _, HANDLE_FLAG_INHERIT, 0) };
+    assert_ne!(ok, 0, "SetHandleInformation");
+}
+
+/// Sockets are opened close-on-exec here already.
+#[cfg(not(windows))]
+fn keep_from_children(_: &TcpStream) {}
+
 /// A server on 127.0.0.1 for one connection: it reads one whole HTTP
 /// request (head, then `Content-Length` bytes of body), writes `response`
-/// verbatim, closes, and hands back the raw request bytes through the handle.
+/// verbatim, closes, and hands back the raw request bytes through the handle
+/// (what arrived, when the request never completed).
 pub fn one_shot_server(response: &'static [u8]) -> (u16, JoinHandle<Vec<u8>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind one-shot server");
     let port = listener.local_addr().expect("local addr").port();
@@ -16,43 +63,19 @@ pub fn one_shot_server(response: &'static [u8]) -> (u16, JoinHandle<Vec<u8>>) {
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .expect("read timeout");
-        let request = read_request(&mut stream);
-        let mut chunk = [0u8; 64];
+        let request = match read_request_with(&mut stream, ReadOptions::default()) {
+            Ok(request) => request.raw,
+            Err(partial) => partial,
+        };
         let _ = stream.write_all(response);
         let _ = stream.flush();
         let _ = stream.shutdown(std::net::Shutdown::Write);
         // Let the client read before the socket goes away.
         let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-        let _ = stream.read(&mut chunk);
+        let _ = stream.read(&mut [0u8; 4096]);
         request
     });
     (port, handle)
-}
-
-/// Reads one whole HTTP request from `stream` (head, then `Content-Length`
-/// bytes of body), or what came before the peer closed or the read timed out.
-pub fn read_request(stream: &mut TcpStream) -> Vec<u8> {
-    let mut request = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let mut wanted: Option<usize> = None;
-    loop {
-        if let Some(total) = wanted
-            && request.len() >= total
-        {
-            break;
-        }
-        let n = match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        request.extend_from_slice(&chunk[..n]);
-        if wanted.is_none()
-            && let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n")
-        {
-            wanted = Some(end + 4 + content_length(&request[..end]));
-        }
-    }
-    request
 }
 
 /// Closes `stream` with a reset (SO_LINGER 0) rather than a FIN: std
@@ -100,14 +123,4 @@ pub fn reset(stream: TcpStream) {
     };
     assert_eq!(rc, 0, "SO_LINGER");
     drop(stream);
-}
-
-/// The `Content-Length` of a request head (0 when absent).
-fn content_length(head: &[u8]) -> usize {
-    String::from_utf8_lossy(head)
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0)
 }
