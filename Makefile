@@ -217,8 +217,10 @@ WIN_TRIPLE := x86_64-pc-windows-gnu
 WIN_TOOL_PREFIX ?= x86_64-w64-mingw32-
 WIN_OUT := $(DIST_TARGET_DIR)/$(WIN_TRIPLE)/release
 WIN_DIST_BUILD := $(DIST_TARGET_DIR)/hero_send-windows
-# PE files carry a link time unless told not to.
-WIN_DIST_ENV = RUSTFLAGS="$(DIST_RUSTFLAGS) -C link-arg=-Wl,--no-insert-timestamp"
+# PE files carry a link time unless told not to; rustc's dlltool runs
+# through build-aux/ so its import libraries name no build folder.
+WIN_DIST_ENV = RUSTFLAGS="$(DIST_RUSTFLAGS) -C link-arg=-Wl,--no-insert-timestamp" \
+	PATH="$(CURDIR)/build-aux:$$PATH"
 WIN_DIST_NAME = $(NAME)-$(VERSION)-x86_64-windows-gnu
 WIN_ROOT = $(DIST_DIR)/$(WIN_DIST_NAME)
 WIN_CARGO_ENV := CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=$(WIN_TOOL_PREFIX)gcc \
@@ -250,10 +252,10 @@ dist-windows:
 	    | sed -n 's/^[[:space:]]*\[ *[0-9]*\] \(hero_[A-Za-z0-9_]*\)$$/    \1/p'; } > $(WIN_ROOT)/lib/$(NAME).def
 	@test "$$(grep -c '^    hero_' $(WIN_ROOT)/lib/$(NAME).def)" -gt 40 \
 		|| { echo "make: too few exports in $(NAME).def" >&2; exit 1; }
-	@# A fixed temporary-file prefix (it names the archive's members):
-	@# dlltool's default holds its process id.
-	cd $(WIN_DIST_BUILD) && $(WIN_TOOL_PREFIX)dlltool -m i386:x86-64 -d $(WIN_ROOT)/lib/$(NAME).def \
-		-D $(NAME).dll --temp-prefix $(NAME) -l $(WIN_ROOT)/lib/$(NAME).lib
+	@# Run in its folder with bare names: the output's path names a symbol,
+	@# and the temporary-file prefix (default: the process id) the members.
+	cd $(WIN_ROOT)/lib && $(WIN_TOOL_PREFIX)dlltool -m i386:x86-64 -d $(NAME).def \
+		-D $(NAME).dll --temp-prefix $(NAME) -l $(NAME).lib
 	$(INSTALL) -m 644 include/$(NAME).h include/$(NAME).hpp $(WIN_ROOT)/include/
 	sed -e "s|@CMAKE_NATIVE_STATIC_LIBS@|$$(sed 's/^ *-l//; s/  *-l/;/g; s/ *$$//' $(WIN_OUT)/native-static-libs)|g" \
 		cmake/$(NAME)Config-windows.cmake.in > $(WIN_ROOT)/lib/cmake/$(NAME)/$(NAME)Config.cmake
