@@ -45,7 +45,7 @@ mod wire;
 pub use batch::{BatchClass, BatchRunner, BatchSummary, RowOutcome, RowReport, StopToken};
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_IDLE_AGE, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
 pub use error::{Error, ErrorKind};
-pub use journal::{Journal, Keyed, PendingKey, Resolution};
+pub use journal::{Journal, Keyed, PendingKey, Resolution, Salvage};
 pub use log::LogLevel;
 pub use outcome::Outcome;
 pub use request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
