@@ -21,6 +21,8 @@
 //! writer), `keys` (key hashing, shared with the batch runner), `fail`.
 
 mod commit;
+#[cfg(test)]
+mod crash_tests;
 mod fail;
 mod keys;
 mod record;
