@@ -210,6 +210,8 @@ pub struct BatchSummary {
     elapsed: Duration,
     /// Rows were only checked, not sent.
     checking: bool,
+    /// The journal failed mid-batch (why): no row started after that.
+    journal_failure: Option<String>,
 }
 
 impl BatchSummary {
@@ -220,6 +222,7 @@ impl BatchSummary {
             done: 0,
             elapsed: Duration::ZERO,
             checking: false,
+            journal_failure: None,
         }
     }
 
@@ -309,8 +312,12 @@ impl BatchSummary {
             BatchClass::Incomplete if self.checking => " - some rows cannot be sent",
             BatchClass::Incomplete => " - some rows were not sent",
         };
+        let journal = match &self.journal_failure {
+            Some(cause) => format!(" - the journal failed ({cause}): no row started after that"),
+            None => String::new(),
+        };
         format!(
-            "batch {}: {} of {} rows in {:.1} s: {}{advice}",
+            "batch {}: {} of {} rows in {:.1} s: {}{advice}{journal}",
             if self.checking { "checked" } else { "done" },
             self.done,
             self.total,
@@ -497,8 +504,11 @@ impl BatchRunner {
                 let tx = tx.clone();
                 let (plans, next) = (&plans, &next);
                 s.spawn(move || {
-                    // Checked before taking each row: a stop starts nothing new.
-                    while !stop.load(Ordering::SeqCst) {
+                    // Checked before taking each row: a stop, or a journal
+                    // that can no longer record, starts nothing new.
+                    while !stop.load(Ordering::SeqCst)
+                        && journal.is_none_or(|j| j.failure().is_none())
+                    {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(plan) = plans.get(i) else { break };
                         let report = match plan {
@@ -532,15 +542,22 @@ impl BatchRunner {
                 on_row(&report, &summary);
             }
         });
-        // Rows a stop kept from starting: certainly not sent. Rows decided
-        // without the network (invalid, duplicate) keep that outcome.
+        // Rows a stop or a failed journal kept from starting: certainly not
+        // sent. Rows decided without the network (invalid, duplicate) keep
+        // that outcome.
+        summary.journal_failure = journal.and_then(Journal::failure);
+        let unstarted = if summary.journal_failure.is_some() {
+            "not sent: no row started after the journal failed"
+        } else {
+            "not sent: the batch was stopped before this row"
+        };
         for (i, plan) in plans.iter().enumerate() {
             if reported[i] {
                 continue;
             }
             let report = match plan {
                 Plan::Send { key, .. } => RowReport {
-                    error: Some("not sent: the batch was stopped before this row".to_owned()),
+                    error: Some(unstarted.to_owned()),
                     ..RowReport::new(i + 1, Some(key.clone()), RowOutcome::NotSent)
                 },
                 Plan::Done(report) => report.clone(),

@@ -141,6 +141,11 @@ impl Writer {
         lock(&self.log).broken = Some(why.into());
     }
 
+    /// The first write or flush that failed, if one did.
+    pub(super) fn failure(&self) -> Option<Arc<str>> {
+        lock(&self.log).broken.clone()
+    }
+
     fn broken_error(&self, cause: &str) -> Error {
         journal_error(&self.path, format_args!("{cause}; nothing more is sent"))
     }

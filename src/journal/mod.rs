@@ -654,6 +654,12 @@ impl Journal {
         Ok(())
     }
 
+    /// Why this journal takes no more records (a write or flush failed,
+    /// or it was opened to read only), as its errors say it.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.inner.writer.failure().map(|cause| cause.to_string())
+    }
+
     fn append(&self, record: &impl Serialize, durable: bool) -> Result<(), Error> {
         self.inner.writer.append(record, durable)
     }
