@@ -512,6 +512,7 @@ static const char BATCH_USAGE[] =
     "                 [--timeout SECONDS] [--check] [field flags as defaults]\n"
     "       hero_send --journal FILE --pending\n"
     "       hero_send --journal FILE --resolve KEY --as sent|not-sent\n"
+    "       hero_send --journal FILE --salvage NEW_FILE\n"
     "\n"
     "Sends one message per row of FILE: CSV with a header row (.csv) or JSON Lines\n"
     "(.jsonl). Columns named as request fields (patient_id, message_type,\n"
@@ -527,7 +528,10 @@ static const char BATCH_USAGE[] =
     "  --concurrency N      rows sent at once (default 4; 1 keeps file order)\n"
     "  --rate PER_SECOND    at most this many sends per second\n"
     "  --timeout SECONDS    deadline per row, retries included (default 30)\n"
-    "  --pending            list the journal's flagged keys as JSON lines\n"
+    "  --pending            list the journal's flagged keys as JSON lines (a damaged\n"
+    "                       journal too: what its readable records show; exit 2)\n"
+    "  --salvage NEW_FILE   write a new journal from a damaged one, every key not\n"
+    "                       proven sent flagged (check in Hero, then --resolve)\n"
     "  --resolve KEY --as sent|not-sent   record what Hero shows for a flagged key\n"
     "\n"
     "stdout: one JSON object per row (row, key, outcome, message_id, http_status,\n"
@@ -572,6 +576,7 @@ struct batch_options {
     const char *batch;
     const char *journal;
     const char *resolve;
+    const char *salvage;
     const char *as;
     const char *concurrency;
     const char *rate;
@@ -630,7 +635,7 @@ static bool stderr_is_terminal(void)
  * that happens to read "--batch" does not count). */
 static bool is_batch_mode(int argc, char **argv)
 {
-    static const char *const only_batch[] = {"--batch", "--journal", "--pending", "--resolve",
+    static const char *const only_batch[] = {"--batch", "--journal", "--pending", "--resolve", "--salvage",
                                              "--as", "--check", "--concurrency", "--rate"};
     static const char *const no_value[] = {
         "--write-to-record", "--no-write-to-record", "--auto-write-to-record",
@@ -680,6 +685,8 @@ static int batch_parse_args(int argc, char **argv, struct batch_options *o)
             slot = &o->journal;
         } else if (strcmp(arg, "--resolve") == 0) {
             slot = &o->resolve;
+        } else if (strcmp(arg, "--salvage") == 0) {
+            slot = &o->salvage;
         } else if (strcmp(arg, "--as") == 0) {
             slot = &o->as;
         } else if (strcmp(arg, "--concurrency") == 0) {
@@ -809,18 +816,28 @@ static int batch_open_journal(const char *path, bool existing, hero_journal **ou
     return rc;
 }
 
-/* --pending: the journal's flagged keys, one JSON object a line. */
+/* --pending: the journal's flagged keys, one JSON object a line; of a
+ * damaged journal, what its readable records show, and exit 2. */
 static int batch_pending(const struct batch_options *o)
 {
     hero_journal *journal = NULL;
+    hero_error *err = NULL;
     char *lines = NULL;
-    int rc = batch_open_journal(o->journal, true, &journal);
+    hero_status status = hero_journal_open_to_read(o->journal, &journal, &err);
+    int rc = status == HERO_OK ? -1 : batch_report(status, err);
+    hero_error_free(err);
     if (rc == -1) {
-        hero_status status = hero_journal_pending(journal, &lines);
+        const char *damage = hero_journal_damage(journal);
+        status = hero_journal_pending(journal, &lines);
         if (status != HERO_OK) {
             rc = batch_report(status, NULL);
         } else {
             rc = (fputs(lines, stdout) >= 0 && fflush(stdout) == 0) ? EXIT_SENT : 1;
+        }
+        if (damage != NULL) {
+            fprintf(stderr, "hero_send: %s\nhero_send: listed what its readable records show; "
+                            "a key whose every record was lost is not listed\n", damage);
+            rc = rc == EXIT_SENT ? EXIT_INVALID : rc;
         }
     }
     hero_string_free(lines);
@@ -854,6 +871,23 @@ static int batch_resolve(const struct batch_options *o)
     }
     hero_error_free(err);
     hero_journal_free(journal);
+    return rc;
+}
+
+/* --salvage NEW_FILE: a new journal from a damaged one. */
+static int batch_salvage(const struct batch_options *o)
+{
+    hero_error *err = NULL;
+    size_t flagged = 0;
+    hero_status status = hero_journal_salvage(o->journal, o->salvage, &flagged, &err);
+    int rc = EXIT_SENT;
+    if (status != HERO_OK) {
+        rc = batch_report(status, err);
+    } else {
+        fprintf(stderr, "hero_send: wrote %s with %lu keys flagged: check each in Hero, then "
+                        "--resolve it; use the new journal from now on\n", o->salvage, (unsigned long)flagged);
+    }
+    hero_error_free(err);
     return rc;
 }
 
@@ -997,7 +1031,7 @@ static int batch_run(const struct batch_options *o)
     return rc;
 }
 
-/* Batch mode's main: one of --batch, --pending, --resolve. */
+/* Batch mode's main: one of --batch, --pending, --resolve, --salvage. */
 static int batch_main(int argc, char **argv)
 {
     struct batch_options o;
@@ -1007,9 +1041,10 @@ static int batch_main(int argc, char **argv)
     if (rc != -1) {
         return rc;
     }
-    if ((o.batch != NULL) + o.pending + (o.resolve != NULL) != 1) {
+    if ((o.batch != NULL) + o.pending + (o.resolve != NULL) + (o.salvage != NULL) != 1) {
         return fail(EXIT_INVALID,
-                    "give exactly one of --batch FILE, --pending, --resolve KEY (try --batch --help)",
+                    "give exactly one of --batch FILE, --pending, --resolve KEY, --salvage NEW_FILE "
+                    "(try --batch --help)",
                     NULL);
     }
     if (o.batch == NULL && o.journal == NULL) {
@@ -1020,6 +1055,9 @@ static int batch_main(int argc, char **argv)
     }
     if (o.resolve != NULL) {
         return batch_resolve(&o);
+    }
+    if (o.salvage != NULL) {
+        return batch_salvage(&o);
     }
     return batch_run(&o);
 }

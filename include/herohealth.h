@@ -689,6 +689,47 @@ hero_status hero_journal_open_existing(const char *path,
                                        hero_journal **journal_out,
                                        hero_error **error_out);
 
+// Opens an existing journal, damaged or not, only to read it: nothing is
+// written to it, and `hero_journal_send` / `hero_journal_resolve` through
+// it fail with kind `HERO_KIND_JOURNAL`. `hero_journal_pending` lists
+// every key any readable record shows attempted without a clear outcome;
+// `hero_journal_damage` says what `hero_journal_open` refuses. Takes the
+// file's lock like `hero_journal_open`. When there is no file at `path`,
+// `HERO_NOT_SENT` with kind `HERO_KIND_JOURNAL` and nothing is created.
+//
+// On `HERO_OK`, `*journal_out` owns the journal (free with
+// `hero_journal_free`). `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a
+// bad `path`. Any thread.
+hero_status hero_journal_open_to_read(const char *path,
+                                      hero_journal **journal_out,
+                                      hero_error **error_out);
+
+// What damage a journal opened with `hero_journal_open_to_read` holds (the
+// byte offset and what was found, as `hero_journal_open` reports it), or
+// NULL when it is whole (and for every journal from `hero_journal_open`).
+//
+// The text belongs to `journal` and lives until `hero_journal_free`. NULL
+// for a NULL `journal`. Any thread.
+const char *hero_journal_damage(const hero_journal *journal);
+
+// Writes a new journal at `new_path` (which must not exist) from what the
+// journal at `damaged_path` still shows, leaving that one unchanged: keys
+// proven sent stay sent, and every other key a readable record names is
+// flagged, to be checked in Hero and resolved before it is sent again. A
+// key whose every record was lost cannot be named: see the README on a
+// damaged journal.
+//
+// `HERO_OK` once the new journal is on disk; then `*flagged_out` (if not
+// NULL) is the number of keys flagged. `HERO_NOT_SENT` with `*error_out`
+// (if not NULL, kind `HERO_KIND_JOURNAL`) when `damaged_path` does not
+// exist or is held by another process, or `new_path` exists or cannot be
+// written. `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a bad path. Any
+// thread; the strings are only read during the call.
+hero_status hero_journal_salvage(const char *damaged_path,
+                                 const char *new_path,
+                                 size_t *flagged_out,
+                                 hero_error **error_out);
+
 // Parses `"sent"` or `"not-sent"` into `*out`. `HERO_INVALID_ARGUMENT` for
 // any other name (`*out` unchanged); `HERO_NULL_ARGUMENT` /
 // `HERO_INVALID_UTF8` for a bad argument. Any thread.

@@ -529,8 +529,40 @@ class Journal {
         return Result<Journal>(status, std::move(journal), std::move(error));
     }
 
+    // A journal, damaged or not, opened only to read it
+    // (hero_journal_open_to_read): pending() lists what it shows, damage()
+    // what open() refuses.
+    static Result<Journal> open_to_read(std::string_view path) {
+        Journal journal;
+        Error error;
+        detail::CString c(path);
+        hero_status status = c.ok() ? hero_journal_open_to_read(c.get(), detail::out(journal.handle_),
+                                                                detail::out(error.handle_))
+                                    : HERO_INVALID_ARGUMENT;
+        return Result<Journal>(status, std::move(journal), std::move(error));
+    }
+
+    // hero_journal_salvage: a new journal at new_path with every key not
+    // proven sent flagged; the value is how many were flagged.
+    static Result<std::size_t> salvage(std::string_view damaged_path, std::string_view new_path) {
+        Error error;
+        std::size_t flagged = 0;
+        detail::CString from(damaged_path), to(new_path);
+        hero_status status = from.ok() && to.ok()
+                                 ? hero_journal_salvage(from.get(), to.get(), &flagged, detail::out(error.handle_))
+                                 : HERO_INVALID_ARGUMENT;
+        return Result<std::size_t>(status, std::move(flagged), std::move(error));
+    }
+
     explicit operator bool() const noexcept { return handle_ != nullptr; }
     const hero_journal *get() const noexcept { return handle_.get(); }
+
+    // hero_journal_damage: what damage a journal from open_to_read holds;
+    // empty when whole.
+    std::string damage() const {
+        const char *d = hero_journal_damage(get());
+        return d ? std::string(d) : std::string();
+    }
 
     // hero_journal_send with the key derived from the request body. The
     // Row's outcome says what happened; a failed builder's status comes

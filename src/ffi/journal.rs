@@ -18,6 +18,18 @@ use crate::{Journal, Resolution};
 /// the file's lock; free it with `hero_journal_free`.
 pub struct hero_journal {
     pub(crate) journal: Journal,
+    /// `Journal::damage`, NUL-terminated for `hero_journal_damage`.
+    damage: Option<CString>,
+}
+
+impl hero_journal {
+    fn new(journal: Journal) -> Self {
+        // The text is the library's own (offsets and findings): no NUL.
+        let damage = journal
+            .damage()
+            .map(|d| CString::new(d).unwrap_or_default());
+        hero_journal { journal, damage }
+    }
 }
 
 /// How a flagged key was settled after checking in Hero
@@ -49,9 +61,12 @@ pub extern "C" fn hero_journal_open(
         let path = ffi_try!(unsafe { str_arg(path) });
         // SAFETY: checked or cleared out-parameters (above).
         unsafe {
-            deliver(Journal::open(path), journal_out, error_out, |journal| {
-                hero_journal { journal }
-            })
+            deliver(
+                Journal::open(path),
+                journal_out,
+                error_out,
+                hero_journal::new,
+            )
         }
     })
 }
@@ -78,8 +93,98 @@ pub extern "C" fn hero_journal_open_existing(
                 Journal::open_existing(path),
                 journal_out,
                 error_out,
-                |journal| hero_journal { journal },
+                hero_journal::new,
             )
+        }
+    })
+}
+
+/// Opens an existing journal, damaged or not, only to read it: nothing is
+/// written to it, and `hero_journal_send` / `hero_journal_resolve` through
+/// it fail with kind `HERO_KIND_JOURNAL`. `hero_journal_pending` lists
+/// every key any readable record shows attempted without a clear outcome;
+/// `hero_journal_damage` says what `hero_journal_open` refuses. Takes the
+/// file's lock like `hero_journal_open`. When there is no file at `path`,
+/// `HERO_NOT_SENT` with kind `HERO_KIND_JOURNAL` and nothing is created.
+///
+/// On `HERO_OK`, `*journal_out` owns the journal (free with
+/// `hero_journal_free`). `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a
+/// bad `path`. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_journal_open_to_read(
+    path: *const c_char,
+    journal_out: *mut *mut hero_journal,
+    error_out: *mut *mut hero_error,
+) -> hero_status {
+    guard(HERO_INTERNAL_ERROR, || {
+        // SAFETY: NULL or writable out-parameters (documented).
+        ffi_try!(unsafe { clear_outs(journal_out, error_out) });
+        // SAFETY: NULL or NUL-terminated.
+        let path = ffi_try!(unsafe { str_arg(path) });
+        // SAFETY: checked or cleared out-parameters (above).
+        unsafe {
+            deliver(
+                Journal::open_to_read(path),
+                journal_out,
+                error_out,
+                hero_journal::new,
+            )
+        }
+    })
+}
+
+/// What damage a journal opened with `hero_journal_open_to_read` holds (the
+/// byte offset and what was found, as `hero_journal_open` reports it), or
+/// NULL when it is whole (and for every journal from `hero_journal_open`).
+///
+/// The text belongs to `journal` and lives until `hero_journal_free`. NULL
+/// for a NULL `journal`. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_journal_damage(journal: *const hero_journal) -> *const c_char {
+    // SAFETY: NULL or a live hero_journal, per the contract above.
+    unsafe { journal.as_ref() }.map_or(ptr::null(), |j| {
+        j.damage.as_ref().map_or(ptr::null(), |d| d.as_ptr())
+    })
+}
+
+/// Writes a new journal at `new_path` (which must not exist) from what the
+/// journal at `damaged_path` still shows, leaving that one unchanged: keys
+/// proven sent stay sent, and every other key a readable record names is
+/// flagged, to be checked in Hero and resolved before it is sent again. A
+/// key whose every record was lost cannot be named: see the README on a
+/// damaged journal.
+///
+/// `HERO_OK` once the new journal is on disk; then `*flagged_out` (if not
+/// NULL) is the number of keys flagged. `HERO_NOT_SENT` with `*error_out`
+/// (if not NULL, kind `HERO_KIND_JOURNAL`) when `damaged_path` does not
+/// exist or is held by another process, or `new_path` exists or cannot be
+/// written. `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a bad path. Any
+/// thread; the strings are only read during the call.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_journal_salvage(
+    damaged_path: *const c_char,
+    new_path: *const c_char,
+    flagged_out: *mut usize,
+    error_out: *mut *mut hero_error,
+) -> hero_status {
+    guard(HERO_INTERNAL_ERROR, || {
+        if !error_out.is_null() {
+            // SAFETY: non-NULL out pointer.
+            unsafe { *error_out = ptr::null_mut() };
+        }
+        // SAFETY: NULL or NUL-terminated strings.
+        let damaged_path = ffi_try!(unsafe { str_arg(damaged_path) });
+        let new_path = ffi_try!(unsafe { str_arg(new_path) });
+        match Journal::salvage(damaged_path, new_path) {
+            Ok(salvage) => {
+                if !flagged_out.is_null() {
+                    // SAFETY: non-NULL and writable per the contract.
+                    unsafe { *flagged_out = salvage.flagged };
+                }
+                HERO_OK
+            }
+            // SAFETY: error_out is NULL or writable.
+            Err(e) => unsafe { report(error_out, e) },
         }
     })
 }

@@ -1,0 +1,244 @@
+//! A damaged journal and a full disk, through `hero_send --batch` against
+//! the real `hero-mock`: damage refuses with exit 2 and sends nothing,
+//! `--pending` still lists, `--salvage` writes a journal that holds back
+//! every key not proven sent, and a batch whose journal's disk fills up
+//! always ends, naming the cause.
+//!
+//! Unix only, like the other C program tests (the programs are built with
+//! the examples' Makefile for the host; the full disk is a Linux tmpfs).
+#![cfg(unix)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{GROUP, KEY, Mock, c_programs, unique_hex};
+
+fn dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hero-journal-damage-{}", unique_hex()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn hero_send(mock: &Mock, args: &[&str]) -> Output {
+    Command::new(c_programs().join("hero_send"))
+        .env("HERO_BASE_URL", mock.base_url())
+        .env("HERO_API_KEY", KEY)
+        .env("HERO_PRACTICE_GROUP_ID", GROUP)
+        .env_remove("HERO_ENVIRONMENT")
+        .env_remove("HERO_CA_FILE")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn rows_file(d: &Path, n: usize) -> PathBuf {
+    let mut csv = String::from("key,patient_id,message_type,message_string\n");
+    for i in 0..n {
+        csv.push_str(&format!("k-{i},{},hero,Your recall {i}\n", 3000 + i));
+    }
+    let p = d.join("rows.csv");
+    std::fs::write(&p, csv).unwrap();
+    p
+}
+
+/// Each record line's (start, end) in the journal's data.
+fn lines(journal: &Path) -> Vec<(usize, usize)> {
+    let bytes = std::fs::read(journal).unwrap();
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    let mut at = 0;
+    bytes[..end]
+        .split_inclusive(|b| *b == b'\n')
+        .map(|l| {
+            let span = (at, at + l.len());
+            at = span.1;
+            span
+        })
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Six rows sent one at a time, so the journal's records are in row order.
+fn six_sent(mock: &Mock, d: &Path) -> (PathBuf, PathBuf) {
+    let rows = rows_file(d, 6);
+    let journal = d.join("journal");
+    let out = hero_send(
+        mock,
+        &[
+            "--batch",
+            s(&rows),
+            "--journal",
+            s(&journal),
+            "--concurrency",
+            "1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(mock.requests().len(), 6);
+    (rows, journal)
+}
+
+#[test]
+fn zeros_over_a_flushed_record_refuse_the_rerun_and_salvage_holds_back_what_may_have_gone() {
+    let mock = Mock::start();
+    let d = dir();
+    let (rows, journal) = six_sent(&mock, &d);
+    // The 4th record (row 2's outcome) lost to zeros, as a lost block is.
+    let spans = lines(&journal);
+    let mut bytes = std::fs::read(&journal).unwrap();
+    bytes[spans[3].0..spans[3].1].fill(0);
+    std::fs::write(&journal, &bytes).unwrap();
+
+    let batch = ["--batch", s(&rows), "--journal", s(&journal)];
+    let out = hero_send(&mock, &batch);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(
+        text.contains(&format!("damaged at byte {}: zero bytes", spans[3].0)),
+        "{text}"
+    );
+    assert!(out.stdout.is_empty(), "no row started");
+    assert_eq!(mock.requests().len(), 6, "nothing sent again");
+    assert_eq!(std::fs::read(&journal).unwrap(), bytes, "nothing erased");
+
+    let out = hero_send(&mock, &["--journal", s(&journal), "--pending"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let listed = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains("\"key\":\"k-1\""), "{listed}");
+    assert!(stderr(&out).contains("damaged at byte"), "{}", stderr(&out));
+
+    let salvaged = d.join("salvaged");
+    let out = hero_send(
+        &mock,
+        &["--journal", s(&journal), "--salvage", s(&salvaged)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 keys flagged"), "{}", stderr(&out));
+    // A second salvage never writes over the first.
+    let out = hero_send(
+        &mock,
+        &["--journal", s(&journal), "--salvage", s(&salvaged)],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    // The rerun over the salvaged journal sends nothing: five already
+    // sent, one held back for reconciliation.
+    let out = hero_send(&mock, &["--batch", s(&rows), "--journal", s(&salvaged)]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.matches("\"already_sent\"").count(), 5, "{stdout}");
+    assert_eq!(
+        stdout.matches("\"needs_reconciliation\"").count(),
+        1,
+        "{stdout}"
+    );
+    assert_eq!(mock.requests().len(), 6, "nothing sent twice");
+}
+
+#[test]
+fn a_key_changed_in_place_refuses_the_rerun() {
+    let mock = Mock::start();
+    let d = dir();
+    let (rows, journal) = six_sent(&mock, &d);
+    // One character of the last row's key in both its records: valid JSON
+    // still, and the key would read as never attempted.
+    let spans = lines(&journal);
+    let mut bytes = std::fs::read(&journal).unwrap();
+    for (from, to) in &spans[10..12] {
+        let at = from
+            + bytes[*from..*to]
+                .windows(3)
+                .position(|w| w == b"k-5")
+                .unwrap()
+            + 2;
+        bytes[at] = b'9';
+    }
+    std::fs::write(&journal, &bytes).unwrap();
+    let out = hero_send(&mock, &["--batch", s(&rows), "--journal", s(&journal)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("fails its check"), "{}", stderr(&out));
+    assert_eq!(mock.requests().len(), 6, "nothing sent again");
+}
+
+/// Runs `hero_send` with its journal on a fresh 1.5 MiB tmpfs of its own
+/// mount namespace (so no mount outlives it). `None` when this machine
+/// cannot mount one.
+fn on_small_disk(mock: &Mock, d: &Path, args: &[&str]) -> Option<Output> {
+    let disk = d.join("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t tmpfs -o size=1536k tmpfs \"$0\" || exit 111; shift; exec \"$@\"")
+        .arg(&disk)
+        .arg("--")
+        .arg(c_programs().join("hero_send"))
+        .args(args)
+        .env("HERO_BASE_URL", mock.base_url())
+        .env("HERO_API_KEY", KEY)
+        .env("HERO_PRACTICE_GROUP_ID", GROUP)
+        .env_remove("HERO_ENVIRONMENT")
+        .env_remove("HERO_CA_FILE")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    (out.status.code() != Some(111) && !stderr(&out).starts_with("unshare:")).then_some(out)
+}
+
+#[test]
+fn a_batch_whose_journal_disk_fills_up_always_ends_and_names_the_cause() {
+    let mock = Mock::start();
+    let d = dir();
+    let rows = rows_file(&d, 9000);
+    let journal = d.join("disk").join("journal");
+    for (run, concurrency) in ["1", "4", "8", "1", "4", "8", "4", "8", "8", "4", "8", "8"]
+        .iter()
+        .enumerate()
+    {
+        let started = Instant::now();
+        let args = [
+            "--batch",
+            s(&rows),
+            "--journal",
+            s(&journal),
+            "--concurrency",
+            concurrency,
+        ];
+        let Some(out) = on_small_disk(&mock, &d, &args) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must be able to mount a tmpfs (unshare -m, mount -t tmpfs)"
+            );
+            eprintln!("skipped: cannot mount a small tmpfs here (needs root and unshare)");
+            return;
+        };
+        let text = stderr(&out);
+        // Rows before the disk filled were sent; the rest were not started.
+        assert_eq!(out.status.code(), Some(9), "run {run}: {text}");
+        let summary = text.lines().last().unwrap();
+        eprintln!("concurrency {concurrency}: {summary}");
+        assert!(
+            summary.contains("the journal failed (cannot write: no space left on device)"),
+            "run {run}: {summary}"
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 9000, "run {run}: a line per row");
+        // The cause in the rows in flight that met it (none when the
+        // failing write was a sent row's outcome), one short line for the
+        // rest: not thousands of repetitions of the cause.
+        let named = stdout.matches("no space left on device").count();
+        assert!(named <= 8, "run {run}: {named} rows name the cause");
+        assert!(stdout.contains("no row started after the journal failed"));
+        // Generous: only a hang takes this long.
+        assert!(started.elapsed() < Duration::from_secs(300), "run {run}");
+    }
+}
