@@ -242,3 +242,96 @@ fn a_batch_whose_journal_disk_fills_up_always_ends_and_names_the_cause() {
         assert!(started.elapsed() < Duration::from_secs(300), "run {run}");
     }
 }
+
+/// The LD_PRELOAD shim of `tests/c/fail_fdatasync.c`, built once.
+#[cfg(target_os = "linux")]
+fn shim() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::env::temp_dir().join(format!("hero-fail-fdatasync-{}.so", unique_hex()));
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let built = Command::new(cc)
+        .args(["-shared", "-fPIC", "-O1", "-o"])
+        .arg(&out)
+        .arg(root.join("tests/c/fail_fdatasync.c"))
+        .arg("-ldl")
+        .output()
+        .expect("a C compiler");
+    assert!(built.status.success(), "{}", stderr(&built));
+    out
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_failed_fdatasync_ends_the_batch_naming_it() {
+    let mock = Mock::start();
+    let d = dir();
+    let rows = rows_file(&d, 200);
+    let journal = d.join("journal");
+    let shim = shim();
+    for concurrency in ["1", "8"] {
+        let _ = std::fs::remove_file(&journal);
+        let out = Command::new(c_programs().join("hero_send"))
+            .env("LD_PRELOAD", &shim)
+            .env("HERO_TEST_FAIL_FDATASYNC_AFTER", "40")
+            .env("HERO_BASE_URL", mock.base_url())
+            .env("HERO_API_KEY", KEY)
+            .env("HERO_PRACTICE_GROUP_ID", GROUP)
+            .args(["--batch", s(&rows), "--journal", s(&journal)])
+            .args(["--concurrency", concurrency])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(9), "{text}");
+        assert!(
+            text.contains("the journal failed (cannot flush to disk: Input/output error"),
+            "{text}"
+        );
+        // Every send started had its attempt flushed first, and a flush
+        // carries at most one attempt per thread: at most 40 a thread
+        // (opening flushes nothing in a new journal).
+        let sent = String::from_utf8(out.stdout)
+            .unwrap()
+            .matches("\"sent\"")
+            .count();
+        let most = 40 * concurrency.parse::<usize>().unwrap();
+        assert!((1..=most).contains(&sent), "{sent} sent");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn short_writes_leave_a_whole_journal() {
+    let mock = Mock::start();
+    let d = dir();
+    let rows = rows_file(&d, 60);
+    let journal = d.join("journal");
+    let shim = shim();
+    let run = || {
+        Command::new(c_programs().join("hero_send"))
+            .env("LD_PRELOAD", &shim)
+            .env("HERO_TEST_SHORT_PWRITE", "1")
+            .env("HERO_BASE_URL", mock.base_url())
+            .env("HERO_API_KEY", KEY)
+            .env("HERO_PRACTICE_GROUP_ID", GROUP)
+            .args([
+                "--batch",
+                s(&rows),
+                "--journal",
+                s(&journal),
+                "--concurrency",
+                "8",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(lines(&journal).len(), 120);
+    let again = run();
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let stdout = String::from_utf8(again.stdout).unwrap();
+    assert_eq!(stdout.matches("\"already_sent\"").count(), 60);
+    assert_eq!(mock.requests().len(), 60, "nothing sent twice");
+}

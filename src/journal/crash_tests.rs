@@ -47,9 +47,13 @@ impl Disk for Recording {
     }
 }
 
+/// Each request the server got: the patient, and how many disk operations
+/// had happened by then.
+type Seen = Arc<Mutex<Vec<(String, usize)>>>;
+
 /// A loopback Hero that accepts every message, noting which patient each
 /// request was for and how many disk operations had happened by then.
-fn server(ops: Recording) -> (String, Arc<Mutex<Vec<(String, usize)>>>) {
+fn server(ops: Recording) -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -253,7 +257,7 @@ fn no_power_cut_of_a_multi_threaded_batch_forgets_a_send_or_refuses_to_open() {
                     let mut kept = durable.clone();
                     for (at, bytes) in &unsynced {
                         for (i, sector) in bytes.chunks(SECTOR).enumerate() {
-                            if rng.next() % 2 == 0 {
+                            if rng.next() & 1 == 0 {
                                 kept.push((at + (i * SECTOR) as u64, sector));
                             }
                         }
