@@ -21,15 +21,21 @@ fn dir() -> PathBuf {
     d
 }
 
-fn hero_send(mock: &Mock, args: &[&str]) -> Output {
-    Command::new(c_programs().join("hero_send"))
-        .env("HERO_BASE_URL", mock.base_url())
+/// `program` (hero_send, or what runs it) aimed at the mock.
+fn aimed(program: impl AsRef<std::ffi::OsStr>, mock: &Mock) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env("HERO_BASE_URL", mock.base_url())
         .env("HERO_API_KEY", KEY)
         .env("HERO_PRACTICE_GROUP_ID", GROUP)
         .env_remove("HERO_ENVIRONMENT")
         .env_remove("HERO_CA_FILE")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn hero_send(mock: &Mock, args: &[&str]) -> Output {
+    aimed(c_programs().join("hero_send"), mock)
         .args(args)
-        .stdin(Stdio::null())
         .output()
         .unwrap()
 }
@@ -176,19 +182,13 @@ fn a_key_changed_in_place_refuses_the_rerun() {
 fn on_small_disk(mock: &Mock, d: &Path, args: &[&str]) -> Option<Output> {
     let disk = d.join("disk");
     std::fs::create_dir_all(&disk).unwrap();
-    let out = Command::new("unshare")
+    let out = aimed("unshare", mock)
         .args(["-m", "--propagation", "private", "sh", "-c"])
         .arg("mount -t tmpfs -o size=1536k tmpfs \"$0\" || exit 111; shift; exec \"$@\"")
         .arg(&disk)
         .arg("--")
         .arg(c_programs().join("hero_send"))
         .args(args)
-        .env("HERO_BASE_URL", mock.base_url())
-        .env("HERO_API_KEY", KEY)
-        .env("HERO_PRACTICE_GROUP_ID", GROUP)
-        .env_remove("HERO_ENVIRONMENT")
-        .env_remove("HERO_CA_FILE")
-        .stdin(Stdio::null())
         .output()
         .ok()?;
     (out.status.code() != Some(111) && !stderr(&out).starts_with("unshare:")).then_some(out)
@@ -270,15 +270,11 @@ fn a_failed_fdatasync_ends_the_batch_naming_it() {
     let shim = shim();
     for concurrency in ["1", "8"] {
         let _ = std::fs::remove_file(&journal);
-        let out = Command::new(c_programs().join("hero_send"))
+        let out = aimed(c_programs().join("hero_send"), &mock)
             .env("LD_PRELOAD", &shim)
             .env("HERO_TEST_FAIL_FDATASYNC_AFTER", "40")
-            .env("HERO_BASE_URL", mock.base_url())
-            .env("HERO_API_KEY", KEY)
-            .env("HERO_PRACTICE_GROUP_ID", GROUP)
             .args(["--batch", s(&rows), "--journal", s(&journal)])
             .args(["--concurrency", concurrency])
-            .stdin(Stdio::null())
             .output()
             .unwrap();
         let text = stderr(&out);
@@ -308,12 +304,9 @@ fn short_writes_leave_a_whole_journal() {
     let journal = d.join("journal");
     let shim = shim();
     let run = || {
-        Command::new(c_programs().join("hero_send"))
+        aimed(c_programs().join("hero_send"), &mock)
             .env("LD_PRELOAD", &shim)
             .env("HERO_TEST_SHORT_PWRITE", "1")
-            .env("HERO_BASE_URL", mock.base_url())
-            .env("HERO_API_KEY", KEY)
-            .env("HERO_PRACTICE_GROUP_ID", GROUP)
             .args([
                 "--batch",
                 s(&rows),
@@ -322,7 +315,6 @@ fn short_writes_leave_a_whole_journal() {
                 "--concurrency",
                 "8",
             ])
-            .stdin(Stdio::null())
             .output()
             .unwrap()
     };

@@ -40,6 +40,23 @@ pub const HERO_RESOLUTION_SENT: hero_resolution = 1;
 /// Hero does not have it: the key may be sent again.
 pub const HERO_RESOLUTION_NOT_SENT: hero_resolution = 2;
 
+/// The shell of the three ways to open a journal: checks, then `open`.
+fn open_with(
+    path: *const c_char,
+    journal_out: *mut *mut hero_journal,
+    error_out: *mut *mut hero_error,
+    open: fn(&str) -> Result<Journal, crate::Error>,
+) -> hero_status {
+    guard(HERO_INTERNAL_ERROR, || {
+        // SAFETY: NULL or writable out-parameters (documented).
+        ffi_try!(unsafe { clear_outs(journal_out, error_out) });
+        // SAFETY: NULL or NUL-terminated.
+        let path = ffi_try!(unsafe { str_arg(path) });
+        // SAFETY: checked or cleared out-parameters (above).
+        unsafe { deliver(open(path), journal_out, error_out, hero_journal::new) }
+    })
+}
+
 /// Opens (or creates, owner-only on unix) the journal at `path` and takes
 /// its lock: one process at a time.
 ///
@@ -54,21 +71,7 @@ pub extern "C" fn hero_journal_open(
     journal_out: *mut *mut hero_journal,
     error_out: *mut *mut hero_error,
 ) -> hero_status {
-    guard(HERO_INTERNAL_ERROR, || {
-        // SAFETY: NULL or writable out-parameters (documented).
-        ffi_try!(unsafe { clear_outs(journal_out, error_out) });
-        // SAFETY: NULL or NUL-terminated.
-        let path = ffi_try!(unsafe { str_arg(path) });
-        // SAFETY: checked or cleared out-parameters (above).
-        unsafe {
-            deliver(
-                Journal::open(path),
-                journal_out,
-                error_out,
-                hero_journal::new,
-            )
-        }
-    })
+    open_with(path, journal_out, error_out, |p| Journal::open(p))
 }
 
 /// `hero_journal_open` for reading back a journal that must already exist
@@ -82,21 +85,7 @@ pub extern "C" fn hero_journal_open_existing(
     journal_out: *mut *mut hero_journal,
     error_out: *mut *mut hero_error,
 ) -> hero_status {
-    guard(HERO_INTERNAL_ERROR, || {
-        // SAFETY: NULL or writable out-parameters (documented).
-        ffi_try!(unsafe { clear_outs(journal_out, error_out) });
-        // SAFETY: NULL or NUL-terminated.
-        let path = ffi_try!(unsafe { str_arg(path) });
-        // SAFETY: checked or cleared out-parameters (above).
-        unsafe {
-            deliver(
-                Journal::open_existing(path),
-                journal_out,
-                error_out,
-                hero_journal::new,
-            )
-        }
-    })
+    open_with(path, journal_out, error_out, |p| Journal::open_existing(p))
 }
 
 /// Opens an existing journal, damaged or not, only to read it: nothing is
@@ -116,21 +105,7 @@ pub extern "C" fn hero_journal_open_to_read(
     journal_out: *mut *mut hero_journal,
     error_out: *mut *mut hero_error,
 ) -> hero_status {
-    guard(HERO_INTERNAL_ERROR, || {
-        // SAFETY: NULL or writable out-parameters (documented).
-        ffi_try!(unsafe { clear_outs(journal_out, error_out) });
-        // SAFETY: NULL or NUL-terminated.
-        let path = ffi_try!(unsafe { str_arg(path) });
-        // SAFETY: checked or cleared out-parameters (above).
-        unsafe {
-            deliver(
-                Journal::open_to_read(path),
-                journal_out,
-                error_out,
-                hero_journal::new,
-            )
-        }
-    })
+    open_with(path, journal_out, error_out, |p| Journal::open_to_read(p))
 }
 
 /// What damage a journal opened with `hero_journal_open_to_read` holds (the

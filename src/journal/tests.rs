@@ -80,18 +80,6 @@ fn json(record: &Record) -> String {
 }
 
 #[test]
-fn body_hashes_are_lowercase_hex_sha256() {
-    assert_eq!(
-        sha256_hex(b"abc"),
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    );
-    assert_eq!(
-        key_for_body(b"abc"),
-        "auto-ba7816bf8f01cfea414140de5dae2223"
-    );
-}
-
-#[test]
 fn records_written_by_a_send_read_back_as_journal_records() {
     let written = [
         SendRecord::Attempt {
