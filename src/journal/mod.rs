@@ -17,8 +17,9 @@
 //! ([`Journal::salvage`]) in which every key not proven sent is flagged.
 //!
 //! Rooms: `record` (the line format and its check), `recover` (reading a
-//! file back), `state` (each key's state), `commit` (the group-commit
-//! writer), `keys` (key hashing, shared with the batch runner), `fail`.
+//! file back), `salvage` (reading and salvaging a damaged journal), `state`
+//! (each key's state), `commit` (the group-commit writer), `keys` (key
+//! hashing, shared with the batch runner), `fail` (errors).
 
 mod commit;
 #[cfg(test)]
@@ -27,6 +28,7 @@ mod fail;
 mod keys;
 mod record;
 mod recover;
+mod salvage;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -51,7 +53,7 @@ use fail::journal_error;
 pub(crate) use keys::{check_key, key_for_body, sha256_hex};
 pub use record::Resolution;
 use record::{Record, RecordOutcome, SendRecord};
-use recover::{Damage, read_readable, recover};
+use recover::{Damage, recover};
 use state::{KeyState, Keys, Status};
 
 /// An open send journal. Cheap to clone; clones and threads share one file
@@ -68,23 +70,6 @@ struct Shared {
     keys: Mutex<Keys>,
     /// What damage [`Journal::open_to_read`] found.
     damage: Option<String>,
-}
-
-/// What [`Journal::salvage`] wrote.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Salvage {
-    /// Keys written as flagged: every key a readable record names that is
-    /// not proven sent. Each waits for a check in Hero and a resolution.
-    pub flagged: usize,
-    /// Keys proven sent, written as sent (never sent again).
-    pub sent: usize,
-    /// The damage found, as [`Journal::open`] reports it; `None` when the
-    /// journal was whole.
-    pub damage: Option<String>,
-    /// The last time (milliseconds since 1970) a readable record before the
-    /// damage shows, and the first after it: a send whose records were all
-    /// lost happened in between, and only Hero can say which.
-    pub window_ms: (Option<u64>, Option<u64>),
 }
 
 /// What a keyed send did.
@@ -157,6 +142,23 @@ impl fmt::Debug for Journal {
             .field("path", &self.inner.path)
             .finish()
     }
+}
+
+/// What [`Journal::salvage`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Salvage {
+    /// Keys written as flagged: every key a readable record names that is
+    /// not proven sent. Each waits for a check in Hero and a resolution.
+    pub flagged: usize,
+    /// Keys proven sent, written as sent (never sent again).
+    pub sent: usize,
+    /// The damage found, as [`Journal::open`] reports it; `None` when the
+    /// journal was whole.
+    pub damage: Option<String>,
+    /// The last time (milliseconds since 1970) a readable record before the
+    /// damage shows, and the first after it: a send whose records were all
+    /// lost happened in between, and only Hero can say which.
+    pub window_ms: (Option<u64>, Option<u64>),
 }
 
 fn now_ms() -> u64 {
@@ -299,138 +301,6 @@ impl Journal {
             return Err(no_journal_here(path));
         }
         Self::open(path)
-    }
-
-    /// Opens an existing journal, damaged or not, only to read it: nothing
-    /// is written, no send or resolution goes through it (kind
-    /// [`ErrorKind::Journal`]). [`pending`](Self::pending) lists every key
-    /// any readable record shows attempted without a clear outcome, and
-    /// [`damage`](Self::damage) says what [`open`](Self::open) would refuse.
-    /// On a damaged journal the list can miss a key whose records were all
-    /// lost: see [`salvage`](Self::salvage).
-    pub fn open_to_read(path: impl AsRef<Path>) -> Result<Journal, Error> {
-        let path = path.as_ref().to_path_buf();
-        if !path.is_file() {
-            return Err(no_journal_here(&path));
-        }
-        let (file, bytes) = open_locked(&path, false)?;
-        let (keys, damage) = match recover(&bytes) {
-            Ok(found) => (found.keys, None),
-            Err(d) => (
-                read_readable(&bytes, d.offset).keys,
-                Some(damaged(&path, &d).to_string()),
-            ),
-        };
-        let writer = Writer::new(path.clone(), Box::new(file), 0, 0, 0);
-        writer.refuse("opened to read only");
-        Ok(Journal::from_parts(path, writer, keys, damage))
-    }
-
-    /// What [`open`](Self::open) refused in a journal opened with
-    /// [`open_to_read`](Self::open_to_read); `None` when it is whole.
-    pub fn damage(&self) -> Option<&str> {
-        self.inner.damage.as_deref()
-    }
-
-    /// Writes a new journal at `new_path` (which must not exist) from what
-    /// the journal at `damaged_path` still shows, leaving that one as it is.
-    /// Keys proven sent stay sent; every other key a readable record names
-    /// is written flagged (no outcome), so nothing that may have gone is
-    /// sent again until someone checks in Hero and resolves it.
-    ///
-    /// What it cannot do: name a key whose every record was lost. Such a
-    /// send happened between the times in [`Salvage::window_ms`]; check in
-    /// Hero what was sent then before rerunning the rows it could be.
-    pub fn salvage(
-        damaged_path: impl AsRef<Path>,
-        new_path: impl AsRef<Path>,
-    ) -> Result<Salvage, Error> {
-        let path = damaged_path.as_ref();
-        let new_path = new_path.as_ref();
-        if !path.is_file() {
-            return Err(no_journal_here(path));
-        }
-        let (_file, bytes) = open_locked(path, false)?;
-        let (keys, damage, window_ms) = match recover(&bytes) {
-            Ok(found) => (found.keys, None, (None, None)),
-            Err(d) => {
-                let read = read_readable(&bytes, d.offset);
-                (
-                    read.keys,
-                    Some(damaged(path, &d).to_string()),
-                    read.window_ms,
-                )
-            }
-        };
-        // A fresh file only: never write over another journal.
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(new_path)
-            .map_err(|e| {
-                journal_error(
-                    new_path,
-                    format_args!("cannot create the salvaged journal: {}", e.kind()),
-                )
-            })?;
-        let fresh = Journal::open(new_path)?;
-        let mut sorted: Vec<(&String, &KeyState)> = keys.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(b.0));
-        let mut report = Salvage {
-            flagged: 0,
-            sent: 0,
-            damage,
-            window_ms,
-        };
-        let writer = &fresh.inner.writer;
-        for (key, state) in sorted {
-            writer.append(
-                &SendRecord::Attempt {
-                    key,
-                    patient_id: &state.patient_id,
-                    body_sha256: &state.body_sha256,
-                    attempt: 1,
-                    at_ms: state.attempted_at_ms,
-                },
-                false,
-            )?;
-            let outcome = match &state.status {
-                Status::Sent { message_id } => {
-                    report.sent += 1;
-                    Some((
-                        match message_id {
-                            Some(_) => RecordOutcome::Sent,
-                            None => RecordOutcome::AcceptedIdUnknown,
-                        },
-                        message_id.as_deref(),
-                    ))
-                }
-                Status::MayHaveBeenSent => {
-                    report.flagged += 1;
-                    Some((RecordOutcome::MayHaveBeenSent, None))
-                }
-                // Open keys too: a later attempt of theirs may be what was
-                // lost. No outcome: flagged.
-                _ => {
-                    report.flagged += 1;
-                    None
-                }
-            };
-            if let Some((outcome, message_id)) = outcome {
-                writer.append(
-                    &SendRecord::Outcome {
-                        key,
-                        outcome,
-                        http_status: state.http_status,
-                        message_id,
-                        at_ms: state.attempted_at_ms,
-                    },
-                    false,
-                )?;
-            }
-        }
-        writer.flush()?;
-        Ok(report)
     }
 
     /// The journal's path.

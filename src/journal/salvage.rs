@@ -1,0 +1,146 @@
+//! Reading a damaged journal, and salvaging it into a new one.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+
+use super::commit::Writer;
+use super::fail::journal_error;
+use super::record::{RecordOutcome, SendRecord};
+use super::recover::{read_readable, recover};
+use super::state::{KeyState, Status};
+use super::{Journal, Salvage, damaged, no_journal_here, open_locked};
+use crate::error::Error;
+
+impl Journal {
+    /// Opens an existing journal, damaged or not, only to read it: nothing
+    /// is written, no send or resolution goes through it (kind
+    /// [`ErrorKind::Journal`](crate::ErrorKind::Journal)). [`pending`](Self::pending) lists every key
+    /// any readable record shows attempted without a clear outcome, and
+    /// [`damage`](Self::damage) says what [`open`](Self::open) would refuse.
+    /// On a damaged journal the list can miss a key whose records were all
+    /// lost: see [`salvage`](Self::salvage).
+    pub fn open_to_read(path: impl AsRef<Path>) -> Result<Journal, Error> {
+        let path = path.as_ref().to_path_buf();
+        if !path.is_file() {
+            return Err(no_journal_here(&path));
+        }
+        let (file, bytes) = open_locked(&path, false)?;
+        let (keys, damage) = match recover(&bytes) {
+            Ok(found) => (found.keys, None),
+            Err(d) => (
+                read_readable(&bytes, d.offset).keys,
+                Some(damaged(&path, &d).to_string()),
+            ),
+        };
+        let writer = Writer::new(path.clone(), Box::new(file), 0, 0, 0);
+        writer.refuse("opened to read only");
+        Ok(Journal::from_parts(path, writer, keys, damage))
+    }
+
+    /// What [`open`](Self::open) refused in a journal opened with
+    /// [`open_to_read`](Self::open_to_read); `None` when it is whole.
+    pub fn damage(&self) -> Option<&str> {
+        self.inner.damage.as_deref()
+    }
+
+    /// Writes a new journal at `new_path` (which must not exist) from what
+    /// the journal at `damaged_path` still shows, leaving that one as it is.
+    /// Keys proven sent stay sent; every other key a readable record names
+    /// is written flagged (no outcome), so nothing that may have gone is
+    /// sent again until someone checks in Hero and resolves it.
+    ///
+    /// What it cannot do: name a key whose every record was lost. Such a
+    /// send happened between the times in [`Salvage::window_ms`]; check in
+    /// Hero what was sent then before rerunning the rows it could be.
+    pub fn salvage(
+        damaged_path: impl AsRef<Path>,
+        new_path: impl AsRef<Path>,
+    ) -> Result<Salvage, Error> {
+        let path = damaged_path.as_ref();
+        let new_path = new_path.as_ref();
+        if !path.is_file() {
+            return Err(no_journal_here(path));
+        }
+        let (_file, bytes) = open_locked(path, false)?;
+        let (keys, damage, window_ms) = match recover(&bytes) {
+            Ok(found) => (found.keys, None, (None, None)),
+            Err(d) => {
+                let read = read_readable(&bytes, d.offset);
+                (
+                    read.keys,
+                    Some(damaged(path, &d).to_string()),
+                    read.window_ms,
+                )
+            }
+        };
+        // A fresh file only: never write over another journal.
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(new_path)
+            .map_err(|e| {
+                journal_error(
+                    new_path,
+                    format_args!("cannot create the salvaged journal: {}", e.kind()),
+                )
+            })?;
+        let fresh = Journal::open(new_path)?;
+        let mut sorted: Vec<(&String, &KeyState)> = keys.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        let mut report = Salvage {
+            flagged: 0,
+            sent: 0,
+            damage,
+            window_ms,
+        };
+        let writer = &fresh.inner.writer;
+        for (key, state) in sorted {
+            writer.append(
+                &SendRecord::Attempt {
+                    key,
+                    patient_id: &state.patient_id,
+                    body_sha256: &state.body_sha256,
+                    attempt: 1,
+                    at_ms: state.attempted_at_ms,
+                },
+                false,
+            )?;
+            let outcome = match &state.status {
+                Status::Sent { message_id } => {
+                    report.sent += 1;
+                    Some((
+                        match message_id {
+                            Some(_) => RecordOutcome::Sent,
+                            None => RecordOutcome::AcceptedIdUnknown,
+                        },
+                        message_id.as_deref(),
+                    ))
+                }
+                Status::MayHaveBeenSent => {
+                    report.flagged += 1;
+                    Some((RecordOutcome::MayHaveBeenSent, None))
+                }
+                // Open keys too: a later attempt of theirs may be what was
+                // lost. No outcome: flagged.
+                _ => {
+                    report.flagged += 1;
+                    None
+                }
+            };
+            if let Some((outcome, message_id)) = outcome {
+                writer.append(
+                    &SendRecord::Outcome {
+                        key,
+                        outcome,
+                        http_status: state.http_status,
+                        message_id,
+                        at_ms: state.attempted_at_ms,
+                    },
+                    false,
+                )?;
+            }
+        }
+        writer.flush()?;
+        Ok(report)
+    }
+}
