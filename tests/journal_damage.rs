@@ -335,3 +335,74 @@ fn short_writes_leave_a_whole_journal() {
     assert_eq!(stdout.matches("\"already_sent\"").count(), 60);
     assert_eq!(mock.requests().len(), 60, "nothing sent twice");
 }
+
+/// A journal cut short after a complete record (a partial copy restored, a
+/// sync tool, a file truncated by hand) loses flushed records of earlier
+/// flushes, not just the unfinished tail of the last one: the rerun must
+/// not message those patients again. The same with the lost end zeroed,
+/// as a copy of a file grown in zeros leaves it.
+#[test]
+fn a_journal_cut_short_after_a_complete_record_never_lets_the_rerun_send_again() {
+    let mock = Mock::start();
+    let d = dir();
+    let (rows, journal) = six_sent(&mock, &d);
+    let spans = lines(&journal);
+    let whole = std::fs::read(&journal).unwrap();
+    // After row 1's attempt and outcome: rows 2 to 6 were sent, each
+    // attempt flushed before its request, in flushes the cut removes.
+    let cut = spans[1].1;
+    let mut zeroed = whole.clone();
+    zeroed[cut..].fill(0);
+    for (what, image) in [("truncated", whole[..cut].to_vec()), ("zeroed", zeroed)] {
+        std::fs::write(&journal, &image).unwrap();
+        let out = hero_send(&mock, &["--batch", s(&rows), "--journal", s(&journal)]);
+        assert_eq!(
+            mock.requests().len(),
+            6,
+            "{what} at byte {cut}: the rerun sent again (exit {:?}): {}",
+            out.status.code(),
+            stderr(&out)
+        );
+    }
+}
+
+/// A row the batch reported certainly not sent, because the flush of its
+/// attempt record failed before its request started, must not be reported
+/// "may have been sent" by the rerun: that invites a needless check in
+/// Hero and contradicts the first run's report.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_row_reported_not_sent_after_a_failed_flush_is_not_held_back_on_rerun() {
+    let mock = Mock::start();
+    let d = dir();
+    let rows = rows_file(&d, 20);
+    let journal = d.join("journal");
+    let out = Command::new(c_programs().join("hero_send"))
+        .env("LD_PRELOAD", shim())
+        .env("HERO_TEST_FAIL_FDATASYNC_AFTER", "5")
+        .env("HERO_BASE_URL", mock.base_url())
+        .env("HERO_API_KEY", KEY)
+        .env("HERO_PRACTICE_GROUP_ID", GROUP)
+        .args(["--batch", s(&rows), "--journal", s(&journal)])
+        .args(["--concurrency", "1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
+    let first = String::from_utf8(out.stdout).unwrap();
+    // The row whose attempt's flush failed: reported certainly not sent.
+    let failed = first
+        .lines()
+        .find(|l| l.contains("cannot flush to disk"))
+        .expect("a row names the failed flush");
+    assert!(failed.contains("\"outcome\":\"not_sent\""), "{failed}");
+    let sent = mock.requests().len();
+    let again = hero_send(&mock, &["--batch", s(&rows), "--journal", s(&journal)]);
+    let second = String::from_utf8(again.stdout).unwrap();
+    assert!(
+        !second.contains("needs_reconciliation"),
+        "a row reported not sent is now held back as may have been sent:\n{failed}\n{second}"
+    );
+    assert!(sent < 20);
+    assert_eq!(mock.requests().len(), 20, "every row sent once in all");
+}
