@@ -406,3 +406,89 @@ fn a_row_reported_not_sent_after_a_failed_flush_is_not_held_back_on_rerun() {
     assert!(sent < 20);
     assert_eq!(mock.requests().len(), 20, "every row sent once in all");
 }
+
+/// The salvaged journal holds patient ids, as the journal does: its owner
+/// only may read it.
+#[test]
+fn a_salvaged_journal_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mock = Mock::start();
+    let d = dir();
+    let (_, journal) = six_sent(&mock, &d);
+    let salvaged = d.join("salvaged");
+    let out = hero_send(
+        &mock,
+        &["--journal", s(&journal), "--salvage", s(&salvaged)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mode = std::fs::metadata(&journal).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "the journal: {mode:o}");
+    let mode = std::fs::metadata(&salvaged).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "the salvaged journal: {mode:o}");
+}
+
+/// A salvage that fails partway (here its disk fills up) must leave no
+/// journal at the new path: a rerun over a part-written one would send
+/// again every row whose records did not make it.
+#[test]
+fn a_salvage_that_fails_partway_leaves_no_journal_to_rerun_over() {
+    let mock = Mock::start();
+    let d = dir();
+    let rows = rows_file(&d, 3000);
+    let journal = d.join("journal");
+    let out = hero_send(
+        &mock,
+        &[
+            "--batch",
+            s(&rows),
+            "--journal",
+            s(&journal),
+            "--concurrency",
+            "8",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Damage in the middle, so salvage is the way forward.
+    let spans = lines(&journal);
+    let mut bytes = std::fs::read(&journal).unwrap();
+    bytes[spans[3].0..spans[3].1].fill(0);
+    std::fs::write(&journal, &bytes).unwrap();
+    let disk = d.join("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let salvaged = disk.join("salvaged");
+    // The salvaged journal's disk is too small for it; whatever is left at
+    // its path is reported before the mount goes.
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "mount -t tmpfs -o size=256k tmpfs \"$0\" || exit 111; \
+             \"$1\" --journal \"$2\" --salvage \"$3\"; rc=$?; \
+             if [ -e \"$3\" ]; then echo left; fi; exit $rc",
+        )
+        .arg(&disk)
+        .arg(c_programs().join("hero_send"))
+        .arg(&journal)
+        .arg(&salvaged)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    if out.status.code() == Some(111) || stderr(&out).starts_with("unshare:") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must be able to mount a tmpfs"
+        );
+        eprintln!("skipped: cannot mount a small tmpfs here");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no space left on device"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("left"),
+        "a part-written salvaged journal was left at its path: {}",
+        stderr(&out)
+    );
+}
