@@ -492,3 +492,33 @@ fn a_salvage_that_fails_partway_leaves_no_journal_to_rerun_over() {
         stderr(&out)
     );
 }
+
+/// A lost block commonly holds a row's attempt and its outcome together.
+/// The documented way forward (salvage, then rerun over the salvaged
+/// journal) must not message that patient again.
+#[test]
+fn a_row_whose_every_record_was_lost_is_not_sent_again_after_salvage() {
+    let mock = Mock::start();
+    let d = dir();
+    let (rows, journal) = six_sent(&mock, &d);
+    let spans = lines(&journal);
+    let mut bytes = std::fs::read(&journal).unwrap();
+    // Row 3's attempt and outcome.
+    bytes[spans[4].0..spans[5].1].fill(0);
+    std::fs::write(&journal, &bytes).unwrap();
+    let out = hero_send(&mock, &["--batch", s(&rows), "--journal", s(&journal)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let salvaged = d.join("salvaged");
+    let out = hero_send(
+        &mock,
+        &["--journal", s(&journal), "--salvage", s(&salvaged)],
+    );
+    let said = stderr(&out);
+    let out = hero_send(&mock, &["--batch", s(&rows), "--journal", s(&salvaged)]);
+    assert_eq!(
+        mock.requests().len(),
+        6,
+        "salvage said: {said}\nthe rerun over the salvaged journal sent again: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
