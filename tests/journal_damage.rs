@@ -327,3 +327,190 @@ fn short_writes_leave_a_whole_journal() {
     assert_eq!(stdout.matches("\"already_sent\"").count(), 60);
     assert_eq!(mock.requests().len(), 60, "nothing sent twice");
 }
+
+/// A journal cut short after a complete record (a partial copy restored, a
+/// sync tool, a file truncated by hand) loses flushed records of earlier
+/// flushes, not just the unfinished tail of the last one: the rerun must
+/// not message those patients again. The same with the lost end zeroed,
+/// as a copy of a file grown in zeros leaves it.
+#[test]
+fn a_journal_cut_short_after_a_complete_record_never_lets_the_rerun_send_again() {
+    let mock = Mock::start();
+    let d = dir();
+    let (rows, journal) = six_sent(&mock, &d);
+    let spans = lines(&journal);
+    let whole = std::fs::read(&journal).unwrap();
+    // After row 1's attempt and outcome: rows 2 to 6 were sent, each
+    // attempt flushed before its request, in flushes the cut removes.
+    let cut = spans[1].1;
+    let mut zeroed = whole.clone();
+    zeroed[cut..].fill(0);
+    for (what, image) in [("truncated", whole[..cut].to_vec()), ("zeroed", zeroed)] {
+        std::fs::write(&journal, &image).unwrap();
+        let out = hero_send(&mock, &["--batch", s(&rows), "--journal", s(&journal)]);
+        assert_eq!(
+            mock.requests().len(),
+            6,
+            "{what} at byte {cut}: the rerun sent again (exit {:?}): {}",
+            out.status.code(),
+            stderr(&out)
+        );
+    }
+}
+
+/// A row the batch reported certainly not sent, because the flush of its
+/// attempt record failed before its request started, must not be reported
+/// "may have been sent" by the rerun: that invites a needless check in
+/// Hero and contradicts the first run's report.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_row_reported_not_sent_after_a_failed_flush_is_not_held_back_on_rerun() {
+    let mock = Mock::start();
+    let d = dir();
+    let rows = rows_file(&d, 20);
+    let journal = d.join("journal");
+    let out = Command::new(c_programs().join("hero_send"))
+        .env("LD_PRELOAD", shim())
+        .env("HERO_TEST_FAIL_FDATASYNC_AFTER", "5")
+        .env("HERO_BASE_URL", mock.base_url())
+        .env("HERO_API_KEY", KEY)
+        .env("HERO_PRACTICE_GROUP_ID", GROUP)
+        .args(["--batch", s(&rows), "--journal", s(&journal)])
+        .args(["--concurrency", "1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
+    let first = String::from_utf8(out.stdout).unwrap();
+    // The row whose attempt's flush failed: reported certainly not sent.
+    let failed = first
+        .lines()
+        .find(|l| l.contains("cannot flush to disk"))
+        .expect("a row names the failed flush");
+    assert!(failed.contains("\"outcome\":\"not_sent\""), "{failed}");
+    let sent = mock.requests().len();
+    let again = hero_send(&mock, &["--batch", s(&rows), "--journal", s(&journal)]);
+    let second = String::from_utf8(again.stdout).unwrap();
+    assert!(
+        !second.contains("needs_reconciliation"),
+        "a row reported not sent is now held back as may have been sent:\n{failed}\n{second}"
+    );
+    assert!(sent < 20);
+    assert_eq!(mock.requests().len(), 20, "every row sent once in all");
+}
+
+/// The salvaged journal holds patient ids, as the journal does: its owner
+/// only may read it.
+#[test]
+fn a_salvaged_journal_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mock = Mock::start();
+    let d = dir();
+    let (_, journal) = six_sent(&mock, &d);
+    let salvaged = d.join("salvaged");
+    let out = hero_send(
+        &mock,
+        &["--journal", s(&journal), "--salvage", s(&salvaged)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mode = std::fs::metadata(&journal).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "the journal: {mode:o}");
+    let mode = std::fs::metadata(&salvaged).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "the salvaged journal: {mode:o}");
+}
+
+/// A salvage that fails partway (here its disk fills up) must leave no
+/// journal at the new path: a rerun over a part-written one would send
+/// again every row whose records did not make it.
+#[test]
+fn a_salvage_that_fails_partway_leaves_no_journal_to_rerun_over() {
+    let mock = Mock::start();
+    let d = dir();
+    let rows = rows_file(&d, 3000);
+    let journal = d.join("journal");
+    let out = hero_send(
+        &mock,
+        &[
+            "--batch",
+            s(&rows),
+            "--journal",
+            s(&journal),
+            "--concurrency",
+            "8",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Damage in the middle, so salvage is the way forward.
+    let spans = lines(&journal);
+    let mut bytes = std::fs::read(&journal).unwrap();
+    bytes[spans[3].0..spans[3].1].fill(0);
+    std::fs::write(&journal, &bytes).unwrap();
+    let disk = d.join("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let salvaged = disk.join("salvaged");
+    // The salvaged journal's disk is too small for it; whatever is left at
+    // its path is reported before the mount goes.
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "mount -t tmpfs -o size=256k tmpfs \"$0\" || exit 111; \
+             \"$1\" --journal \"$2\" --salvage \"$3\"; rc=$?; \
+             if [ -e \"$3\" ]; then echo left; fi; exit $rc",
+        )
+        .arg(&disk)
+        .arg(c_programs().join("hero_send"))
+        .arg(&journal)
+        .arg(&salvaged)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    if out.status.code() == Some(111) || stderr(&out).starts_with("unshare:") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must be able to mount a tmpfs"
+        );
+        eprintln!("skipped: cannot mount a small tmpfs here");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no space left on device"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("left"),
+        "a part-written salvaged journal was left at its path: {}",
+        stderr(&out)
+    );
+}
+
+/// A lost block commonly holds a row's attempt and its outcome together.
+/// The documented way forward (salvage, then rerun over the salvaged
+/// journal) must not message that patient again.
+#[test]
+fn a_row_whose_every_record_was_lost_is_not_sent_again_after_salvage() {
+    let mock = Mock::start();
+    let d = dir();
+    let (rows, journal) = six_sent(&mock, &d);
+    let spans = lines(&journal);
+    let mut bytes = std::fs::read(&journal).unwrap();
+    // Row 3's attempt and outcome.
+    bytes[spans[4].0..spans[5].1].fill(0);
+    std::fs::write(&journal, &bytes).unwrap();
+    let out = hero_send(&mock, &["--batch", s(&rows), "--journal", s(&journal)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let salvaged = d.join("salvaged");
+    let out = hero_send(
+        &mock,
+        &["--journal", s(&journal), "--salvage", s(&salvaged)],
+    );
+    let said = stderr(&out);
+    let out = hero_send(&mock, &["--batch", s(&rows), "--journal", s(&salvaged)]);
+    assert_eq!(
+        mock.requests().len(),
+        6,
+        "salvage said: {said}\nthe rerun over the salvaged journal sent again: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -1,7 +1,7 @@
 //! Reading a damaged journal, and salvaging it into a new one.
 
-use std::fs::OpenOptions;
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
 
 use super::commit::Writer;
 use super::fail::journal_error;
@@ -73,18 +73,42 @@ impl Journal {
                 )
             }
         };
+        let cannot_create = |path: &Path, kind: std::io::ErrorKind| {
+            journal_error(
+                path,
+                format_args!("cannot create the salvaged journal: {kind}"),
+            )
+        };
         // A fresh file only: never write over another journal.
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(new_path)
-            .map_err(|e| {
-                journal_error(
-                    new_path,
-                    format_args!("cannot create the salvaged journal: {}", e.kind()),
-                )
-            })?;
-        let fresh = Journal::open(new_path)?;
+        if new_path.exists() {
+            return Err(cannot_create(new_path, std::io::ErrorKind::AlreadyExists));
+        }
+        // Written under a name of its own and linked into place only once
+        // whole and on disk: a salvage that fails or is killed partway
+        // leaves nothing at `new_path` that a rerun could take for the
+        // salvaged journal, and send again whatever it lacks.
+        let mut partial = new_path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Patient ids live here too: owner only.
+            options.mode(0o600);
+        }
+        options
+            .open(&partial)
+            .map_err(|e| cannot_create(&partial, e.kind()))?;
+        struct RemoveOnDrop<'a>(&'a Path);
+        impl Drop for RemoveOnDrop<'_> {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(self.0);
+            }
+        }
+        let _partial = RemoveOnDrop(&partial);
+        let fresh = Journal::open(&partial)?;
         let mut sorted: Vec<(&String, &KeyState)> = keys.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(b.0));
         let mut report = Salvage {
@@ -141,6 +165,14 @@ impl Journal {
             }
         }
         writer.flush()?;
+        drop(fresh);
+        // Fails if something appeared at `new_path` meanwhile: never over it.
+        std::fs::hard_link(&partial, new_path).map_err(|e| cannot_create(new_path, e.kind()))?;
+        #[cfg(unix)]
+        if let Some(dir) = new_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // The new name must survive a crash too.
+            let _ = File::open(dir).and_then(|d| d.sync_all());
+        }
         Ok(report)
     }
 }

@@ -692,3 +692,45 @@ fn a_read_only_file_system_and_a_quota_are_named() {
         "disk quota exceeded",
     );
 }
+
+#[test]
+fn an_unfinished_record_of_which_only_its_json_landed_is_cleared() {
+    // A record's sectors land or not one by one in a power cut: its JSON
+    // can fill a sector that landed while the sectors holding its numbers
+    // and its check did not. Those are zeros, not damage.
+    const SECTOR: usize = 512;
+    let path = temp("json-only");
+    let z = |pad: usize| Record::Resolved {
+        key: format!("z{}", "-".repeat(pad)),
+        resolution: Resolution::Sent,
+        at_ms: 1,
+    };
+    let pad = SECTOR - json(&z(0)).len();
+    let (z, z_json) = (z(pad), json(&z(pad)));
+    assert_eq!(z_json.len(), SECTOR);
+    let prefix = checked(2, 1, &z).find(&z_json).unwrap();
+    // Record 1 ends where record 2's JSON starts a sector.
+    let a = |pad: usize| Record::Attempt {
+        key: format!("a{}", "-".repeat(pad)),
+        patient_id: "4242".into(),
+        body_sha256: "00".into(),
+        attempt: 1,
+        at_ms: 1,
+    };
+    let pad = SECTOR - prefix - checked(1, 0, &a(0)).len();
+    let (a, a_key) = (a(pad), format!("a{}", "-".repeat(pad)));
+    let good = checked(1, 0, &a);
+    assert_eq!(good.len() + prefix, SECTOR);
+    let mut bytes = good.into_bytes();
+    bytes.resize(SECTOR, 0);
+    bytes.extend_from_slice(z_json.as_bytes());
+    bytes.resize(8192, 0);
+    std::fs::write(&path, &bytes).unwrap();
+    let j = Journal::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    let pending: Vec<String> = j.pending().into_iter().map(|p| p.key).collect();
+    assert_eq!(
+        pending,
+        [a_key],
+        "the unfinished resolution is not believed"
+    );
+}
