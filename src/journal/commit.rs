@@ -146,8 +146,20 @@ impl Writer {
         lock(&self.log).broken.clone()
     }
 
-    fn broken_error(&self, cause: &str) -> Error {
-        journal_error(&self.path, format_args!("{cause}; nothing more is sent"))
+    /// `carried`: the record was in a round that failed. After a failed
+    /// write or flush nobody knows whether it reached the disk, so a rerun
+    /// may find it and hold its key back: say so, so that is no surprise.
+    fn broken_error(&self, cause: &str, carried: bool) -> Error {
+        let rerun = if carried {
+            "; this row's record may be on disk all the same, so a rerun may hold it back as \
+             needs_reconciliation until its key is resolved as this report says"
+        } else {
+            ""
+        };
+        journal_error(
+            &self.path,
+            format_args!("{cause}; nothing more is sent{rerun}"),
+        )
     }
 
     /// Appends one record. With `durable`, returns once it is on disk;
@@ -163,12 +175,12 @@ impl Writer {
     pub(super) fn append(&self, record: &impl Serialize, durable: bool) -> Result<(), Error> {
         let mut log = lock(&self.log);
         if let Some(cause) = &log.broken {
-            return Err(self.broken_error(cause));
+            return Err(self.broken_error(cause, false));
         }
         let (seq, on_disk) = (log.appended + 1, log.durable);
         // Straight into the queue: no buffer of its own per record.
         if encode(&mut log.pending, seq, on_disk, record).is_err() {
-            return Err(self.broken_error("a record could not be written out"));
+            return Err(self.broken_error("a record could not be written out", false));
         }
         log.appended = seq;
         self.wait_for(log, seq, durable)
@@ -193,7 +205,7 @@ impl Writer {
         }
         loop {
             if let Some(cause) = &log.broken {
-                return Err(self.broken_error(cause));
+                return Err(self.broken_error(cause, log.taken >= seq));
             }
             let done = if durable {
                 log.durable >= seq
