@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifdef _WIN32
 #include <io.h>
 #include <windows.h>
@@ -512,7 +513,7 @@ static const char BATCH_USAGE[] =
     "                 [--timeout SECONDS] [--check] [field flags as defaults]\n"
     "       hero_send --journal FILE --pending\n"
     "       hero_send --journal FILE --resolve KEY --as sent|not-sent\n"
-    "       hero_send --journal FILE --salvage NEW_FILE\n"
+    "       hero_send --journal FILE --salvage NEW_FILE [--batch ROWS [field flags]]\n"
     "\n"
     "Sends one message per row of FILE: CSV with a header row (.csv) or JSON Lines\n"
     "(.jsonl). Columns named as request fields (patient_id, message_type,\n"
@@ -531,7 +532,9 @@ static const char BATCH_USAGE[] =
     "  --pending            list the journal's flagged keys as JSON lines (a damaged\n"
     "                       journal too: what its readable records show; exit 2)\n"
     "  --salvage NEW_FILE   write a new journal from a damaged one, every key not\n"
-    "                       proven sent flagged (check in Hero, then --resolve)\n"
+    "                       proven sent flagged (check in Hero, then --resolve); with\n"
+    "                       --batch ROWS also every row no readable record names\n"
+    "                       (exit 6 if anything is flagged or, without ROWS, may be lost)\n"
     "  --resolve KEY --as sent|not-sent   record what Hero shows for a flagged key\n"
     "\n"
     "stdout: one JSON object per row (row, key, outcome, message_id, http_status,\n"
@@ -874,23 +877,6 @@ static int batch_resolve(const struct batch_options *o)
     return rc;
 }
 
-/* --salvage NEW_FILE: a new journal from a damaged one. */
-static int batch_salvage(const struct batch_options *o)
-{
-    hero_error *err = NULL;
-    size_t flagged = 0;
-    hero_status status = hero_journal_salvage(o->journal, o->salvage, &flagged, &err);
-    int rc = EXIT_SENT;
-    if (status != HERO_OK) {
-        rc = batch_report(status, err);
-    } else {
-        fprintf(stderr, "hero_send: wrote %s with %lu keys flagged: check each in Hero, then "
-                        "--resolve it; use the new journal from now on\n", o->salvage, (unsigned long)flagged);
-    }
-    hero_error_free(err);
-    return rc;
-}
-
 struct batch_printer {
     bool progress;  /* stderr is a terminal */
     size_t shown;   /* width of the progress line on screen */
@@ -960,6 +946,78 @@ static int batch_set_options(const struct batch_options *o, hero_batch_options *
     if (rc == -1) {
         rc = check_set(hero_batch_options_set_stop(options, stop), "--batch");
     }
+    return rc;
+}
+
+/* Prints a salvage time (ms since 1970) as UTC, or "unknown" for 0. */
+static void print_salvage_time(uint64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm *tm = ms == 0 ? NULL : gmtime(&t);
+    char text[32];
+    if (tm == NULL || strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", tm) == 0) {
+        fputs("unknown", stderr);
+    } else {
+        fputs(text, stderr);
+    }
+}
+
+/* --salvage NEW_FILE [--batch ROWS]: a new journal from a damaged one. The
+ * rows file, read as --batch reads it, lets salvage flag the rows whose
+ * every record was lost. Exit 6 whenever anything is flagged or may have
+ * been lost unseen. */
+static int batch_salvage(const struct batch_options *o)
+{
+    hero_batch_options *options = NULL;
+    hero_batch_stop *stop = NULL;
+    hero_client *client = NULL;
+    hero_error *err = NULL;
+    hero_salvage_report report;
+    int rc = -1;
+    memset(&report, 0, sizeof report);
+    if (o->batch != NULL) {
+        if (hero_batch_options_new(&options) != HERO_OK || hero_batch_stop_new(&stop) != HERO_OK) {
+            rc = fail(EXIT_INVALID, "could not set up the batch", NULL);
+        }
+        if (rc == -1) {
+            rc = batch_set_options(o, options, stop);
+        }
+        if (rc == -1) {
+            rc = batch_build_client(o, &client);
+        }
+    }
+    if (rc == -1) {
+        hero_status status =
+            hero_journal_salvage(o->journal, o->salvage, client, options, o->batch, &report, &err);
+        if (status != HERO_OK) {
+            rc = batch_report(status, err);
+        } else {
+            fprintf(stderr, "hero_send: wrote %s with %lu keys flagged (%lu sent)", o->salvage,
+                    (unsigned long)report.flagged, (unsigned long)report.sent);
+            if (report.rows_given) {
+                fprintf(stderr, ", %lu of them rows of %s that no readable record names "
+                                "(flagging a row never attempted is safe)", (unsigned long)report.unnamed_rows, o->batch);
+            }
+            fputs(": check each in Hero, then --resolve it; use the new journal from now on\n", stderr);
+            if (!report.rows_given) {
+                fputs("hero_send: WARNING: a row whose every record was lost cannot be named without "
+                      "the rows file (--batch ROWS); rerunning would send it again. Salvage again with "
+                      "--batch ROWS, or check in Hero what was sent", stderr);
+                if (report.damaged) {
+                    fputs(" between ", stderr);
+                    print_salvage_time(report.window_from_ms);
+                    fputs(" and ", stderr);
+                    print_salvage_time(report.window_to_ms);
+                }
+                fputs("\n", stderr);
+            }
+            rc = report.flagged > 0 || !report.rows_given ? EXIT_MAY_HAVE_BEEN_SENT : EXIT_SENT;
+        }
+    }
+    hero_error_free(err);
+    hero_client_free(client);
+    hero_batch_options_free(options);
+    hero_batch_stop_free(stop);
     return rc;
 }
 
@@ -1041,13 +1099,14 @@ static int batch_main(int argc, char **argv)
     if (rc != -1) {
         return rc;
     }
-    if ((o.batch != NULL) + o.pending + (o.resolve != NULL) + (o.salvage != NULL) != 1) {
+    /* --salvage takes the rows file too. */
+    if ((o.batch != NULL && o.salvage == NULL) + o.pending + (o.resolve != NULL) + (o.salvage != NULL) != 1) {
         return fail(EXIT_INVALID,
                     "give exactly one of --batch FILE, --pending, --resolve KEY, --salvage NEW_FILE "
                     "(try --batch --help)",
                     NULL);
     }
-    if (o.batch == NULL && o.journal == NULL) {
+    if ((o.batch == NULL || o.salvage != NULL) && o.journal == NULL) {
         return fail(EXIT_INVALID, "--journal FILE is required (try --batch --help)", NULL);
     }
     if (o.pending) {

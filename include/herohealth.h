@@ -225,6 +225,31 @@ typedef uint32_t hero_target;
 // thread that is sending, possibly from several threads at once.
 typedef void (*hero_log_callback)(void *user_data, uint32_t level, const char *line);
 
+// What `hero_journal_salvage` wrote and found. Plain values, the caller's
+// to keep.
+typedef struct {
+  // Keys written flagged (each waits for a check in Hero and a
+  // resolution), including `unnamed_rows`.
+  size_t flagged;
+  // Keys proven sent, written as sent.
+  size_t sent;
+  // With a rows file: its rows that no readable record names, flagged
+  // too (a row never attempted is safe to flag). 0 without one.
+  size_t unnamed_rows;
+  // 1 when a rows file was given, so every key lost entirely is among
+  // the flagged; 0 when such keys cannot be named.
+  uint32_t rows_given;
+  // 1 when the journal was damaged (what `hero_journal_open` refuses).
+  uint32_t damaged;
+  // The last time (milliseconds since 1970) a readable record before the
+  // damage shows; 0 when none. A send whose every record was lost
+  // happened after it.
+  uint64_t window_from_ms;
+  // The first time a readable record after the damage shows; 0 when
+  // none (the damage runs to the end, or there is none).
+  uint64_t window_to_ms;
+} hero_salvage_report;
+
 // How a flagged key was settled after checking in Hero
 // (`hero_journal_resolve`).
 typedef uint32_t hero_resolution;
@@ -715,19 +740,30 @@ const char *hero_journal_damage(const hero_journal *journal);
 // Writes a new journal at `new_path` (which must not exist) from what the
 // journal at `damaged_path` still shows, leaving that one unchanged: keys
 // proven sent stay sent, and every other key a readable record names is
-// flagged, to be checked in Hero and resolved before it is sent again. A
-// key whose every record was lost cannot be named: see the README on a
-// damaged journal.
+// flagged, to be checked in Hero and resolved before it is sent again.
 //
-// `HERO_OK` once the new journal is on disk; then `*flagged_out` (if not
-// NULL) is the number of keys flagged. `HERO_NOT_SENT` with `*error_out`
-// (if not NULL, kind `HERO_KIND_JOURNAL`) when `damaged_path` does not
-// exist or is held by another process, or `new_path` exists or cannot be
-// written. `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a bad path. Any
-// thread; the strings are only read during the call.
+// With `rows_path` (the batch's rows file, read with `client`'s checks and
+// `options`' defaults as `hero_batch_run` reads it), every row that no
+// readable record names is flagged too: that covers a row whose every
+// record was lost. Without it (`rows_path` NULL; `client` and `options`
+// then unused, may be NULL) such a row cannot be named: check in Hero what
+// was sent between `window_from_ms` and `window_to_ms` before rerunning.
+//
+// `HERO_OK` once the new journal is on disk; then `*report_out` (if not
+// NULL) says what was written. `HERO_NOT_SENT` with `*error_out` (if not
+// NULL, kind `HERO_KIND_JOURNAL`) when `damaged_path` does not exist or is
+// held by another process, or `new_path` exists or cannot be written (kind
+// `HERO_KIND_INVALID_INPUT` when the rows file cannot be read).
+// `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a bad path, or a NULL
+// `client` or `options` with a `rows_path`. Any thread; the strings are
+// only read during the call; `client` and `options` may be used by other
+// threads meanwhile, but `options` not changed.
 hero_status hero_journal_salvage(const char *damaged_path,
                                  const char *new_path,
-                                 size_t *flagged_out,
+                                 const hero_client *client,
+                                 const hero_batch_options *options,
+                                 const char *rows_path,
+                                 hero_salvage_report *report_out,
                                  hero_error **error_out);
 
 // Parses `"sent"` or `"not-sent"` into `*out`. `HERO_INVALID_ARGUMENT` for

@@ -570,6 +570,28 @@ impl BatchRunner {
         Ok(summary)
     }
 
+    /// Every row of the file that a run would send, as its key, patient id
+    /// and body hash (what salvage flags when no journal record names it).
+    pub(crate) fn sendable_rows(
+        &self,
+        client: &Client,
+        path: &Path,
+    ) -> Result<Vec<(String, String, String)>, Error> {
+        Ok(self
+            .plan(client, path)?
+            .into_iter()
+            .filter_map(|plan| match plan {
+                Plan::Send {
+                    key,
+                    patient_id,
+                    body_sha256,
+                    ..
+                } => Some((key, patient_id, body_sha256)),
+                Plan::Done(_) => None,
+            })
+            .collect())
+    }
+
     /// Reads the file and decides every row that needs no network: invalid
     /// rows and duplicates. The rest get their key and request body.
     fn plan(&self, client: &Client, path: &Path) -> Result<Vec<Plan>, Error> {

@@ -159,6 +159,12 @@ pub struct Salvage {
     /// damage shows, and the first after it: a send whose records were all
     /// lost happened in between, and only Hero can say which.
     pub window_ms: (Option<u64>, Option<u64>),
+    /// With a rows file ([`BatchRunner::salvage`](crate::BatchRunner::salvage)):
+    /// how many of its rows no readable record names, written flagged too
+    /// (included in `flagged`). Flagging a row that was never attempted is
+    /// safe: it waits for a check in Hero, never sends twice. `None` without
+    /// a rows file: a key whose every record was lost cannot be named then.
+    pub unnamed_rows: Option<usize>,
 }
 
 fn now_ms() -> u64 {
