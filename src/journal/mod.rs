@@ -14,7 +14,23 @@
 //! of a crash, which it clears, from damage, which it refuses
 //! ([`recover`]). A damaged journal can still be read
 //! ([`Journal::open_to_read`]) and salvaged into a new one
-//! ([`Journal::salvage`]) in which every key not proven sent is flagged.
+//! ([`Journal::salvage`]) in which every key not proven sent is flagged;
+//! given the rows file ([`BatchRunner::salvage`](crate::BatchRunner::salvage)),
+//! salvage also flags every row no readable record names, which covers a
+//! row whose every record was lost.
+//!
+//! Limits, stated because no check in the file can lift them:
+//! - A journal cut short after a complete record (a partial copy restored,
+//!   a file truncated, its end zeroed) is indistinguishable from one whose
+//!   last flushes a crash never finished: nothing written at the end
+//!   survives the cut, and anything kept at the start would cost a second
+//!   write and flush per round. It opens, and the rows whose records were
+//!   cut are sent again, unless it is salvaged with the rows file first.
+//! - A record in a write or flush that failed may or may not be on disk
+//!   (after an `fdatasync` error the kernel may have dropped the pages or
+//!   written them). The row says it was not sent, and that a rerun may hold
+//!   it back; if its attempt record did land, the rerun flags it, a false
+//!   alarm that is resolved as not sent, never a resend.
 //!
 //! Rooms: `record` (the line format and its check), `recover` (reading a
 //! file back), `salvage` (reading and salvaging a damaged journal), `state`

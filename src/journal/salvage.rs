@@ -52,7 +52,8 @@ impl Journal {
     /// sent again until someone checks in Hero and resolves it.
     ///
     /// What it cannot do: name a key whose every record was lost. Such a
-    /// send happened between the times in [`Salvage::window_ms`]; check in
+    /// send happened between the times in [`Salvage::window_ms`]; salvage
+    /// with the rows file instead ([`BatchRunner::salvage`]), or check in
     /// Hero what was sent then before rerunning the rows it could be.
     pub fn salvage(
         damaged_path: impl AsRef<Path>,
