@@ -624,3 +624,60 @@ fn a_row_whose_every_record_was_lost_is_not_sent_again_after_salvage() {
         "{stdout}"
     );
 }
+
+/// The C++ layer's `Journal::open_to_read`, `damage()` and both `salvage`
+/// overloads, on the damage of a lost block holding one row's attempt and
+/// outcome: the reader names the damage, salvage alone cannot name that
+/// row (and says it was not given rows), salvage with the rows flags it.
+#[test]
+fn the_cpp_layer_reads_and_salvages_a_damaged_journal() {
+    let mock = Mock::start();
+    let d = dir();
+    let (rows, journal) = six_sent(&mock, &d);
+    let spans = lines(&journal);
+    let mut bytes = std::fs::read(&journal).unwrap();
+    // Row 3's attempt and outcome.
+    bytes[spans[4].0..spans[5].1].fill(0);
+    std::fs::write(&journal, &bytes).unwrap();
+    let cpp = d.join("cpp.csv");
+    std::fs::write(&cpp, "patient_id,name\n7001,Ada\n").unwrap();
+    let out = aimed(c_programs().join("batch_cpp"), &mock)
+        .arg(&cpp)
+        .arg(d.join("cpp.journal"))
+        .arg(&journal)
+        .arg(&rows)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let line = |prefix: &str| -> &str {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {text}"))
+    };
+    assert!(
+        line("damage ").contains(&format!("damaged at byte {}: zero bytes", spans[4].0)),
+        "{text}"
+    );
+    // Nothing readable shows an attempt without an outcome.
+    assert_eq!(line("read pending "), "read pending 0");
+    assert_eq!(
+        line("salvage "),
+        "salvage flagged 0 sent 5 unnamed 0 rows_given 0 damaged 1 window ordered"
+    );
+    assert_eq!(
+        line("salvage-rows "),
+        "salvage-rows flagged 1 sent 5 unnamed 1 rows_given 1 damaged 1 window ordered"
+    );
+    // The salvaged-with-rows journal holds row 3 back.
+    let out = hero_send(
+        &mock,
+        &[
+            "--journal",
+            &format!("{}.salvaged-rows", s(&journal)),
+            "--pending",
+        ],
+    );
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert!(listed.contains("\"key\":\"k-2\""), "{listed}");
+}
