@@ -734,3 +734,51 @@ fn an_unfinished_record_of_which_only_its_json_landed_is_cleared() {
         "the unfinished resolution is not believed"
     );
 }
+
+#[test]
+fn salvage_given_the_rows_flags_every_row_no_readable_record_names() {
+    let path = temp("rows-lost");
+    let lines = six_sent(&path);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Row 2's attempt and outcome: nothing readable names it.
+    bytes[lines[4].0..lines[5].1].fill(0);
+    std::fs::write(&path, &bytes).unwrap();
+    let rows = path.with_extension("csv");
+    let mut csv = String::from("key,patient_id,message_type,message_string\n");
+    // Rows 0 to 5 as sent, and row 9, never attempted.
+    for i in [0, 1, 2, 3, 4, 5, 9] {
+        csv.push_str(&format!("row-{i},{},hero,Recall {i}\n", 4000 + i));
+    }
+    std::fs::write(&rows, csv).unwrap();
+    let client = crate::Client::builder(
+        crate::Target::Custom("http://127.0.0.1:9".into()),
+        "key",
+        "group",
+    )
+    .build()
+    .unwrap();
+    let new = path.with_extension("salvaged");
+    let alone = Journal::salvage(&path, &new).unwrap();
+    assert_eq!(alone.unnamed_rows, None);
+    assert_eq!((alone.flagged, alone.sent), (0, 5));
+    std::fs::remove_file(&new).unwrap();
+    let report = crate::BatchRunner::new()
+        .salvage(&client, &rows, &path, &new)
+        .unwrap();
+    assert_eq!(report.unnamed_rows, Some(2));
+    assert_eq!((report.flagged, report.sent), (2, 5));
+    let salvaged = Journal::open(&new).unwrap();
+    let mut pending: Vec<(String, String)> = salvaged
+        .pending()
+        .into_iter()
+        .map(|p| (p.key, p.patient_id))
+        .collect();
+    pending.sort();
+    assert_eq!(
+        pending,
+        [
+            ("row-2".to_owned(), "4002".to_owned()),
+            ("row-9".to_owned(), "4009".to_owned())
+        ]
+    );
+}
