@@ -949,6 +949,24 @@ static int batch_set_options(const struct batch_options *o, hero_batch_options *
     return rc;
 }
 
+/* The batch's settings, stop handle and client, as --batch and --salvage
+ * --batch both read the rows file. -1 on success, else the exit code. */
+static int batch_setup(const struct batch_options *o, hero_batch_options **options, hero_batch_stop **stop,
+                       hero_client **client)
+{
+    int rc = -1;
+    if (hero_batch_options_new(options) != HERO_OK || hero_batch_stop_new(stop) != HERO_OK) {
+        rc = fail(EXIT_INVALID, "could not set up the batch", NULL);
+    }
+    if (rc == -1) {
+        rc = batch_set_options(o, *options, *stop);
+    }
+    if (rc == -1) {
+        rc = batch_build_client(o, client);
+    }
+    return rc;
+}
+
 /* Prints a salvage time (ms since 1970) as UTC, or "unknown" for 0. */
 static void print_salvage_time(uint64_t ms)
 {
@@ -976,15 +994,7 @@ static int batch_salvage(const struct batch_options *o)
     int rc = -1;
     memset(&report, 0, sizeof report);
     if (o->batch != NULL) {
-        if (hero_batch_options_new(&options) != HERO_OK || hero_batch_stop_new(&stop) != HERO_OK) {
-            rc = fail(EXIT_INVALID, "could not set up the batch", NULL);
-        }
-        if (rc == -1) {
-            rc = batch_set_options(o, options, stop);
-        }
-        if (rc == -1) {
-            rc = batch_build_client(o, &client);
-        }
+        rc = batch_setup(o, &options, &stop, &client);
     }
     if (rc == -1) {
         hero_status status =
@@ -1039,15 +1049,7 @@ static int batch_run(const struct batch_options *o)
     }
     printer.progress = stderr_is_terminal();
     printer.shown = 0;
-    if (hero_batch_options_new(&options) != HERO_OK || hero_batch_stop_new(&stop) != HERO_OK) {
-        rc = fail(EXIT_INVALID, "could not set up the batch", NULL);
-    }
-    if (rc == -1) {
-        rc = batch_set_options(o, options, stop);
-    }
-    if (rc == -1) {
-        rc = batch_build_client(o, &client);
-    }
+    rc = batch_setup(o, &options, &stop, &client);
     if (rc == -1 && !o->check) {
         rc = batch_open_journal(o->journal, false, &journal);
     }

@@ -40,6 +40,19 @@ fn hero_send(mock: &Mock, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `hero_send --journal JOURNAL --salvage NEW --batch ROWS`.
+fn salvage_with_rows(mock: &Mock, journal: &Path, new: &Path, rows: &Path) -> Output {
+    let args = [
+        "--journal",
+        s(journal),
+        "--salvage",
+        s(new),
+        "--batch",
+        s(rows),
+    ];
+    hero_send(mock, &args)
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -361,17 +374,7 @@ fn a_journal_cut_short_after_a_complete_record_is_held_back_by_salvage_with_the_
         std::fs::write(&journal, &image).unwrap();
         let before = mock.requests().len();
         let salvaged = d.join(format!("salvaged-{what}"));
-        let out = hero_send(
-            &mock,
-            &[
-                "--journal",
-                s(&journal),
-                "--salvage",
-                s(&salvaged),
-                "--batch",
-                s(&rows),
-            ],
-        );
+        let out = salvage_with_rows(&mock, &journal, &salvaged, &rows);
         let said = stderr(&out);
         assert_eq!(out.status.code(), Some(6), "{what}: {said}");
         assert!(
@@ -590,17 +593,7 @@ fn a_row_whose_every_record_was_lost_is_not_sent_again_after_salvage() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     // Salvage given the rows file flags every row no readable record names.
     let salvaged = d.join("salvaged");
-    let out = hero_send(
-        &mock,
-        &[
-            "--journal",
-            s(&journal),
-            "--salvage",
-            s(&salvaged),
-            "--batch",
-            s(&rows),
-        ],
-    );
+    let out = salvage_with_rows(&mock, &journal, &salvaged, &rows);
     let said = stderr(&out);
     assert_eq!(out.status.code(), Some(6), "{said}");
     assert!(
