@@ -1,6 +1,6 @@
 //! Reading a damaged journal, and salvaging it into a new one.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
 use super::commit::Writer;
@@ -227,7 +227,7 @@ fn salvage(
     #[cfg(unix)]
     if let Some(dir) = new_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         // The new name must survive a crash too.
-        let _ = File::open(dir).and_then(|d| d.sync_all());
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
     }
     Ok(report)
 }
