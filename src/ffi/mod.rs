@@ -22,6 +22,7 @@ mod journal;
 mod message;
 mod response;
 mod row;
+mod salvage;
 
 pub use batch::*;
 pub use client::*;
@@ -30,6 +31,7 @@ pub use journal::*;
 pub use message::*;
 pub use response::*;
 pub use row::*;
+pub use salvage::*;
 
 /// Major version of this library (semantic versioning).
 pub const HERO_VERSION_MAJOR: u32 = 0;
