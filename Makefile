@@ -152,8 +152,28 @@ uninstall:
 	rm -f $(DESTDIR)$(CMAKEDIR)/$(NAME)Config.cmake $(DESTDIR)$(CMAKEDIR)/$(NAME)ConfigVersion.cmake
 	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
 
-# Release archives, so an integrator needs no Rust toolchain.
+# Release archives, so an integrator needs no Rust toolchain. They are
+# reproducible: the same commit gives byte-identical archives in any folder
+# (tests/dist/reproduce.sh builds twice and compares). So they are built in
+# a target folder of their own with build paths remapped (the checkout, the
+# cargo registry, the toolchain: panic locations would otherwise carry
+# them, and the user's home with them), file times set from the commit
+# (SOURCE_DATE_EPOCH), names in a fixed order and no owner names, and
+# SHA256SUMS written beside them. Each carries a CycloneDX bill of materials
+# of the crates compiled into it (share/doc/herohealth/herohealth.cdx.json,
+# tests/dist/sbom.sh).
 DIST_DIR := $(TARGET_DIR)/dist
+DIST_TARGET_DIR := $(TARGET_DIR)/dist-build
+SOURCE_DATE_EPOCH ?= $(shell git -C $(CURDIR) log -1 --format=%ct 2>/dev/null)
+export SOURCE_DATE_EPOCH
+DIST_RUSTFLAGS = --remap-path-prefix=$(CURDIR)=/build/$(NAME) \
+	--remap-path-prefix=$(or $(CARGO_HOME),$(HOME)/.cargo)=/cargo \
+	--remap-path-prefix=$(shell $(RUSTC) --print sysroot)=/rust
+# The archive names of this version, and the checksums of those present.
+DIST_ARCHIVES = $(DIST_NAME).tar.gz $(WIN_DIST_NAME).zip
+dist_sums = cd $(DIST_DIR) && sha256sum $$(for a in $(DIST_ARCHIVES); do [ -f $$a ] && echo $$a; done) > SHA256SUMS
+dist_epoch = @test -n "$(SOURCE_DATE_EPOCH)" || { echo "make: set SOURCE_DATE_EPOCH (the archives' file time): not a git checkout" >&2; exit 1; }
+
 dist: dist-linux dist-windows
 
 # Linux: the tree `make install` writes under PREFIX, plus the README and
@@ -162,14 +182,22 @@ dist: dist-linux dist-windows
 # package is relocatable, and `pkg-config --define-prefix` relocates the
 # .pc file. The oldest glibc it runs on is checked by
 # tests/dist/check-archive.sh (README, "Release archives").
-dist-linux: build
+dist-linux:
+	$(dist_epoch)
 	rm -rf $(DIST_DIR)/stage-$(DIST_NAME) $(DIST_DIR)/$(DIST_NAME) $(DIST_DIR)/$(DIST_NAME).tar.gz
-	$(MAKE) --no-print-directory install DESTDIR=$(DIST_DIR)/stage-$(DIST_NAME)
+	RUSTFLAGS="$(DIST_RUSTFLAGS)" $(MAKE) --no-print-directory install TARGET_DIR=$(DIST_TARGET_DIR) \
+		DESTDIR=$(DIST_DIR)/stage-$(DIST_NAME)
 	$(INSTALL) -d $(DIST_DIR)/stage-$(DIST_NAME)$(PREFIX)/share/doc/$(NAME)
 	$(INSTALL) -m 644 README.md LICENSE-MIT LICENSE-APACHE $(DIST_DIR)/stage-$(DIST_NAME)$(PREFIX)/share/doc/$(NAME)/
+	bash tests/dist/sbom.sh write $(or $(RUST_TARGET),$(shell $(RUSTC) -vV | sed -n 's/^host: //p')) \
+		$(DIST_DIR)/stage-$(DIST_NAME)$(PREFIX)/share/doc/$(NAME)/$(NAME).cdx.json
 	mv $(DIST_DIR)/stage-$(DIST_NAME)$(PREFIX) $(DIST_DIR)/$(DIST_NAME)
 	rm -rf $(DIST_DIR)/stage-$(DIST_NAME)
-	tar -C $(DIST_DIR) -czf $(DIST_DIR)/$(DIST_NAME).tar.gz $(DIST_NAME)
+	chmod -R u+rwX,go+rX,go-w $(DIST_DIR)/$(DIST_NAME)
+	tar -C $(DIST_DIR) --format=gnu --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 \
+		--numeric-owner -cf $(DIST_DIR)/$(DIST_NAME).tar $(DIST_NAME)
+	gzip -9nf $(DIST_DIR)/$(DIST_NAME).tar
+	$(dist_sums)
 	@echo "dist: $(DIST_DIR)/$(DIST_NAME).tar.gz"
 
 # --- Windows (x86_64-pc-windows-gnu, cross-built with MinGW-w64) -----------
@@ -187,16 +215,24 @@ dist-linux: build
 # `make -C examples-c windows-lib`.
 WIN_TRIPLE := x86_64-pc-windows-gnu
 WIN_TOOL_PREFIX ?= x86_64-w64-mingw32-
-WIN_OUT := $(TARGET_DIR)/$(WIN_TRIPLE)/release
+WIN_OUT := $(DIST_TARGET_DIR)/$(WIN_TRIPLE)/release
+WIN_DIST_BUILD := $(DIST_TARGET_DIR)/hero_send-windows
+# PE files carry a link time unless told not to; rustc's dlltool runs
+# through build-aux/ so its import libraries name no build folder.
+WIN_DIST_ENV = RUSTFLAGS="$(DIST_RUSTFLAGS) -C link-arg=-Wl,--no-insert-timestamp" \
+	PATH="$(CURDIR)/build-aux:$$PATH"
 WIN_DIST_NAME = $(NAME)-$(VERSION)-x86_64-windows-gnu
 WIN_ROOT = $(DIST_DIR)/$(WIN_DIST_NAME)
 WIN_CARGO_ENV := CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=$(WIN_TOOL_PREFIX)gcc \
 	CC_x86_64_pc_windows_gnu=$(WIN_TOOL_PREFIX)gcc AR_x86_64_pc_windows_gnu=$(WIN_TOOL_PREFIX)ar
 
 dist-windows:
-	$(MAKE) --no-print-directory -C examples-c windows TARGET_DIR=$(TARGET_DIR) CARGO=$(CARGO)
+	$(dist_epoch)
+	$(WIN_DIST_ENV) $(MAKE) --no-print-directory -C examples-c $(WIN_DIST_BUILD)/hero_send.exe \
+		TARGET_DIR=$(DIST_TARGET_DIR) WIN_BUILD=$(WIN_DIST_BUILD) CARGO=$(CARGO) \
+		WIN_LDFLAGS="-static -Wl,--no-insert-timestamp"
 	@# The static library's system libraries, as rustc reports them (cached by cargo).
-	$(WIN_CARGO_ENV) $(CARGO) rustc --release --lib --target $(WIN_TRIPLE) --target-dir $(TARGET_DIR) \
+	$(WIN_DIST_ENV) $(WIN_CARGO_ENV) $(CARGO) rustc --release --lib --target $(WIN_TRIPLE) --target-dir $(DIST_TARGET_DIR) \
 		--crate-type staticlib -- --print native-static-libs > $(WIN_OUT)/native-static-libs.log 2>&1 \
 		|| { cat $(WIN_OUT)/native-static-libs.log >&2; exit 1; }
 	@sed -n 's/^.*note: native-static-libs: *//p' $(WIN_OUT)/native-static-libs.log | tail -n 1 \
@@ -206,7 +242,7 @@ dist-windows:
 	$(INSTALL) -d $(WIN_ROOT)/bin $(WIN_ROOT)/include $(WIN_ROOT)/lib/cmake/$(NAME) $(WIN_ROOT)/share/doc/$(NAME)
 	@# Without debug information the DLL shrinks from about 5.2 MiB to 3.9.
 	$(WIN_TOOL_PREFIX)strip -o $(WIN_ROOT)/bin/$(NAME).dll $(WIN_OUT)/$(NAME).dll
-	$(WIN_TOOL_PREFIX)strip -o $(WIN_ROOT)/bin/hero_send.exe examples-c/build-windows/hero_send.exe
+	$(WIN_TOOL_PREFIX)strip -o $(WIN_ROOT)/bin/hero_send.exe $(WIN_DIST_BUILD)/hero_send.exe
 	$(INSTALL) -m 644 $(WIN_OUT)/lib$(NAME).dll.a $(WIN_OUT)/lib$(NAME).a $(WIN_ROOT)/lib/
 	@# MSVC's linker wants an import library of its own kind: made with
 	@# dlltool from the DLL's export table (the hero_* functions).
@@ -216,8 +252,10 @@ dist-windows:
 	    | sed -n 's/^[[:space:]]*\[ *[0-9]*\] \(hero_[A-Za-z0-9_]*\)$$/    \1/p'; } > $(WIN_ROOT)/lib/$(NAME).def
 	@test "$$(grep -c '^    hero_' $(WIN_ROOT)/lib/$(NAME).def)" -gt 40 \
 		|| { echo "make: too few exports in $(NAME).def" >&2; exit 1; }
-	$(WIN_TOOL_PREFIX)dlltool -m i386:x86-64 -d $(WIN_ROOT)/lib/$(NAME).def -D $(NAME).dll \
-		-l $(WIN_ROOT)/lib/$(NAME).lib
+	@# Run in its folder with bare names: the output's path names a symbol,
+	@# and the temporary-file prefix (default: the process id) the members.
+	cd $(WIN_ROOT)/lib && $(WIN_TOOL_PREFIX)dlltool -m i386:x86-64 -d $(NAME).def \
+		-D $(NAME).dll --temp-prefix $(NAME) -l $(NAME).lib
 	$(INSTALL) -m 644 include/$(NAME).h include/$(NAME).hpp $(WIN_ROOT)/include/
 	sed -e "s|@CMAKE_NATIVE_STATIC_LIBS@|$$(sed 's/^ *-l//; s/  *-l/;/g; s/ *$$//' $(WIN_OUT)/native-static-libs)|g" \
 		cmake/$(NAME)Config-windows.cmake.in > $(WIN_ROOT)/lib/cmake/$(NAME)/$(NAME)Config.cmake
@@ -227,5 +265,10 @@ dist-windows:
 	sed -e 's|@VERSION@|$(VERSION)|g' -e "s|@NATIVE_STATIC_LIBS@|$$(cat $(WIN_OUT)/native-static-libs)|g" \
 		-e 's/$$/\r/' cmake/README-windows.txt.in > $(WIN_ROOT)/README.txt
 	$(INSTALL) -m 644 README.md LICENSE-MIT LICENSE-APACHE $(WIN_ROOT)/share/doc/$(NAME)/
-	cd $(DIST_DIR) && zip -qr -X $(WIN_DIST_NAME).zip $(WIN_DIST_NAME)
+	bash tests/dist/sbom.sh write $(WIN_TRIPLE) $(WIN_ROOT)/share/doc/$(NAME)/$(NAME).cdx.json
+	@# Fixed modes and times, names sorted, no extra (owner, time) fields.
+	chmod -R u+rwX,go+rX,go-w $(WIN_ROOT)
+	find $(WIN_ROOT) -exec touch -h -d @$(SOURCE_DATE_EPOCH) {} +
+	cd $(DIST_DIR) && find $(WIN_DIST_NAME) | LC_ALL=C sort | TZ=UTC zip -q -X -@ $(WIN_DIST_NAME).zip
+	$(dist_sums)
 	@echo "dist: $(DIST_DIR)/$(WIN_DIST_NAME).zip"

@@ -1,13 +1,14 @@
 /*
  * hero_send, batch mode: one message per row of a CSV or JSON Lines file,
  * through a send journal, so a rerun sends only what has not gone; and the
- * journal's --pending and --resolve.
+ * journal's --pending, --resolve and --salvage.
  */
 #include "common.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #ifdef _WIN32
 #include <windows.h>
 #endif
@@ -24,6 +25,7 @@ static const char BATCH_USAGE[] =
     "                 [--timeout SECONDS] [--check] [field flags as defaults]\n"
     "       hero_send --journal FILE --pending\n"
     "       hero_send --journal FILE --resolve KEY --as sent|not-sent\n"
+    "       hero_send --journal FILE --salvage NEW_FILE [--batch ROWS [field flags]]\n"
     "\n"
     "Sends one message per row of FILE: CSV with a header row (.csv) or JSON Lines\n"
     "(.jsonl). Columns named as request fields (patient_id, message_type,\n"
@@ -39,7 +41,12 @@ static const char BATCH_USAGE[] =
     "  --concurrency N      rows sent at once (default 4; 1 keeps file order)\n"
     "  --rate PER_SECOND    at most this many sends per second\n"
     "  --timeout SECONDS    deadline per row, retries included (default 30)\n"
-    "  --pending            list the journal's flagged keys as JSON lines\n"
+    "  --pending            list the journal's flagged keys as JSON lines (a damaged\n"
+    "                       journal too: what its readable records show; exit 2)\n"
+    "  --salvage NEW_FILE   write a new journal from a damaged one, every key not\n"
+    "                       proven sent flagged (check in Hero, then --resolve); with\n"
+    "                       --batch ROWS also every row no readable record names\n"
+    "                       (exit 6 if anything is flagged or, without ROWS, may be lost)\n"
     "  --resolve KEY --as sent|not-sent   record what Hero shows for a flagged key\n"
     "\n"
     "stdout: one JSON object per row (row, key, outcome, message_id, http_status,\n"
@@ -53,6 +60,7 @@ struct batch_options {
     const char *batch;
     const char *journal;
     const char *resolve;
+    const char *salvage;
     const char *as;
     const char *concurrency;
     const char *rate;
@@ -103,7 +111,7 @@ static void batch_catch_interrupt(hero_batch_stop *stop)
 bool is_batch_mode(int argc, char **argv)
 {
     static const char *const only_batch[] = {"--batch", "--journal", "--pending", "--resolve",
-                                             "--as", "--check", "--concurrency", "--rate"};
+                                             "--salvage", "--as", "--check", "--concurrency", "--rate"};
     static const char *const no_value[] = {"--lenient", "--help"};
     int i;
     size_t k;
@@ -151,6 +159,8 @@ static int batch_parse_args(int argc, char **argv, struct batch_options *o)
             slot = &o->journal;
         } else if (strcmp(arg, "--resolve") == 0) {
             slot = &o->resolve;
+        } else if (strcmp(arg, "--salvage") == 0) {
+            slot = &o->salvage;
         } else if (strcmp(arg, "--as") == 0) {
             slot = &o->as;
         } else if (strcmp(arg, "--concurrency") == 0) {
@@ -258,20 +268,30 @@ static int batch_open_journal(const char *path, bool existing, hero_journal **ou
     return rc;
 }
 
-/* --pending: the journal's flagged keys, one JSON object a line. */
+/* --pending: the journal's flagged keys, one JSON object a line; of a
+ * damaged journal, what its readable records show, and exit 2. */
 static int batch_pending(const struct batch_options *o)
 {
     hero_journal *journal = NULL;
+    hero_error *err = NULL;
     char *lines = NULL;
-    int rc = batch_open_journal(o->journal, true, &journal);
+    hero_status status = hero_journal_open_to_read(o->journal, &journal, &err);
+    int rc = status == HERO_OK ? -1 : batch_report(status, err);
+    hero_error_free(err);
     if (rc == -1) {
-        hero_status status = hero_journal_pending(journal, &lines);
+        const char *damage = hero_journal_damage(journal);
+        status = hero_journal_pending(journal, &lines);
         if (status != HERO_OK) {
             /* Reading the journal sends nothing. */
             batch_report(status, NULL);
             rc = EXIT_INVALID;
         } else {
             rc = (fputs(lines, stdout) >= 0 && fflush(stdout) == 0) ? EXIT_SENT : 1;
+        }
+        if (damage != NULL) {
+            fprintf(stderr, "hero_send: %s\nhero_send: listed what its readable records show; "
+                            "a key whose every record was lost is not listed\n", damage);
+            rc = rc == EXIT_SENT ? EXIT_INVALID : rc;
         }
     }
     hero_string_free(lines);
@@ -380,6 +400,87 @@ static int batch_set_options(const struct batch_options *o, hero_batch_options *
     return rc;
 }
 
+/* The batch's settings, stop handle and client, as --batch and --salvage
+ * --batch both read the rows file. -1 on success, else the exit code. */
+static int batch_setup(const struct batch_options *o, hero_batch_options **options, hero_batch_stop **stop,
+                       hero_client **client)
+{
+    int rc = -1;
+    if (hero_batch_options_new(options) != HERO_OK || hero_batch_stop_new(stop) != HERO_OK) {
+        rc = fail(EXIT_INVALID, "could not set up the batch", NULL);
+    }
+    if (rc == -1) {
+        rc = batch_set_options(o, *options, *stop);
+    }
+    if (rc == -1) {
+        rc = batch_build_client(o, client);
+    }
+    return rc;
+}
+
+/* Prints a salvage time (ms since 1970) as UTC, or "unknown" for 0. */
+static void print_salvage_time(uint64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm *tm = ms == 0 ? NULL : gmtime(&t);
+    char text[32];
+    if (tm == NULL || strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", tm) == 0) {
+        fputs("unknown", stderr);
+    } else {
+        fputs(text, stderr);
+    }
+}
+
+/* --salvage NEW_FILE [--batch ROWS]: a new journal from a damaged one. The
+ * rows file, read as --batch reads it, lets salvage flag the rows whose
+ * every record was lost. The exit code is the library's (report.exit_code). */
+static int batch_salvage(const struct batch_options *o)
+{
+    hero_batch_options *options = NULL;
+    hero_batch_stop *stop = NULL;
+    hero_client *client = NULL;
+    hero_error *err = NULL;
+    hero_salvage_report report;
+    int rc = -1;
+    memset(&report, 0, sizeof report);
+    if (o->batch != NULL) {
+        rc = batch_setup(o, &options, &stop, &client);
+    }
+    if (rc == -1) {
+        hero_status status =
+            hero_journal_salvage(o->journal, o->salvage, client, options, o->batch, &report, &err);
+        if (status != HERO_OK) {
+            rc = batch_report(status, err);
+        } else {
+            fprintf(stderr, "hero_send: wrote %s with %lu keys flagged (%lu sent)", o->salvage,
+                    (unsigned long)report.flagged, (unsigned long)report.sent);
+            if (report.rows_given) {
+                fprintf(stderr, ", %lu of them rows of %s that no readable record names "
+                                "(flagging a row never attempted is safe)", (unsigned long)report.unnamed_rows, o->batch);
+            }
+            fputs(": check each in Hero, then --resolve it; use the new journal from now on\n", stderr);
+            if (!report.rows_given) {
+                fputs("hero_send: WARNING: a row whose every record was lost cannot be named without "
+                      "the rows file (--batch ROWS); rerunning would send it again. Salvage again with "
+                      "--batch ROWS, or check in Hero what was sent", stderr);
+                if (report.damaged) {
+                    fputs(" between ", stderr);
+                    print_salvage_time(report.window_from_ms);
+                    fputs(" and ", stderr);
+                    print_salvage_time(report.window_to_ms);
+                }
+                fputs("\n", stderr);
+            }
+            rc = report.exit_code;
+        }
+    }
+    hero_error_free(err);
+    hero_client_free(client);
+    hero_batch_options_free(options);
+    hero_batch_stop_free(stop);
+    return rc;
+}
+
 /* --batch FILE: send (or check) every row; exit code from the batch's class. */
 static int batch_run(const struct batch_options *o)
 {
@@ -398,15 +499,7 @@ static int batch_run(const struct batch_options *o)
     }
     printer.progress = stderr_is_terminal();
     printer.shown = 0;
-    if (hero_batch_options_new(&options) != HERO_OK || hero_batch_stop_new(&stop) != HERO_OK) {
-        rc = fail(EXIT_INVALID, "could not set up the batch", NULL);
-    }
-    if (rc == -1) {
-        rc = batch_set_options(o, options, stop);
-    }
-    if (rc == -1) {
-        rc = batch_build_client(o, &client);
-    }
+    rc = batch_setup(o, &options, &stop, &client);
     if (rc == -1 && !o->check) {
         rc = batch_open_journal(o->journal, false, &journal);
     }
@@ -437,7 +530,7 @@ static int batch_run(const struct batch_options *o)
     return rc;
 }
 
-/* Batch mode's main: one of --batch, --pending, --resolve. */
+/* Batch mode's main: one of --batch, --pending, --resolve, --salvage. */
 int batch_main(int argc, char **argv)
 {
     struct batch_options o;
@@ -447,12 +540,14 @@ int batch_main(int argc, char **argv)
     if (rc != -1) {
         return rc;
     }
-    if ((o.batch != NULL) + o.pending + (o.resolve != NULL) != 1) {
+    /* --salvage takes the rows file too. */
+    if ((o.batch != NULL && o.salvage == NULL) + o.pending + (o.resolve != NULL) + (o.salvage != NULL) != 1) {
         return fail(EXIT_INVALID,
-                    "give exactly one of --batch FILE, --pending, --resolve KEY (try --batch --help)",
+                    "give exactly one of --batch FILE, --pending, --resolve KEY, --salvage NEW_FILE "
+                    "(try --batch --help)",
                     NULL);
     }
-    if (o.batch == NULL && o.journal == NULL) {
+    if ((o.batch == NULL || o.salvage != NULL) && o.journal == NULL) {
         return fail(EXIT_INVALID, "--journal FILE is required (try --batch --help)", NULL);
     }
     if (o.pending) {
@@ -460,6 +555,9 @@ int batch_main(int argc, char **argv)
     }
     if (o.resolve != NULL) {
         return batch_resolve(&o);
+    }
+    if (o.salvage != NULL) {
+        return batch_salvage(&o);
     }
     return batch_run(&o);
 }

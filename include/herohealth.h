@@ -222,6 +222,34 @@ typedef uint32_t hero_assignee_type;
 // Which answer a `hero_patient` holds (`hero_patient_kind`).
 typedef uint32_t hero_patient_answer;
 
+// What `hero_journal_salvage` wrote and found. Plain values, the caller's
+// to keep.
+typedef struct {
+  // Keys written flagged (each waits for a check in Hero and a
+  // resolution), including `unnamed_rows`.
+  size_t flagged;
+  // Keys proven sent, written as sent.
+  size_t sent;
+  // With a rows file: its rows that no readable record names, flagged
+  // too (a row never attempted is safe to flag). 0 without one.
+  size_t unnamed_rows;
+  // 1 when a rows file was given, so every key lost entirely is among
+  // the flagged; 0 when such keys cannot be named.
+  uint32_t rows_given;
+  // 1 when the journal was damaged (what `hero_journal_open` refuses).
+  uint32_t damaged;
+  // The last time (milliseconds since 1970) a readable record before the
+  // damage shows; 0 when none. A send whose every record was lost
+  // happened after it.
+  uint64_t window_from_ms;
+  // The first time a readable record after the damage shows; 0 when
+  // none (the damage runs to the end, or there is none).
+  uint64_t window_to_ms;
+  // `hero_send`'s exit code for this salvage: 6 when anything is flagged
+  // or, without a rows file, a row may have been lost unseen; else 0.
+  int32_t exit_code;
+} hero_salvage_report;
+
 
 
 // `https://api.herohealth.net`: real patients.
@@ -711,6 +739,29 @@ hero_status hero_journal_open_existing(const char *path,
                                        hero_journal **journal_out,
                                        hero_error **error_out);
 
+// Opens an existing journal, damaged or not, only to read it: nothing is
+// written to it, and `hero_journal_send` / `hero_journal_resolve` through
+// it fail with kind `HERO_KIND_JOURNAL`. `hero_journal_pending` lists
+// every key any readable record shows attempted without a clear outcome;
+// `hero_journal_damage` says what `hero_journal_open` refuses. Takes the
+// file's lock like `hero_journal_open`. When there is no file at `path`,
+// `HERO_NOT_SENT` with kind `HERO_KIND_JOURNAL` and nothing is created.
+//
+// On `HERO_OK`, `*journal_out` owns the journal (free with
+// `hero_journal_free`). `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a
+// bad `path`. Any thread.
+hero_status hero_journal_open_to_read(const char *path,
+                                      hero_journal **journal_out,
+                                      hero_error **error_out);
+
+// What damage a journal opened with `hero_journal_open_to_read` holds (the
+// byte offset and what was found, as `hero_journal_open` reports it), or
+// NULL when it is whole (and for every journal from `hero_journal_open`).
+//
+// The text belongs to `journal` and lives until `hero_journal_free`. NULL
+// for a NULL `journal`. Any thread.
+const char *hero_journal_damage(const hero_journal *journal);
+
 // Parses `"sent"` or `"not-sent"` into `*out`. `HERO_INVALID_ARGUMENT` for
 // any other name (`*out` unchanged); `HERO_NULL_ARGUMENT` /
 // `HERO_INVALID_UTF8` for a bad argument. Any thread.
@@ -1137,6 +1188,35 @@ const char *hero_batch_row_message_id(const hero_batch_row *row);
 // Frees a row from `hero_journal_send`. NULL is ignored. Never pass a row
 // given to a `hero_batch_callback`: the library frees those.
 void hero_batch_row_free(hero_batch_row *row);
+
+// Writes a new journal at `new_path` (which must not exist) from what the
+// journal at `damaged_path` still shows, leaving that one unchanged: keys
+// proven sent stay sent, and every other key a readable record names is
+// flagged, to be checked in Hero and resolved before it is sent again.
+//
+// With `rows_path` (the batch's rows file, read with `client`'s checks and
+// `options`' defaults as `hero_batch_run` reads it), every row that no
+// readable record names is flagged too: that covers a row whose every
+// record was lost. Without it (`rows_path` NULL; `client` and `options`
+// then unused, may be NULL) such a row cannot be named: check in Hero what
+// was sent between `window_from_ms` and `window_to_ms` before rerunning.
+//
+// `HERO_OK` once the new journal is on disk; then `*report_out` (if not
+// NULL) says what was written. `HERO_NOT_SENT` with `*error_out` (if not
+// NULL, kind `HERO_KIND_JOURNAL`) when `damaged_path` does not exist or is
+// held by another process, or `new_path` exists or cannot be written (kind
+// `HERO_KIND_INVALID_INPUT` when the rows file cannot be read).
+// `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a bad path, or a NULL
+// `client` or `options` with a `rows_path`. Any thread; the strings are
+// only read during the call; `client` and `options` may be used by other
+// threads meanwhile, but `options` not changed.
+hero_status hero_journal_salvage(const char *damaged_path,
+                                 const char *new_path,
+                                 const hero_client *client,
+                                 const hero_batch_options *options,
+                                 const char *rows_path,
+                                 hero_salvage_report *report_out,
+                                 hero_error **error_out);
 
 #ifdef __cplusplus
 }  // extern "C"

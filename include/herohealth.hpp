@@ -642,8 +642,40 @@ class Journal {
         return Result<Journal>(status, std::move(journal), std::move(error));
     }
 
+    // A journal, damaged or not, opened only to read it
+    // (hero_journal_open_to_read): pending() lists what it shows, damage()
+    // what open() refuses.
+    static Result<Journal> open_to_read(std::string_view path) {
+        Journal journal;
+        Error error;
+        detail::CString c(path);
+        hero_status status = c.ok() ? hero_journal_open_to_read(c.get(), detail::out(journal.handle_),
+                                                                detail::out(error.handle_))
+                                    : HERO_INVALID_ARGUMENT;
+        return Result<Journal>(status, std::move(journal), std::move(error));
+    }
+
+    // hero_journal_salvage: a new journal at new_path with every key not
+    // proven sent flagged; the report says how many, and the damage's time
+    // window (a key whose every record was lost cannot be named).
+    static Result<hero_salvage_report> salvage(std::string_view damaged_path, std::string_view new_path) {
+        return salvage_rows(damaged_path, new_path, nullptr, nullptr, nullptr);
+    }
+    // The same, also flagging every row of `rows` (read as run_batch reads
+    // it) that no readable record names.
+    static Result<hero_salvage_report> salvage(std::string_view damaged_path, std::string_view new_path,
+                                               const Client &client, std::string_view rows,
+                                               const BatchOptions &options);
+
     explicit operator bool() const noexcept { return handle_ != nullptr; }
     const hero_journal *get() const noexcept { return handle_.get(); }
+
+    // hero_journal_damage: what damage a journal from open_to_read holds;
+    // empty when whole.
+    std::string damage() const {
+        const char *d = hero_journal_damage(get());
+        return d ? std::string(d) : std::string();
+    }
 
     // hero_journal_send with the key derived from the request body. The
     // Row's outcome says what happened; a failed builder's status comes
@@ -671,6 +703,18 @@ class Journal {
     }
 
   private:
+    static Result<hero_salvage_report> salvage_rows(std::string_view damaged_path, std::string_view new_path,
+                                                    const hero_client *client, const hero_batch_options *options,
+                                                    const std::string_view *rows) {
+        Error error;
+        hero_salvage_report report{};
+        detail::CString from(damaged_path), to(new_path), r(rows ? *rows : std::string_view());
+        hero_status status = from.ok() && to.ok() && r.ok()
+                                 ? hero_journal_salvage(from.get(), to.get(), client, options,
+                                                        rows ? r.get() : nullptr, &report, detail::out(error.handle_))
+                                 : HERO_INVALID_ARGUMENT;
+        return Result<hero_salvage_report>(status, std::move(report), std::move(error));
+    }
     detail::Handle<hero_journal, hero_journal_free> handle_;
 };
 
@@ -735,6 +779,13 @@ inline Result<Row> Journal::send(const Client &client, std::string_view key, con
     hero_status status = c.ok() ? message.status() : HERO_INVALID_ARGUMENT;
     if (status == HERO_OK) status = hero_journal_send(get(), client.get(), c.get(), message.get(), detail::out(row.handle_));
     return Result<Row>(status, std::move(row));
+}
+
+inline Result<hero_salvage_report> Journal::salvage(std::string_view damaged_path, std::string_view new_path,
+                                                   const Client &client, std::string_view rows,
+                                                   const BatchOptions &options) {
+    if (!options.ok()) return Result<hero_salvage_report>(options.status(), hero_salvage_report{});
+    return salvage_rows(damaged_path, new_path, client.get(), options.get(), &rows);
 }
 
 // hero_batch_run: one message per row of `path` (.csv or .jsonl) through

@@ -6,6 +6,7 @@
 use crate::PatientAnswer;
 use crate::batch::{BatchClass, RowOutcome};
 use crate::error::{Error, ErrorKind};
+use crate::journal::Salvage;
 
 /// Sent (or, for a batch, every row done).
 pub(crate) const SENT: i32 = 0;
@@ -64,6 +65,18 @@ pub(crate) fn for_batch(class: BatchClass) -> i32 {
     }
 }
 
+/// The exit code for a finished salvage: anything flagged waits for a check
+/// in Hero, and without the rows file a row whose every record was lost
+/// cannot be named, so a rerun could send it again: both read as "may have
+/// been sent". Only a salvage with the rows file that flagged nothing is 0.
+pub(crate) fn for_salvage(salvage: &Salvage) -> i32 {
+    if salvage.flagged > 0 || salvage.unnamed_rows.is_none() {
+        MAY_HAVE_BEEN_SENT
+    } else {
+        SENT
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +127,19 @@ mod tests {
         assert_eq!(e(O::NotSent, K::ConnectionLost), NOT_CONNECTED);
         assert_eq!(e(O::NotSent, K::UnreadableResponse), NOT_CONNECTED);
         assert_eq!(e(O::Refused, K::HttpStatus), REFUSED);
+    }
+
+    #[test]
+    fn a_salvage_exits_6_when_it_flagged_anything_or_had_no_rows_file() {
+        let salvage = |flagged, unnamed_rows| Salvage {
+            flagged,
+            sent: 3,
+            damage: Some("damage".into()),
+            window_ms: (None, None),
+            unnamed_rows,
+        };
+        assert_eq!(for_salvage(&salvage(1, Some(0))), MAY_HAVE_BEEN_SENT);
+        assert_eq!(for_salvage(&salvage(0, None)), MAY_HAVE_BEEN_SENT);
+        assert_eq!(for_salvage(&salvage(0, Some(0))), SENT);
     }
 }

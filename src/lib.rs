@@ -31,14 +31,9 @@ mod stop;
 mod text;
 mod transport;
 
-// Old module paths, kept so the send journal compiles until it imports
-// from the rooms above.
-use message::{checks, request, response};
-use transport::{client, outcome};
-
 pub use batch::{BatchClass, BatchRunner, BatchSummary, RowOutcome, RowReport};
 pub use error::{Error, ErrorKind, Outcome};
-pub use journal::{Journal, Keyed, PendingKey, Resolution};
+pub use journal::{Journal, Keyed, PendingKey, Resolution, Salvage};
 pub use log::LogLevel;
 pub use message::request::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
 pub use message::response::MessageResponse;

@@ -272,14 +272,18 @@ fn a_429_is_journaled_as_refused_so_the_key_may_go_again() {
         Keyed::Sent(_)
     ));
     drop(journal);
-    // The file grows in zeros: its data ends at the first zero byte.
+    // The file grows in zeros: its data ends at the first zero byte. A
+    // line is `SEQ DURABLE JSON CRC`.
     let text = std::fs::read_to_string(d.join("j")).unwrap();
     let records: Vec<Value> = text
         .split('\0')
         .next()
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| {
+            let json = l.splitn(3, ' ').nth(2).unwrap();
+            serde_json::from_str(&json[..json.len() - 9]).unwrap()
+        })
         .collect();
     let kinds: Vec<(&str, Option<&str>)> = records
         .iter()

@@ -96,7 +96,15 @@ fn header_names_only_c_types_and_takes_no_enum_by_value() {
     let mut enums = Vec::new();
     let mut typedefs = 0;
     for part in code.split("typedef ").skip(1) {
-        let decl = &part[..part.find(';').expect("typedef ends with ;")];
+        // A struct with a body ends at the `;` after its closing brace.
+        let end = match (part.find('{'), part.find(';')) {
+            (Some(open), Some(semi)) if open < semi => {
+                let close = part.find('}').expect("a body ends with }");
+                close + part[close..].find(';').expect("typedef ends with ;")
+            }
+            _ => part.find(';').expect("typedef ends with ;"),
+        };
+        let decl = &part[..end];
         let name = if decl.starts_with("void (*") || decl.contains("(*") {
             let start = decl.find("(*").unwrap() + 2;
             decl[start..decl[start..].find(')').unwrap() + start].to_owned()

@@ -17,4 +17,3 @@ pub use report::{BatchClass, BatchSummary, RowOutcome, RowReport};
 pub use runner::BatchRunner;
 // The stop token's old home, kept until every user imports `crate::stop`.
 pub use crate::stop::StopToken;
-pub(crate) use crate::stop::check_not_stopped;

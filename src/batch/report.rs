@@ -193,6 +193,8 @@ pub struct BatchSummary {
     pub(super) elapsed: Duration,
     /// Rows were only checked, not sent.
     pub(super) checking: bool,
+    /// The journal failed mid-batch (why): no row started after that.
+    pub(super) journal_failure: Option<String>,
 }
 
 impl BatchSummary {
@@ -203,6 +205,7 @@ impl BatchSummary {
             done: 0,
             elapsed: Duration::ZERO,
             checking: false,
+            journal_failure: None,
         }
     }
 
@@ -292,8 +295,12 @@ impl BatchSummary {
             BatchClass::Incomplete if self.checking => " - some rows cannot be sent",
             BatchClass::Incomplete => " - some rows were not sent",
         };
+        let journal = match &self.journal_failure {
+            Some(cause) => format!(" - the journal failed ({cause}): no row started after that"),
+            None => String::new(),
+        };
         format!(
-            "batch {}: {} of {} rows in {:.1} s: {}{advice}",
+            "batch {}: {} of {} rows in {:.1} s: {}{advice}{journal}",
             if self.checking { "checked" } else { "done" },
             self.done,
             self.total,

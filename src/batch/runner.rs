@@ -157,8 +157,11 @@ impl BatchRunner {
                 let tx = tx.clone();
                 let (plans, next) = (&plans, &next);
                 s.spawn(move || {
-                    // Checked before taking each row: a stop starts nothing new.
-                    while !stop.load(Ordering::SeqCst) {
+                    // Checked before taking each row: a stop, or a journal
+                    // that can no longer record, starts nothing new.
+                    while !stop.load(Ordering::SeqCst)
+                        && journal.is_none_or(|j| j.failure().is_none())
+                    {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(plan) = plans.get(i) else { break };
                         let report = match plan {
@@ -192,15 +195,22 @@ impl BatchRunner {
                 on_row(&report, &summary);
             }
         });
-        // Rows a stop kept from starting: certainly not sent. Rows decided
-        // without the network (invalid, duplicate) keep that outcome.
+        // Rows a stop or a failed journal kept from starting: certainly not
+        // sent. Rows decided without the network (invalid, duplicate) keep
+        // that outcome.
+        summary.journal_failure = journal.and_then(Journal::failure);
+        let unstarted = if summary.journal_failure.is_some() {
+            "not sent: no row started after the journal failed"
+        } else {
+            "not sent: the batch was stopped before this row"
+        };
         for (i, plan) in plans.iter().enumerate() {
             if reported[i] {
                 continue;
             }
             let report = match plan {
                 Plan::Send { key, .. } => RowReport {
-                    error: Some("not sent: the batch was stopped before this row".to_owned()),
+                    error: Some(unstarted.to_owned()),
                     ..RowReport::new(i + 1, Some(key.clone()), RowOutcome::NotSent)
                 },
                 Plan::Done(report) => report.clone(),
@@ -211,6 +221,28 @@ impl BatchRunner {
         }
         summary.elapsed = started.elapsed();
         Ok(summary)
+    }
+
+    /// Every row of the file that a run would send, as its key, patient id
+    /// and body hash (what salvage flags when no journal record names it).
+    pub(crate) fn sendable_rows(
+        &self,
+        client: &Client,
+        path: &Path,
+    ) -> Result<Vec<(String, String, String)>, Error> {
+        Ok(self
+            .plan(client, path)?
+            .into_iter()
+            .filter_map(|plan| match plan {
+                Plan::Send {
+                    key,
+                    patient_id,
+                    body_sha256,
+                    ..
+                } => Some((key, patient_id, body_sha256)),
+                Plan::Done(_) => None,
+            })
+            .collect())
     }
 
     /// Reads the file and decides every row that needs no network: invalid

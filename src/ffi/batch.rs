@@ -18,7 +18,7 @@ use crate::{Error, ErrorKind, Outcome};
 /// `hero_batch_options_free`.
 pub struct hero_batch_options {
     // `None` only if a panic interrupted a setter.
-    runner: Option<BatchRunner>,
+    pub(super) runner: Option<BatchRunner>,
     check_only: bool,
 }
 

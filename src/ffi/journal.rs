@@ -18,6 +18,18 @@ use crate::{Journal, Resolution};
 /// the file's lock; free it with `hero_journal_free`.
 pub struct hero_journal {
     pub(crate) journal: Journal,
+    /// `Journal::damage`, NUL-terminated for `hero_journal_damage`.
+    damage: Option<CString>,
+}
+
+impl hero_journal {
+    fn new(journal: Journal) -> Self {
+        // The text is the library's own (offsets and findings): no NUL.
+        let damage = journal
+            .damage()
+            .map(|d| CString::new(d).unwrap_or_default());
+        hero_journal { journal, damage }
+    }
 }
 
 /// How a flagged key was settled after checking in Hero
@@ -27,6 +39,23 @@ pub type hero_resolution = u32;
 pub const HERO_RESOLUTION_SENT: hero_resolution = 1;
 /// Hero does not have it: the key may be sent again.
 pub const HERO_RESOLUTION_NOT_SENT: hero_resolution = 2;
+
+/// The shell of the three ways to open a journal: checks, then `open`.
+fn open_with(
+    path: *const c_char,
+    journal_out: *mut *mut hero_journal,
+    error_out: *mut *mut hero_error,
+    open: fn(&str) -> Result<Journal, crate::Error>,
+) -> hero_status {
+    guard(HERO_INTERNAL_ERROR, || {
+        // SAFETY: NULL or writable out-parameters (documented).
+        ffi_try!(unsafe { clear_outs(journal_out, error_out) });
+        // SAFETY: NULL or NUL-terminated.
+        let path = ffi_try!(unsafe { str_arg(path) });
+        // SAFETY: checked or cleared out-parameters (above).
+        unsafe { deliver(open(path), journal_out, error_out, hero_journal::new) }
+    })
+}
 
 /// Opens (or creates, owner-only on unix) the journal at `path` and takes
 /// its lock: one process at a time.
@@ -42,18 +71,7 @@ pub extern "C" fn hero_journal_open(
     journal_out: *mut *mut hero_journal,
     error_out: *mut *mut hero_error,
 ) -> hero_status {
-    guard(HERO_INTERNAL_ERROR, || {
-        // SAFETY: NULL or writable out-parameters (documented).
-        ffi_try!(unsafe { clear_outs(journal_out, error_out) });
-        // SAFETY: NULL or NUL-terminated.
-        let path = ffi_try!(unsafe { str_arg(path) });
-        // SAFETY: checked or cleared out-parameters (above).
-        unsafe {
-            deliver(Journal::open(path), journal_out, error_out, |journal| {
-                hero_journal { journal }
-            })
-        }
-    })
+    open_with(path, journal_out, error_out, |p| Journal::open(p))
 }
 
 /// `hero_journal_open` for reading back a journal that must already exist
@@ -67,20 +85,40 @@ pub extern "C" fn hero_journal_open_existing(
     journal_out: *mut *mut hero_journal,
     error_out: *mut *mut hero_error,
 ) -> hero_status {
-    guard(HERO_INTERNAL_ERROR, || {
-        // SAFETY: NULL or writable out-parameters (documented).
-        ffi_try!(unsafe { clear_outs(journal_out, error_out) });
-        // SAFETY: NULL or NUL-terminated.
-        let path = ffi_try!(unsafe { str_arg(path) });
-        // SAFETY: checked or cleared out-parameters (above).
-        unsafe {
-            deliver(
-                Journal::open_existing(path),
-                journal_out,
-                error_out,
-                |journal| hero_journal { journal },
-            )
-        }
+    open_with(path, journal_out, error_out, |p| Journal::open_existing(p))
+}
+
+/// Opens an existing journal, damaged or not, only to read it: nothing is
+/// written to it, and `hero_journal_send` / `hero_journal_resolve` through
+/// it fail with kind `HERO_KIND_JOURNAL`. `hero_journal_pending` lists
+/// every key any readable record shows attempted without a clear outcome;
+/// `hero_journal_damage` says what `hero_journal_open` refuses. Takes the
+/// file's lock like `hero_journal_open`. When there is no file at `path`,
+/// `HERO_NOT_SENT` with kind `HERO_KIND_JOURNAL` and nothing is created.
+///
+/// On `HERO_OK`, `*journal_out` owns the journal (free with
+/// `hero_journal_free`). `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a
+/// bad `path`. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_journal_open_to_read(
+    path: *const c_char,
+    journal_out: *mut *mut hero_journal,
+    error_out: *mut *mut hero_error,
+) -> hero_status {
+    open_with(path, journal_out, error_out, |p| Journal::open_to_read(p))
+}
+
+/// What damage a journal opened with `hero_journal_open_to_read` holds (the
+/// byte offset and what was found, as `hero_journal_open` reports it), or
+/// NULL when it is whole (and for every journal from `hero_journal_open`).
+///
+/// The text belongs to `journal` and lives until `hero_journal_free`. NULL
+/// for a NULL `journal`. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_journal_damage(journal: *const hero_journal) -> *const c_char {
+    // SAFETY: NULL or a live hero_journal, per the contract above.
+    unsafe { journal.as_ref() }.map_or(ptr::null(), |j| {
+        j.damage.as_ref().map_or(ptr::null(), |d| d.as_ptr())
     })
 }
 

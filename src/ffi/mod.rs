@@ -23,6 +23,7 @@ mod message;
 mod patient;
 mod response;
 mod row;
+mod salvage;
 
 pub use batch::*;
 pub use client::*;
@@ -32,6 +33,7 @@ pub use message::*;
 pub use patient::*;
 pub use response::*;
 pub use row::*;
+pub use salvage::*;
 
 /// Major version of this library (semantic versioning).
 pub const HERO_VERSION_MAJOR: u32 = 0;

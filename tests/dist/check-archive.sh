@@ -9,7 +9,7 @@
 # target/wine, prepared here by tests/windows/wine-prefix.sh), and
 # hero_send.exe must carry "£", "ŵ" and
 # an emoji to the mock byte for byte. A file missing from the archive fails
-# the build or a run.
+# the build or a run. Its SBOM is checked by tests/dist/sbom.sh.
 #   bash tests/dist/check-archive.sh target/dist/herohealth-<v>-<platform>.{zip,tar.gz}
 # Needs target/release/hero-mock (cargo build --release --bin hero-mock).
 set -euo pipefail
@@ -37,6 +37,12 @@ esac
 prefix="$work/unpacked/$(basename "$archive" | sed 's/\.zip$//; s/\.tar\.gz$//')"
 [ -d "$prefix" ] || fail "no folder $(basename "$prefix") at the archive's top"
 echo "check-archive: $(basename "$archive") ($platform), $(find "$prefix" -type f | wc -l) files"
+# Its bill of materials lists exactly the crates compiled in for its target.
+case "$platform" in
+  windows) triple=x86_64-pc-windows-gnu ;;
+  linux) triple=x86_64-unknown-linux-gnu ;;
+esac
+bash "$root/tests/dist/sbom.sh" check "$prefix/share/doc/herohealth/herohealth.cdx.json" "$triple"
 if [ "$platform" = windows ]; then
   # Not the user's own prefix: the test one, with the ProcessPrng stand-in.
   export WINEPREFIX="${WINEPREFIX:-$root/target/wine}"
