@@ -91,6 +91,9 @@ pub enum ErrorKind {
     /// The send journal shows an earlier send of this key that may have
     /// reached the patient: check in Hero, then resolve the key.
     NeedsReconciliation,
+    /// The send was cancelled through its [`CancelHandle`](crate::CancelHandle):
+    /// [`Error::outcome`] says whether its request had already left.
+    Cancelled,
 }
 
 /// A failed send (or a send whose result could not be read).

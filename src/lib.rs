@@ -20,6 +20,7 @@
 //! ```
 
 mod batch;
+mod cancel;
 mod error;
 pub mod ffi;
 mod journal;
@@ -35,6 +36,7 @@ use message::{checks, request, response};
 use transport::{client, outcome};
 
 pub use batch::{BatchClass, BatchRunner, BatchSummary, RowOutcome, RowReport};
+pub use cancel::CancelHandle;
 pub use error::{Error, ErrorKind, Outcome};
 pub use journal::{Journal, Keyed, PendingKey, Resolution};
 pub use log::LogLevel;

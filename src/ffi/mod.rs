@@ -16,6 +16,7 @@ use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 mod batch;
+mod cancel;
 mod client;
 mod error;
 mod journal;
@@ -24,6 +25,7 @@ mod response;
 mod row;
 
 pub use batch::*;
+pub use cancel::*;
 pub use client::*;
 pub use error::*;
 pub use journal::*;

@@ -157,6 +157,24 @@ impl Client {
         self.send_body(&body, deadline, None)
     }
 
+    /// As [`send`](Self::send), ending promptly once `cancel` is triggered
+    /// (from any thread or a signal handler): then the error has kind
+    /// [`ErrorKind::Cancelled`], and outcome [`Outcome::NotSent`] if no
+    /// request byte had been accepted by the kernel (during the resolve,
+    /// connect, TLS, a proxy tunnel, or a wait after a 429, a backoff or the
+    /// rate gate), else [`Outcome::MayHaveBeenSent`]. Never retried; a
+    /// handle already triggered sends nothing.
+    pub fn send_cancellable(
+        &self,
+        message: &SendMessage,
+        cancel: &crate::CancelHandle,
+    ) -> Result<MessageResponse, Error> {
+        let deadline = Instant::now() + self.inner.deadline;
+        let body = self.body(message)?;
+        let _scope = crate::cancel::enter(Some(cancel));
+        self.send_body(&body, deadline, None)
+    }
+
     /// Checks `message` and returns the exact request body it would send.
     pub(crate) fn body(&self, message: &SendMessage) -> Result<Vec<u8>, Error> {
         validate::message(message, self.inner.strict_checks)?;
@@ -187,6 +205,10 @@ impl Client {
             i.gate
                 .pass(deadline, i.retry_budget)
                 .map_err(|e| e.with_attempts(attempt - 1))?;
+            // Triggered before or during the waits: nothing has gone.
+            if crate::cancel::triggered() {
+                return Err(crate::cancel::error(false).with_attempts(attempt - 1));
+            }
             let began = Instant::now();
             let remaining = deadline.saturating_duration_since(began);
             i.log.log(
@@ -249,7 +271,9 @@ impl Client {
                             wait.as_millis()
                         ),
                     );
-                    std::thread::sleep(wait);
+                    if crate::cancel::sleep(wait) {
+                        return Err(crate::cancel::error(false).with_attempts(attempt));
+                    }
                 }
                 None => {
                     i.log.log(
@@ -303,7 +327,14 @@ impl Client {
                 .send(body)
         };
         let written = wire::request_written();
+        // The pooled connection stays open: a later trigger must not touch it.
+        crate::cancel::unregister();
         match result {
+            // Whatever broke it, a cancelled attempt is reported as such.
+            Err(_) if crate::cancel::triggered() => Err(Failed {
+                error: crate::cancel::error(written),
+                retry_in: None,
+            }),
             Ok(response) => {
                 wire::note_answer(response.headers());
                 self.answer(response, attempt)

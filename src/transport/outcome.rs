@@ -64,6 +64,22 @@ pub(crate) const SEND: Rules = Rules {
     transport: send_transport,
 };
 
+/// A send cancelled through its handle: *not sent* while no request byte
+/// was accepted by the kernel (every wait, the resolve, connect, TLS and
+/// proxy tunnel), *may have been sent* after; never retried either way,
+/// for any operation.
+pub(crate) fn cancelled(written: bool) -> Verdict {
+    Verdict {
+        outcome: if written {
+            Outcome::MayHaveBeenSent
+        } else {
+            Outcome::NotSent
+        },
+        kind: ErrorKind::Cancelled,
+        retry_in: None,
+    }
+}
+
 /// What a failed attempt means, and what it allows next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Verdict {

@@ -109,6 +109,18 @@ fn connect_any(
             },
             SocketAddr::V4(_) => addr,
         };
+        let left = budget.map(|total| total.saturating_sub(start.elapsed()));
+        if let Some(result) = crate::cancel::connect(addr, left) {
+            // A cancellable send: connect polled beside its wake-up.
+            match result {
+                Ok(stream) => return Ok(stream),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(ureq::Error::Io(e)),
+                Err(e) => {
+                    last = Some(e);
+                    continue;
+                }
+            }
+        }
         let result = match budget {
             None => TcpStream::connect(addr),
             Some(total) => {
@@ -248,6 +260,11 @@ impl FastTcp {
         }
         let deadline = deadline_of(timeout);
         let stream = &*self.stream;
+        if crate::cancel::register(crate::cancel::raw(stream)) {
+            wipe(&mut self.pending);
+            self.pending.clear();
+            return Err(cancelled());
+        }
         let mut sent = 0;
         let result = loop {
             if sent == self.pending.len() {
@@ -313,6 +330,9 @@ impl Transport for FastTcp {
         }
         let deadline = deadline_of(&timeout);
         let stream = &*self.stream;
+        if crate::cancel::register(crate::cancel::raw(stream)) {
+            return Err(cancelled());
+        }
         let input = self.buffers.input_append_buf();
         let amount = by_deadline(
             &mut self.read_timeout,
@@ -334,8 +354,16 @@ impl Transport for FastTcp {
     }
 }
 
+/// What a cancelled send's I/O fails with; the send loop tells it apart
+/// by its handle, not by this error.
+fn cancelled() -> ureq::Error {
+    ureq::Error::Io(io::ErrorKind::Interrupted.into())
+}
+
 impl Drop for FastTcp {
     fn drop(&mut self) {
+        // Closing now: a trigger must not shut down the number's next owner.
+        crate::cancel::forget(crate::cancel::raw(&self.stream));
         // Empty after every flush; a failed transmit may leave bytes here.
         wipe(&mut self.pending);
     }

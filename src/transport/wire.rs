@@ -280,13 +280,15 @@ impl Resolver for Resolve {
                 return Ok(addrs.clone());
             }
         }
-        let addrs = self
-            .system
-            .resolve(uri, config, timeout)
-            .map_err(|e| match e {
-                ureq::Error::Io(_) => ureq::Error::HostNotFound,
-                other => other,
-            })?;
+        let addrs = if crate::cancel::active() {
+            cancellable_resolve(uri, config, timeout)
+        } else {
+            self.system.resolve(uri, config, timeout)
+        };
+        let addrs = addrs.map_err(|e| match e {
+            ureq::Error::Io(_) => ureq::Error::HostNotFound,
+            other => other,
+        })?;
         if let Ok(mut cache) = self.cache.lock() {
             cache.retain(|(h, p, _, at)| {
                 !(h == host && *p == port) && now.duration_since(*at) < DNS_TTL
@@ -297,6 +299,37 @@ impl Resolver for Resolve {
             cache.push((host.to_owned(), port, addrs.clone(), now));
         }
         Ok(addrs)
+    }
+}
+
+/// Resolves on a helper thread (the system resolver cannot be
+/// interrupted), so a cancelled send returns at once and leaves the lookup
+/// to finish alone. The answer is awaited in 5 ms slices.
+fn cancellable_resolve(
+    uri: &Uri,
+    config: &Config,
+    timeout: NextTimeout,
+) -> Result<ResolvedSocketAddrs, ureq::Error> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (uri, config) = (uri.clone(), config.clone());
+    std::thread::Builder::new()
+        .name("hero-resolve".into())
+        .spawn(move || {
+            let _ = tx.send(DefaultResolver::default().resolve(&uri, &config, timeout));
+        })
+        .map_err(ureq::Error::Io)?;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(5)) {
+            Ok(result) => return result,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(ureq::Error::HostNotFound);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if crate::cancel::triggered() {
+                    return Err(ureq::Error::Io(std::io::ErrorKind::Interrupted.into()));
+                }
+            }
+        }
     }
 }
 
