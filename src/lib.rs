@@ -47,6 +47,7 @@ pub use stop::StopToken;
 pub use transport::builder::ClientBuilder;
 pub use transport::client::{Client, DEFAULT_MAX_IDLE_AGE, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
 pub use transport::target::Target;
+pub use transport::timing::Timings;
 
 /// The README's Rust examples, compiled as doc tests so they cannot rot.
 #[doc = include_str!("../README.md")]

@@ -12,7 +12,7 @@ use crate::{Error, ErrorKind, Outcome};
 /// Details of a failure (opaque). Immutable once returned: it may be read
 /// from any thread; free it once with `hero_error_free`.
 pub struct hero_error {
-    error: Error,
+    pub(super) error: Error,
     message: CString,
     field: Option<CString>,
     server_message: Option<CString>,

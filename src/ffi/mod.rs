@@ -23,6 +23,7 @@ mod journal;
 mod message;
 mod response;
 mod row;
+mod timing;
 
 pub use batch::*;
 pub use cancel::*;
@@ -32,6 +33,7 @@ pub use journal::*;
 pub use message::*;
 pub use response::*;
 pub use row::*;
+pub use timing::*;
 
 /// Major version of this library (semantic versioning).
 pub const HERO_VERSION_MAJOR: u32 = 0;

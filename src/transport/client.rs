@@ -22,6 +22,7 @@ use crate::transport::gate::Gate;
 use crate::transport::outcome::{self, Outcome};
 use crate::transport::proxy::ProxyName;
 use crate::transport::retry;
+use crate::transport::timing;
 use crate::transport::wire;
 
 use super::failure::{Failed, transport_failure};
@@ -196,6 +197,41 @@ impl Client {
         deadline: Instant,
         hook: Option<&dyn AttemptHook>,
     ) -> Result<MessageResponse, Error> {
+        // The call's start, without another clock read.
+        let start = deadline
+            .checked_sub(self.inner.deadline)
+            .unwrap_or(deadline);
+        let mut attempts = 0;
+        let result = self.attempts(body, deadline, hook, &mut attempts);
+        let t = timing::finish(start, attempts, wire::request_handed());
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        self.inner.log.log(
+            LogLevel::Debug,
+            format_args!(
+                "timings: resolve={:.1} connect={:.1} tls={:.1} first_byte={:.1} total={:.1} ms, attempts={}, reused={}",
+                ms(t.resolve()),
+                ms(t.connect()),
+                ms(t.tls()),
+                ms(t.first_byte()),
+                ms(t.total()),
+                t.attempts(),
+                t.connection_reused()
+            ),
+        );
+        match result {
+            Ok(reply) => Ok(reply.with_timings(t)),
+            Err(e) => Err(e.with_timings(t)),
+        }
+    }
+
+    /// The attempt loop; `attempts` counts the HTTP attempts started.
+    fn attempts(
+        &self,
+        body: &[u8],
+        deadline: Instant,
+        hook: Option<&dyn AttemptHook>,
+        attempts: &mut u32,
+    ) -> Result<MessageResponse, Error> {
         let i = &*self.inner;
         let mut attempt = 0;
         loop {
@@ -225,6 +261,7 @@ impl Client {
             }
             // The time left is taken again inside: the log line and the hook
             // above may have taken some of it.
+            *attempts = attempt;
             let result = self.attempt(body, deadline, attempt);
             if let Some(hook) = hook
                 && !remaining.is_zero()

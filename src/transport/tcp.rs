@@ -77,6 +77,7 @@ impl<In: Transport> Connector<In> for FastTcpConnector {
         }
         let budget = details.timeout.not_zero().map(|t| *t);
         let stream = connect_any(details.addrs.iter().copied(), budget)?;
+        crate::transport::timing::mark(crate::transport::timing::Phase::Connect);
         stream.set_nodelay(true)?;
         let stream = Arc::new(stream);
         (details.register_shutdown)(Arc::downgrade(&stream) as Weak<dyn ShutdownHandle>)?;

@@ -30,6 +30,7 @@ use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTi
 
 use crate::log::{LogLevel, Logger};
 use crate::transport::secret::wipe;
+use crate::transport::timing::{self, Phase};
 
 thread_local! {
     // The client is blocking: a send runs start to end on the caller's thread.
@@ -45,6 +46,13 @@ pub(crate) fn reset() {
     WROTE.set(false);
     ARMED.set(false);
     KEEP_ALIVE.set(None);
+    timing::reset();
+}
+
+/// True once this thread's current attempt has handed request bytes to a
+/// connection (whether or not the kernel took them).
+pub(crate) fn request_handed() -> bool {
+    ARMED.get()
 }
 
 /// Called by the TCP transport after a `send` of which the kernel accepted
@@ -93,6 +101,11 @@ impl<In: Transport> Connector<In> for MarkWrites {
         }
         Ok(chained.map(|t| {
             self.opened.fetch_add(1, Ordering::Relaxed);
+            timing::opened();
+            if t.is_tls() {
+                // ureq's TLS connector finishes the handshake before this.
+                timing::mark(Phase::Tls);
+            }
             self.log.log(
                 LogLevel::Debug,
                 format_args!(
@@ -157,7 +170,11 @@ impl Transport for Marked {
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        self.inner.await_input(timeout)
+        let got = self.inner.await_input(timeout);
+        if self.mark && ARMED.get() && matches!(got, Ok(true)) {
+            timing::mark(Phase::FirstByte);
+        }
+        got
     }
 
     fn is_open(&mut self) -> bool {
@@ -249,6 +266,21 @@ pub(crate) struct Resolve {
 
 impl Resolver for Resolve {
     fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let addrs = self.lookup(uri, config, timeout);
+        if addrs.is_ok() {
+            timing::mark(Phase::Resolve);
+        }
+        addrs
+    }
+}
+
+impl Resolve {
+    fn lookup(
         &self,
         uri: &Uri,
         config: &Config,
