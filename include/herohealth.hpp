@@ -148,6 +148,8 @@ class Error {
     // -1 when the server sent no Retry-After.
     int64_t retry_after_ms() const noexcept { return hero_error_retry_after_ms(get()); }
     uint32_t attempts() const noexcept { return hero_error_attempts(get()); }
+    // hero_error_timing_us: microseconds to the end of a HERO_TIMING_* phase; 0 when empty.
+    uint64_t timing_us(hero_timing which) const noexcept { return hero_error_timing_us(get(), which); }
     // The raw response body (may hold patient data); empty when none.
     std::string_view body() const noexcept {
         size_t len = 0;
@@ -223,6 +225,10 @@ class Response {
     int32_t write_to_record() const noexcept { return hero_response_write_to_record(get()); }
     // All 9 fields as one JSON object; empty for an empty Response.
     std::string_view json() const noexcept { return view(hero_response_json(get())); }
+    // hero_response_timing_us: microseconds to the end of a HERO_TIMING_* phase.
+    uint64_t timing_us(hero_timing which) const noexcept { return hero_response_timing_us(get(), which); }
+    bool connection_reused() const noexcept { return hero_response_connection_reused(get()) != 0; }
+    uint32_t attempts() const noexcept { return hero_response_attempts(get()); }
 
   private:
     friend class Client;
@@ -392,6 +398,21 @@ inline hero_status assignee_type_from_name(std::string_view name, hero_assignee_
 }
 
 // A client (hero_client): thread-safe, share one.
+// Cancels sends in flight (hero_cancel): trigger() is safe in a signal
+// handler or a console control handler, and stays triggered. Keep it
+// alive until every send using it has returned.
+class Cancel {
+  public:
+    Cancel() { status_ = hero_cancel_new(detail::out(handle_)); }
+    hero_status status() const noexcept { return status_; }
+    void trigger() const noexcept { hero_cancel_trigger(handle_.get()); }
+    const hero_cancel *get() const noexcept { return handle_.get(); }
+
+  private:
+    hero_status status_;
+    detail::Handle<hero_cancel, hero_cancel_free> handle_;
+};
+
 class Client {
   public:
     Client() noexcept = default;
@@ -417,6 +438,18 @@ class Client {
         hero_status status = message.status();
         if (status == HERO_OK)
             status = hero_client_send(get(), message.get(), detail::out(response.handle_), detail::out(error.handle_));
+        return Result<Response>(status, std::move(response), std::move(error));
+    }
+
+    // hero_client_send_cancellable: as send(), ending promptly once
+    // cancel is triggered (kind HERO_KIND_CANCELLED).
+    Result<Response> send(const Message &message, const Cancel &cancel) const {
+        Response response;
+        Error error;
+        hero_status status = message.status();
+        if (status == HERO_OK)
+            status = hero_client_send_cancellable(get(), message.get(), cancel.get(), detail::out(response.handle_),
+                                                  detail::out(error.handle_));
         return Result<Response>(status, std::move(response), std::move(error));
     }
 
