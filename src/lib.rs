@@ -22,6 +22,7 @@
 mod batch;
 mod cancel;
 mod error;
+mod exit_code;
 pub mod ffi;
 mod journal;
 mod log;

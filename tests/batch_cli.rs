@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod common;
+pub mod common;
 use common::{GROUP, KEY, Mock, c_programs, unique_hex};
 
 /// Message text that must never appear in any output or the journal.
@@ -516,7 +516,9 @@ fn a_batch_killed_mid_send_is_rerun_without_sending_anything_twice() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_finishes_the_row_in_flight_and_starts_no_new_one() {
-    let mock = Mock::start_with(&["--slow-seconds", "3"]);
+    // The signal must land while row 3 is in flight: 10 s, not the few a
+    // busy machine can take to schedule this thread.
+    let mock = Mock::start_with(&["--slow-seconds", "10"]);
     let d = dir();
     let file = slow_batch(&d);
     let journal = d.join("j");
@@ -651,12 +653,14 @@ fn the_cpp_layer_runs_batches_and_keyed_sends() {
 /// journal lets a rerun send it.
 #[test]
 fn ctrl_c_during_a_429_wait_starts_no_new_request() {
-    let mock = Mock::start();
+    // The signal must land during the retry's wait: 10 s (the batch sits
+    // out the rest of it), not 1 s, which a busy machine can overrun.
+    let mock = Mock::start_with(&["--retry-after-seconds", "10"]);
     let d = dir();
     let file = write(&d, "w.csv", "patient_id\n999429\n8101\n8102\n");
     let journal = d.join("j");
     let child = spawn(&mock, &file, &journal);
-    // The first 429 is answered; the retry waits a second (Retry-After: 1).
+    // The first 429 is answered; the retry waits (Retry-After: 10).
     wait_for_requests(&mock, 1);
     // SAFETY: signalling our own child by its id.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
@@ -683,12 +687,14 @@ fn ctrl_c_during_a_429_wait_starts_no_new_request() {
 /// flag it, and sends every row once.
 #[test]
 fn a_batch_killed_during_a_429_wait_flags_nothing() {
-    let mock = Mock::start();
+    // The kill must land during the retry's wait: 60 s, far more than a
+    // busy machine needs to schedule this thread.
+    let mock = Mock::start_with(&["--retry-after-seconds", "60"]);
     let d = dir();
     let file = write(&d, "k.csv", "patient_id\n999429\n8201\n8202\n");
     let journal = d.join("j");
     let mut child = spawn(&mock, &file, &journal);
-    // The 429 is answered; the retry waits a second (Retry-After: 1).
+    // The 429 is answered; the retry waits (Retry-After: 60).
     wait_for_requests(&mock, 1);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
@@ -700,11 +706,14 @@ fn a_batch_killed_during_a_429_wait_flags_nothing() {
         "{}",
         String::from_utf8_lossy(&pending.stdout)
     );
-    let rerun = batch(spawn(&mock, &file, &journal).wait_with_output().unwrap());
+    assert_eq!(mock.requests().len(), 1, "killed before any retry");
+    // The rerun meets a server whose 429 asks for a second only.
+    let again = Mock::start();
+    let rerun = batch(spawn(&again, &file, &journal).wait_with_output().unwrap());
     assert_eq!(rerun.code, Some(9), "{}", rerun.stderr);
     assert_eq!(rerun.outcome(1), "rate_limited");
     assert_eq!((rerun.outcome(2), rerun.outcome(3)), ("sent", "sent"));
-    let seen = received(&mock);
+    let seen = received(&again);
     assert_eq!((seen["8201"], seen["8202"]), (1, 1));
 }
 

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod common;
+pub mod common;
 use common::Mock;
 
 /// Credentials the mock expects; unique so a leak into stderr is unmistakable.
@@ -521,7 +521,9 @@ fn hero_send_shows_the_servers_reason() {
     assert!(!line.contains("server says"), "{line:?}");
 }
 
-/// A bad name lists the valid ones; an unknown option points to --help.
+/// A bad name lists the valid ones (for a field set by name, in the
+/// library's own words, the same as a batch cell's); an unknown option
+/// points to --help.
 #[test]
 fn hero_send_usage_errors_say_what_is_valid() {
     let mock = start_mock(&[]);
@@ -534,14 +536,14 @@ fn hero_send_usage_errors_say_what_is_valid() {
         ),
         (
             with(required("4242"), &["--fallback-type", "hero"]),
-            "--fallback-type must be one of: sms, email (try --help)\n",
+            "--fallback-type: not sent: invalid fallback_message_type: must be sms or email (try --help)\n",
         ),
         (
             with(
                 required("4242"),
                 &["--assignee-id", "3", "--assignee-type", "admin"],
             ),
-            "--assignee-type must be one of: Admin, AdminTeam (try --help)\n",
+            "--assignee-type: not sent: invalid assignee_type: must be Admin or AdminTeam (try --help)\n",
         ),
         (
             with(required("4242"), &["--bogus"]),
@@ -625,11 +627,10 @@ fn hero_send_exit_4_rate_limited() {
 
 #[test]
 fn hero_send_exit_5_could_not_connect() {
-    // A port that was free a moment ago: nothing listens there.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("find a free port")
-        .port();
+    // Refused for as long as the guard lives: no other test's server can
+    // be given this port meanwhile.
+    let refused = common::refused_port();
+    let port = refused.port;
     let (out, _) = run(bare("hero_send")
         .env("HERO_BASE_URL", format!("http://127.0.0.1:{port}"))
         .env("HERO_API_KEY", KEY)
@@ -718,17 +719,20 @@ no-id status=4 error=1 kind=13 http=200 attempts=1 retry_after=-1 field=- body=3
 names sms=2 nhs_app=4 bogus=12 nul=12
 ";
 
-/// `outcomes_cpp` with its argument: a loopback address where nothing listens.
-fn outcomes_cpp(mock: &Mock) -> Command {
+/// `outcomes_cpp` with its argument: a loopback address that refuses
+/// connections while the returned guard lives.
+fn outcomes_cpp(mock: &Mock) -> (Command, common::RefusedPort) {
+    let refused = common::refused_port();
     let mut cmd = mock.command("outcomes_cpp");
-    cmd.arg(format!("http://127.0.0.1:{}", common::silent_port()));
-    cmd
+    cmd.arg(format!("http://127.0.0.1:{}", refused.port));
+    (cmd, refused)
 }
 
 #[test]
 fn cpp_header_carries_every_outcome() {
     let mock = start_mock(&[]);
-    let (out, _) = run(&mut outcomes_cpp(&mock));
+    let (mut cmd, _refused) = outcomes_cpp(&mock);
+    let (out, _) = run(&mut cmd);
     let stdout = text(&out.stdout);
     assert!(
         out.status.success(),
@@ -900,7 +904,8 @@ fn valgrind_finds_no_leaks_or_errors() {
         &mock.command("send_message_cpp"),
         0,
     );
-    assert_clean_under_valgrind(&valgrind, "outcomes_cpp", &outcomes_cpp(&mock), 0);
+    let (cmd, _refused) = outcomes_cpp(&mock);
+    assert_clean_under_valgrind(&valgrind, "outcomes_cpp", &cmd, 0);
     assert_clean_under_valgrind(&valgrind, "misuse", &bare("misuse"), 0);
     let mut cmd = mock.command("threads");
     cmd.arg("3");
@@ -976,10 +981,8 @@ fn hero_send_names_proxy_variables_and_proxies() {
         "https://[::ffff:127.0.0.1]:{}",
         target.local_addr().unwrap().port()
     );
-    let dead = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("find a free port")
-        .port();
+    let dead_port = common::refused_port();
+    let dead = dead_port.port;
     let send = |proxy: &str| {
         run(bare("hero_send")
             .env("HERO_BASE_URL", &url)

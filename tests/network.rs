@@ -25,8 +25,8 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-mod common;
-use common::{silent_port, unique_hex};
+pub mod common;
+use common::{refused_port, unique_hex};
 
 /// The deadline of most cases: short, so a hang shows as a failure.
 const DEADLINE: Duration = Duration::from_secs(2);
@@ -835,7 +835,8 @@ fn expect_proxy_failure(e: &Error, names: &str) {
 
 #[test]
 fn proxy_on_a_dead_port_is_named() {
-    let port = silent_port();
+    let refused = refused_port();
+    let port = refused.port;
     let client = builder("https://hero.invalid")
         .proxy(format!("http://jsmith:hunter2@127.0.0.1:{port}"))
         .build()
@@ -918,7 +919,8 @@ fn proxy_hanging_up_on_the_tunnel_request_is_named_and_retried() {
 
 #[test]
 fn connection_refused_is_not_sent() {
-    let client = builder(format!("http://127.0.0.1:{}", silent_port()))
+    let refused = refused_port();
+    let client = builder(format!("http://127.0.0.1:{}", refused.port))
         .build()
         .unwrap();
     let e = send_err(&client);
@@ -1743,7 +1745,8 @@ fn https_proxy_wins_over_all_proxy_and_no_proxy_covers_subdomains() {
     let proxy = connect_proxy(ProxyMode::TunnelTo(server.port));
     let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
     let url = format!("https://hero.invalid:{}", server.port);
-    let dead = format!("http://127.0.0.1:{}", silent_port());
+    let refused = refused_port();
+    let dead = format!("http://127.0.0.1:{}", refused.port);
     let test = "https_proxy_wins_over_all_proxy_and_no_proxy_covers_subdomains";
     if std::env::var_os("HERO_TEST_CHILD").is_none() {
         let base = [

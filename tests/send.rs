@@ -3,14 +3,14 @@
 //! bytes), covering the wire format, validation, every outcome, retries,
 //! configuration from variables, secrecy of logs and texts, and threads.
 
-mod common;
+pub mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{GROUP, KEY, Mock, one_shot_server, silent_port, unique_hex};
+use common::{GROUP, KEY, Mock, one_shot_server, refused_port, unique_hex};
 use herohealth::{
     AssigneeType, Client, ClientBuilder, Encrypted, Error, ErrorKind, FallbackType, LogLevel,
     MessageResponse, MessageType, Outcome, SendMessage, Target,
@@ -725,7 +725,8 @@ fn redirect_is_refused_and_not_followed() {
 
 #[test]
 fn refused_connection_is_not_sent_and_retried() {
-    let url = format!("http://127.0.0.1:{}", silent_port());
+    let refused = refused_port();
+    let url = format!("http://127.0.0.1:{}", refused.port);
     let client = Client::builder(Target::Custom(url.clone()), KEY, GROUP)
         .build()
         .unwrap();
@@ -984,8 +985,9 @@ fn secrets_never_appear_in_texts_or_logs() {
         .unwrap();
     note("client", String::new(), format!("{wrong:?}"));
     errors.push(failure(wrong.send(&msg(patient.as_str()))));
+    let dead = refused_port();
     let refused = Client::builder(
-        Target::Custom(format!("http://127.0.0.1:{}", silent_port())),
+        Target::Custom(format!("http://127.0.0.1:{}", dead.port)),
         &key,
         GROUP,
     )

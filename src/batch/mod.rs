@@ -8,7 +8,7 @@
 //! `message_string`. An empty cell means "not given": the caller's default
 //! for that field applies, if there is one.
 
-mod fields;
+pub(crate) mod fields;
 mod input;
 mod report;
 mod runner;

@@ -13,7 +13,7 @@
 //! | `999403`   | 403 `{"error":"Unauthorised"}` |
 //! | `999404`   | 404 JSON error |
 //! | `999422`   | 422 `{"error":"patient_id: patient not found","field":"patient_id"}` |
-//! | `999429`   | 429 with `Retry-After: 1`, every time |
+//! | `999429`   | 429 with `Retry-After: 1` (or `--retry-after-seconds`), every time |
 //! | `999428`   | 429 with `Retry-After: 1`, then 200, alternating (one toggle per process) |
 //! | `999500`   | 500 `{"error":"Unknown error"}` |
 //! | `999503`   | 503 with `Retry-After: 2` |
@@ -60,6 +60,7 @@ Options:
   --record PATH            append each request as a JSON line to PATH
   --idle-close-ms MS       close keep-alive connections idle for MS ms (default 60000)
   --slow-seconds S         delay of the 999504 scenario (default 120)
+  --retry-after-seconds S  Retry-After of the 999429 scenario (default 1)
   --reply-delay-ms MS      wait MS ms before every reply, like a distant server (default 0)
   --keep N                 keep the last N requests for /_mock/ (default 10000)
   --keep-mib M             ... and no more than about M MiB of them (default 256)
@@ -82,6 +83,8 @@ pub struct Ctx {
     pub port: u16,
     pub idle: Duration,
     pub slow: Duration,
+    /// `Retry-After` of the 999429 scenario, in seconds.
+    pub retry_after: u64,
     /// Added before every reply.
     pub reply_delay: Duration,
     pub record: Option<Mutex<File>>,
@@ -98,6 +101,7 @@ struct Options {
     record: Option<PathBuf>,
     idle: Duration,
     slow: Duration,
+    retry_after: u64,
     reply_delay: Duration,
     keep: usize,
     keep_mib: usize,
@@ -145,6 +149,7 @@ fn main() -> ExitCode {
         port,
         idle: opts.idle,
         slow: opts.slow,
+        retry_after: opts.retry_after,
         reply_delay: opts.reply_delay,
         record,
         flip_999428: AtomicBool::new(false),
@@ -280,6 +285,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
         record: None,
         idle: Duration::from_secs(60),
         slow: Duration::from_secs(120),
+        retry_after: 1,
         reply_delay: Duration::ZERO,
         keep: inspect::DEFAULT_KEEP,
         keep_mib: inspect::DEFAULT_KEEP_MIB,
@@ -299,13 +305,14 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
         if flag == "--help" || flag == "-h" {
             return Ok(None);
         }
-        const FLAGS: [&str; 9] = [
+        const FLAGS: [&str; 10] = [
             "--port",
             "--api-key",
             "--practice-group-id",
             "--record",
             "--idle-close-ms",
             "--slow-seconds",
+            "--retry-after-seconds",
             "--reply-delay-ms",
             "--keep",
             "--keep-mib",
@@ -331,6 +338,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options
                 ms => opts.idle = Duration::from_millis(ms),
             },
             "--slow-seconds" => opts.slow = Duration::from_secs(number(&flag, &value)?),
+            "--retry-after-seconds" => opts.retry_after = number(&flag, &value)?,
             "--reply-delay-ms" => opts.reply_delay = Duration::from_millis(number(&flag, &value)?),
             "--keep" => match number(&flag, &value)? {
                 0 => return Err("--keep must be at least 1".to_owned()),

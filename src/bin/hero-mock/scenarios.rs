@@ -52,8 +52,8 @@ fn unauthorised() -> Response {
     Response::error(403, "Unauthorised")
 }
 
-fn too_many_requests() -> Response {
-    Response::error(429, "Too many requests").with_header("Retry-After", "1")
+fn too_many_requests(retry_after: u64) -> Response {
+    Response::error(429, "Too many requests").with_header("Retry-After", retry_after.to_string())
 }
 
 fn scenario(message: &Message, ctx: &Ctx) -> Outcome {
@@ -64,13 +64,13 @@ fn scenario(message: &Message, ctx: &Ctx) -> Outcome {
             422,
             &json!({ "error": "patient_id: patient not found", "field": "patient_id" }),
         ),
-        "999429" => too_many_requests(),
+        "999429" => too_many_requests(ctx.retry_after),
         "999428" => {
             // fetch_xor returns the old value: false (first call) means 429.
             if ctx.flip_999428.fetch_xor(true, Ordering::SeqCst) {
                 success(message)
             } else {
-                too_many_requests()
+                too_many_requests(1)
             }
         }
         "999500" => Response::error(500, "Unknown error"),
