@@ -77,6 +77,11 @@ impl CancelHandle {
     }
 }
 
+/// What a cancelled send's I/O fails with. Not `Interrupted`, which
+/// callers such as rustls's handshake loop take as "call again"; the send
+/// loop tells a cancel by its handle, not by this kind.
+pub(crate) const ABORTED: std::io::ErrorKind = std::io::ErrorKind::ConnectionAborted;
+
 thread_local! {
     static CURRENT: RefCell<Option<CancelHandle>> = const { RefCell::new(None) };
 }
@@ -345,7 +350,7 @@ pub(crate) fn connect(
         // SAFETY: just opened, owned by nothing else.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         if register(fd as i64) {
-            return Err(std::io::ErrorKind::Interrupted.into());
+            return Err(ABORTED.into());
         }
         // SAFETY: an open descriptor; a sockaddr of `len` bytes.
         let rc = unsafe {
@@ -391,7 +396,7 @@ pub(crate) fn connect(
                     return Err(e);
                 }
                 if pfds[1].revents != 0 || triggered() {
-                    return Err(std::io::ErrorKind::Interrupted.into());
+                    return Err(ABORTED.into());
                 }
                 if pfds[0].revents != 0 {
                     break;

@@ -115,7 +115,9 @@ fn connect_any(
             // A cancellable send: connect polled beside its wake-up.
             match result {
                 Ok(stream) => return Ok(stream),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(ureq::Error::Io(e)),
+                Err(e) if e.kind() == crate::cancel::ABORTED && crate::cancel::triggered() => {
+                    return Err(ureq::Error::Io(e));
+                }
                 Err(e) => {
                     last = Some(e);
                     continue;
@@ -206,7 +208,13 @@ fn by_deadline<T>(
     set: impl Fn(Option<Duration>) -> io::Result<()>,
     mut call: impl FnMut() -> io::Result<T>,
 ) -> io::Result<T> {
+    // Winsock's shutdown does not wake a blocked recv: a cancellable send
+    // there waits in short slices instead, looking at its handle between.
+    let sliced = cfg!(windows) && resumable && crate::cancel::active();
     loop {
+        if sliced && crate::cancel::triggered() {
+            return Err(crate::cancel::ABORTED.into());
+        }
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if left == Some(Duration::ZERO) {
             return Err(io::ErrorKind::TimedOut.into());
@@ -220,9 +228,24 @@ fn by_deadline<T>(
                 l
             }
         });
+        let aim = if sliced {
+            Some(aim.map_or(CANCEL_SLICE, |a| a.min(CANCEL_SLICE)))
+        } else {
+            aim
+        };
         retime(current, aim, &set)?;
         match call() {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if sliced
+                    && matches!(
+                        e.kind(),
+                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                    )
+                    && deadline.is_none_or(|d| Instant::now() < d) =>
+            {
+                continue;
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -236,6 +259,9 @@ fn by_deadline<T>(
         }
     }
 }
+
+/// How long a cancellable read on Windows blocks before looking at its handle.
+const CANCEL_SLICE: Duration = Duration::from_millis(10);
 
 fn deadline_of(timeout: &NextTimeout) -> Option<Instant> {
     timeout
@@ -358,7 +384,7 @@ impl Transport for FastTcp {
 /// What a cancelled send's I/O fails with; the send loop tells it apart
 /// by its handle, not by this error.
 fn cancelled() -> ureq::Error {
-    ureq::Error::Io(io::ErrorKind::Interrupted.into())
+    ureq::Error::Io(crate::cancel::ABORTED.into())
 }
 
 impl Drop for FastTcp {

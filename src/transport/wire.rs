@@ -358,7 +358,7 @@ fn cancellable_resolve(
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 if crate::cancel::triggered() {
-                    return Err(ureq::Error::Io(std::io::ErrorKind::Interrupted.into()));
+                    return Err(ureq::Error::Io(crate::cancel::ABORTED.into()));
                 }
             }
         }
