@@ -343,3 +343,46 @@ fn an_untriggered_handle_changes_nothing_and_reuses_the_connection() {
     assert_eq!(server.requests.load(Ordering::SeqCst), 3);
     assert_eq!(c.connections_opened(), 1, "kept alive across sends");
 }
+
+#[test]
+fn a_debug_log_line_carries_the_timings() {
+    let server = Stall::start(
+        Some(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"message_id\":\"m-1\"}"),
+        true,
+    );
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = lines.clone();
+    let c = Client::builder(Target::Custom(server.url("http")), "test-key", "group-1")
+        .log_hook(move |level, line| {
+            if level == herohealth::LogLevel::Debug {
+                seen.lock().unwrap().push(line.to_owned());
+            }
+        })
+        .build()
+        .unwrap();
+    let reply = c.send(&message()).unwrap();
+    let t = reply.timings();
+    assert!(
+        t.resolve() <= t.connect() && t.connect() <= t.first_byte() && t.first_byte() <= t.total()
+    );
+    let lines = lines.lock().unwrap();
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("timings: "))
+        .expect("a timings line");
+    for key in [
+        "resolve=",
+        "connect=",
+        "tls=0.0",
+        "first_byte=",
+        "total=",
+        "attempts=1",
+        "reused=false",
+    ] {
+        assert!(line.contains(key), "{line}");
+    }
+    assert!(
+        !line.contains("4242") && !line.contains("results"),
+        "{line}"
+    );
+}
