@@ -3,7 +3,7 @@
 //! send returned after the trigger.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
@@ -235,7 +235,7 @@ fn cancel_during_backoff_after_a_refused_connect_is_not_sent() {
 /// A listener whose accept queue is full: further SYNs go unanswered, so
 /// a connect to it blocks until cancelled.
 #[cfg(target_os = "linux")]
-fn black_hole() -> (u16, Vec<TcpStream>, std::os::fd::OwnedFd) {
+fn black_hole() -> (u16, Vec<std::net::TcpStream>, std::os::fd::OwnedFd) {
     use std::os::fd::FromRawFd;
     // SAFETY: plain socket calls on a descriptor owned below.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
@@ -265,7 +265,7 @@ fn black_hole() -> (u16, Vec<TcpStream>, std::os::fd::OwnedFd) {
     let mut fillers = Vec::new();
     // Fill the queue until a connect is left waiting.
     loop {
-        match TcpStream::connect_timeout(
+        match std::net::TcpStream::connect_timeout(
             &format!("127.0.0.1:{port}").parse().unwrap(),
             Duration::from_millis(300),
         ) {
