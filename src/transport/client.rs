@@ -205,7 +205,8 @@ impl Client {
         let result = self.attempts(body, deadline, hook, &mut attempts);
         let t = timing::finish(start, attempts, wire::request_handed());
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        self.inner.log.log(
+        if self.inner.log.is_set() {
+            self.inner.log.log(
             LogLevel::Debug,
             format_args!(
                 "timings: resolve={:.1} connect={:.1} tls={:.1} first_byte={:.1} total={:.1} ms, attempts={}, reused={}",
@@ -217,7 +218,8 @@ impl Client {
                 t.attempts(),
                 t.connection_reused()
             ),
-        );
+            );
+        }
         match result {
             Ok(reply) => Ok(reply.with_timings(t)),
             Err(e) => Err(e.with_timings(t)),

@@ -52,26 +52,14 @@ impl Timings {
     }
 }
 
-/// Phase marks of the attempt in progress on this thread.
-#[derive(Clone, Copy)]
-struct Marks {
-    resolve: Option<Instant>,
-    connect: Option<Instant>,
-    tls: Option<Instant>,
-    first_byte: Option<Instant>,
-    opened: bool,
-}
-
-const NONE: Marks = Marks {
-    resolve: None,
-    connect: None,
-    tls: None,
-    first_byte: None,
-    opened: false,
-};
-
 thread_local! {
-    static MARKS: Cell<Marks> = const { Cell::new(NONE) };
+    // Phase ends of the attempt in progress on this thread, one cell each
+    // so a mark stores one value.
+    static RESOLVE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static CONNECT: Cell<Option<Instant>> = const { Cell::new(None) };
+    static TLS: Cell<Option<Instant>> = const { Cell::new(None) };
+    static FIRST_BYTE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static OPENED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// A phase whose end is marked.
@@ -85,28 +73,31 @@ pub(crate) enum Phase {
 
 /// Starts a new attempt's marks.
 pub(crate) fn reset() {
-    MARKS.set(NONE);
+    RESOLVE.set(None);
+    CONNECT.set(None);
+    TLS.set(None);
+    FIRST_BYTE.set(None);
+    OPENED.set(false);
 }
 
 /// Marks the end of `phase` now (the first byte only once).
 pub(crate) fn mark(phase: Phase) {
-    let mut m = MARKS.get();
     let now = Some(Instant::now());
     match phase {
-        Phase::Resolve => m.resolve = now,
-        Phase::Connect => m.connect = now,
-        Phase::Tls => m.tls = now,
-        Phase::FirstByte if m.first_byte.is_none() => m.first_byte = now,
-        Phase::FirstByte => return,
+        Phase::Resolve => RESOLVE.set(now),
+        Phase::Connect => CONNECT.set(now),
+        Phase::Tls => TLS.set(now),
+        Phase::FirstByte => {
+            if FIRST_BYTE.get().is_none() {
+                FIRST_BYTE.set(now);
+            }
+        }
     }
-    MARKS.set(m);
 }
 
 /// Notes that this attempt opened a new connection (not a reused one).
 pub(crate) fn opened() {
-    let mut m = MARKS.get();
-    m.opened = true;
-    MARKS.set(m);
+    OPENED.set(true);
 }
 
 /// The timings of a call that began at `start`, ending now, with its last
@@ -114,16 +105,18 @@ pub(crate) fn opened() {
 /// to a connection.
 pub(crate) fn finish(start: Instant, attempts: u32, sent: bool) -> Timings {
     // No attempt on this thread yet: the marks are an earlier call's.
-    let m = if attempts == 0 { NONE } else { MARKS.get() };
+    let get = |c: &'static std::thread::LocalKey<Cell<Option<Instant>>>| {
+        if attempts == 0 { None } else { c.get() }
+    };
     let since =
         |t: Option<Instant>| t.map_or(Duration::ZERO, |t| t.saturating_duration_since(start));
     Timings {
-        resolve: since(m.resolve),
-        connect: since(m.connect),
-        tls: since(m.tls),
-        first_byte: since(m.first_byte),
+        resolve: since(get(&RESOLVE)),
+        connect: since(get(&CONNECT)),
+        tls: since(get(&TLS)),
+        first_byte: since(get(&FIRST_BYTE)),
         total: start.elapsed(),
         attempts,
-        reused: sent && !m.opened && attempts > 0,
+        reused: sent && !OPENED.get() && attempts > 0,
     }
 }
