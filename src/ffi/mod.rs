@@ -16,6 +16,7 @@ use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 mod batch;
+mod cancel;
 mod client;
 mod error;
 mod journal;
@@ -23,8 +24,10 @@ mod message;
 mod patient;
 mod response;
 mod row;
+mod timing;
 
 pub use batch::*;
+pub use cancel::*;
 pub use client::*;
 pub use error::*;
 pub use journal::*;
@@ -32,6 +35,7 @@ pub use message::*;
 pub use patient::*;
 pub use response::*;
 pub use row::*;
+pub use timing::*;
 
 /// Major version of this library (semantic versioning).
 pub const HERO_VERSION_MAJOR: u32 = 0;
