@@ -386,3 +386,73 @@ fn a_debug_log_line_carries_the_timings() {
         "{line}"
     );
 }
+
+fn query() -> herohealth::PatientQuery {
+    herohealth::PatientQuery::by_nhs_number("943 476 5919", "1992-01-01")
+}
+
+#[test]
+fn cancel_a_lookup_hero_never_answers_is_not_sent_and_not_retried() {
+    let server = Stall::start(None, true);
+    let c = client(&server.url("http"));
+    let cancel = CancelHandle::new().unwrap();
+    let trigger = cancel.clone();
+    let seen = server.requests.clone();
+    let t = thread::spawn(move || {
+        until(|| seen.load(Ordering::SeqCst) == 1);
+        let at = Instant::now();
+        trigger.trigger();
+        at
+    });
+    let result = c.find_patient_timed(&query(), Some(&cancel));
+    let returned = Instant::now();
+    let at = t.join().unwrap();
+    let e = result.expect_err("a cancelled lookup fails");
+    // A lookup sends no message: not sent even after its request left.
+    assert_cancelled(&e, Outcome::NotSent, returned.saturating_duration_since(at));
+    assert_eq!(e.attempts(), 1);
+    assert!(e.timings().connect() > Duration::ZERO, "it had connected");
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        server.requests.load(Ordering::SeqCst),
+        1,
+        "a cancelled lookup is not retried"
+    );
+}
+
+#[test]
+fn a_lookup_and_send_cancelled_in_its_lookup_sends_nothing() {
+    let server = Stall::start(None, true);
+    let c = client(&server.url("http"));
+    let cancel = CancelHandle::new().unwrap();
+    cancel.trigger();
+    let e = c
+        .find_and_send_cancellable(&query(), &message(), &cancel)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    assert_eq!(e.outcome(), Outcome::NotSent);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 0, "no connection");
+}
+
+#[test]
+fn a_lookup_answer_carries_ordered_timings() {
+    let server = Stall::start(
+        Some(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"patient_id\":\"p-1\"}"),
+        true,
+    );
+    let c = client(&server.url("http"));
+    let (answer, t) = c.find_patient_timed(&query(), None).unwrap();
+    assert_eq!(answer.patient_id(), Some("p-1"));
+    assert!(t.connect() > Duration::ZERO, "a new connection");
+    assert!(
+        t.resolve() <= t.connect() && t.connect() <= t.first_byte() && t.first_byte() <= t.total(),
+        "{t:?}"
+    );
+    assert_eq!(t.tls(), Duration::ZERO, "plain http");
+    assert_eq!((t.attempts(), t.connection_reused()), (1, false));
+    // The next lookup reuses the connection, and says so.
+    let (_, again) = c.find_patient_timed(&query(), None).unwrap();
+    assert!(again.connection_reused());
+    assert_eq!(again.connect(), Duration::ZERO);
+}

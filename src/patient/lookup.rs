@@ -125,7 +125,29 @@ impl Client {
         query: &PatientQuery,
         message: &SendMessage,
     ) -> Result<(PatientAnswer, Option<MessageResponse>), Error> {
-        let (answer, result) = self.find_and_send_parts(query, message, None);
+        self.find_and_send_with(query, message, None)
+    }
+
+    /// As [`find_and_send`](Self::find_and_send), both parts ending promptly
+    /// once `cancel` is triggered: a cancelled lookup is
+    /// [`Outcome::NotSent`](crate::Outcome::NotSent), a cancelled send as for
+    /// [`send_cancellable`](Self::send_cancellable).
+    pub fn find_and_send_cancellable(
+        &self,
+        query: &PatientQuery,
+        message: &SendMessage,
+        cancel: &CancelHandle,
+    ) -> Result<(PatientAnswer, Option<MessageResponse>), Error> {
+        self.find_and_send_with(query, message, Some(cancel))
+    }
+
+    fn find_and_send_with(
+        &self,
+        query: &PatientQuery,
+        message: &SendMessage,
+        cancel: Option<&CancelHandle>,
+    ) -> Result<(PatientAnswer, Option<MessageResponse>), Error> {
+        let (answer, result) = self.find_and_send_parts(query, message, cancel);
         let reply = result?;
         // An answer is always there when the result is Ok.
         answer.map(|a| (a, reply)).ok_or_else(|| {
