@@ -241,28 +241,94 @@ fn cpp_cancel_and_timings() {
 /// Ctrl-C is a signal here; under Wine a console event cannot be sent
 /// from outside, so these run on the host only.
 fn hero_send_interrupted(url: &str) -> Option<Output> {
+    hero_send_interrupted_when(
+        url,
+        &["--patient-id", "4242", "--type", "hero", "--message", "Hi"],
+        || thread::sleep(Duration::from_millis(700)),
+    )
+}
+
+/// hero_send with `args` and `--timings`, sent SIGINT once `ready` returns.
+fn hero_send_interrupted_when(url: &str, args: &[&str], ready: impl FnOnce()) -> Option<Output> {
     if common::windows_programs() {
         return None;
     }
     let child = program("hero_send")
         .env("HERO_BASE_URL", url)
-        .args([
-            "--patient-id",
-            "4242",
-            "--type",
-            "hero",
-            "--message",
-            "Hi",
-            "--timings",
-        ])
+        .args(args)
+        .arg("--timings")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    thread::sleep(Duration::from_millis(700));
+    ready();
     // SAFETY: signals our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     Some(child.wait_with_output().unwrap())
+}
+
+/// Waits until `seen` reaches 1 (up to 20 s), then lets the program block.
+fn once_seen(seen: &AtomicUsize) {
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    while seen.load(Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < end, "no request came");
+        thread::sleep(Duration::from_millis(5));
+    }
+    thread::sleep(Duration::from_millis(100));
+}
+
+const LOOKUP: [&str; 4] = ["--nhs-number", "943 476 5919", "--dob", "1992-01-01"];
+
+#[test]
+fn hero_send_ctrl_c_during_a_lookup_exits_130() {
+    // The lookup's request has left, but a lookup sends no message.
+    let (url, seen) = never_answers();
+    let args = [&["--find-patient"][..], &LOOKUP].concat();
+    let Some(out) = hero_send_interrupted_when(&url, &args, || once_seen(&seen)) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert_eq!(seen.load(Ordering::SeqCst), 1, "not retried");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("timings resolve="), "{err}");
+    assert!(err.contains("not sent"), "{err}");
+}
+
+#[test]
+fn hero_send_ctrl_c_during_the_lookup_before_a_send_exits_130() {
+    let (url, seen) = never_answers();
+    let args = [&LOOKUP[..], &["--type", "hero", "--message", "Hi"]].concat();
+    let Some(out) = hero_send_interrupted_when(&url, &args, || once_seen(&seen)) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert_eq!(seen.load(Ordering::SeqCst), 1, "the lookup only: no send");
+}
+
+#[test]
+fn hero_send_find_patient_timings_line() {
+    let mock = Mock::start();
+    let out = program("hero_send")
+        .env("HERO_BASE_URL", mock.base_url())
+        .args([&["--find-patient", "--timings"][..], &LOOKUP].concat())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("timings"))
+        .expect("a timings line");
+    let f: HashMap<String, f64> = line
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+        .collect();
+    ordered(&f, &["resolve", "connect", "first_byte", "total"]);
+    assert!(
+        line.contains("attempts=1") && line.contains("reused=no"),
+        "{line}"
+    );
 }
 
 #[test]
