@@ -15,7 +15,7 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Outcome};
@@ -86,6 +86,12 @@ thread_local! {
     static CURRENT: RefCell<Option<CancelHandle>> = const { RefCell::new(None) };
 }
 
+/// How many scopes are open on any thread. While none is, every hook below
+/// is one relaxed load: a send without a handle pays nothing more. A scope
+/// on this thread is seen here in program order, so the load never misses
+/// this thread's own handle.
+static SCOPES: AtomicUsize = AtomicUsize::new(0);
+
 /// Makes `handle` the current send's handle on this thread until dropped.
 pub(crate) struct Scope(bool);
 
@@ -93,6 +99,7 @@ pub(crate) fn enter(handle: Option<&CancelHandle>) -> Scope {
     match handle {
         None => Scope(false),
         Some(h) => {
+            SCOPES.fetch_add(1, Ordering::Relaxed);
             CURRENT.with_borrow_mut(|c| *c = Some(h.clone()));
             Scope(true)
         }
@@ -104,11 +111,16 @@ impl Drop for Scope {
         if self.0 {
             unregister();
             CURRENT.with_borrow_mut(|c| *c = None);
+            SCOPES.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
 
+#[inline]
 fn with_current<T>(f: impl FnOnce(&CancelHandle) -> T) -> Option<T> {
+    if SCOPES.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
     CURRENT.with_borrow(|c| c.as_ref().map(f))
 }
 
@@ -119,7 +131,7 @@ pub(crate) fn triggered() -> bool {
 
 /// Whether this thread's send is cancellable at all.
 pub(crate) fn active() -> bool {
-    CURRENT.with_borrow(Option::is_some)
+    with_current(|_| ()).is_some()
 }
 
 /// Makes `socket` the one a trigger shuts down. Returns true when the

@@ -104,9 +104,8 @@ impl MessageResponse {
         &self.timings
     }
 
-    pub(crate) fn with_timings(mut self, timings: Timings) -> Self {
+    pub(crate) fn set_timings(&mut self, timings: Timings) {
         self.timings = timings;
-        self
     }
 
     fn fields(&self) -> &Fields {

@@ -17,12 +17,16 @@ use crate::transport::timing::Timings;
 pub(crate) struct LookupOp;
 
 impl Operation for LookupOp {
-    type Reply = PatientAnswer;
+    /// The answer, and where the lookup's time went.
+    type Reply = (PatientAnswer, Timings);
     const ENDPOINT: Endpoint = Endpoint::Lookup;
     const RULES: outcome::Rules = outcome::LOOKUP;
     const UNREADABLE: &'static str = "the answer holds neither a patient_id nor a login_url";
-    fn read(body: Vec<u8>) -> Result<PatientAnswer, Vec<u8>> {
-        PatientAnswer::from_json(&body).ok_or(body)
+    fn read(body: Vec<u8>) -> Result<Self::Reply, Vec<u8>> {
+        match PatientAnswer::from_json(&body) {
+            Some(answer) => Ok((answer, Timings::default())),
+            None => Err(body),
+        }
     }
     fn reason(body: &[u8]) -> Reason {
         answer::reason(body)
@@ -38,7 +42,10 @@ impl Operation for LookupOp {
             _ => return None,
         })
     }
-    fn log_success(log: &Logger, attempt: u32, reply: &PatientAnswer, ms: u128) {
+    fn set_timings(reply: &mut Self::Reply, t: Timings) {
+        reply.1 = t;
+    }
+    fn log_success(log: &Logger, attempt: u32, (reply, _): &Self::Reply, ms: u128) {
         let what = match reply {
             PatientAnswer::Found { .. } => "patient found",
             PatientAnswer::VerificationRequired { .. } => "identity verification required",

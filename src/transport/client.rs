@@ -139,6 +139,8 @@ pub(crate) trait Operation {
     fn status_detail(status: u16) -> Option<String>;
     /// The log line after a success: never a patient identifier.
     fn log_success(log: &Logger, attempt: u32, reply: &Self::Reply, ms: u128);
+    /// Puts where the call's time went on its reply.
+    fn set_timings(reply: &mut Self::Reply, t: timing::Timings);
 }
 
 /// Sending a message.
@@ -157,6 +159,9 @@ impl Operation for SendOp {
     }
     fn status_detail(_: u16) -> Option<String> {
         None
+    }
+    fn set_timings(reply: &mut MessageResponse, t: timing::Timings) {
+        reply.set_timings(t);
     }
     fn log_success(log: &Logger, attempt: u32, reply: &MessageResponse, ms: u128) {
         log.log(
@@ -262,18 +267,17 @@ impl Client {
         hook: Option<&dyn AttemptHook>,
     ) -> Result<MessageResponse, Error> {
         self.run::<SendOp>(body, deadline, hook)
-            .map(|(reply, t)| reply.with_timings(t))
     }
 
     /// The attempt loop every operation shares: posts a checked body by
-    /// `deadline`, retrying as `O`'s rules allow, and gives where the time
-    /// went with the reply (an error carries its own).
+    /// `deadline`, retrying as `O`'s rules allow; the reply and the error
+    /// carry where the time went.
     pub(crate) fn run<O: Operation>(
         &self,
         body: &[u8],
         deadline: Instant,
         hook: Option<&dyn AttemptHook<O::Reply>>,
-    ) -> Result<(O::Reply, timing::Timings), Error> {
+    ) -> Result<O::Reply, Error> {
         // The call's start, without another clock read.
         let start = deadline
             .checked_sub(self.inner.deadline)
@@ -298,7 +302,10 @@ impl Client {
             );
         }
         match result {
-            Ok(reply) => Ok((reply, t)),
+            Ok(mut reply) => {
+                O::set_timings(&mut reply, t);
+                Ok(reply)
+            }
             Err(e) => Err(e.with_timings(t)),
         }
     }
@@ -353,7 +360,10 @@ impl Client {
             }
             let failed = match result {
                 Ok(reply) => {
-                    O::log_success(&i.log, attempt, &reply, began.elapsed().as_millis());
+                    // No clock read for a log line nobody takes.
+                    if i.log.is_set() {
+                        O::log_success(&i.log, attempt, &reply, began.elapsed().as_millis());
+                    }
                     return Ok(reply);
                 }
                 Err(f) => f,

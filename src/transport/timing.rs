@@ -10,37 +10,45 @@ use std::time::{Duration, Instant};
 /// each a time from the call's start, [`Duration::ZERO`] for a phase that
 /// did not happen (no TLS over `http://`, no connect on a reused
 /// connection, no first byte when no answer came).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+///
+/// It holds the clock readings themselves; the subtractions wait for a
+/// reader, so a send nobody asks about pays for the readings only.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timings {
-    resolve: Duration,
-    connect: Duration,
-    tls: Duration,
-    first_byte: Duration,
-    total: Duration,
+    start: Option<Instant>,
+    /// Resolve, connect, TLS and first byte, in that order.
+    marks: [Option<Instant>; 4],
+    end: Option<Instant>,
     attempts: u32,
     reused: bool,
 }
 
 impl Timings {
+    fn since(&self, t: Option<Instant>) -> Duration {
+        match (self.start, t) {
+            (Some(start), Some(t)) => t.saturating_duration_since(start),
+            _ => Duration::ZERO,
+        }
+    }
     /// When the host name was resolved (an IP literal or a cached answer: at once).
     pub fn resolve(&self) -> Duration {
-        self.resolve
+        self.since(self.marks[0])
     }
     /// When the TCP connection was open (to the proxy, through one).
     pub fn connect(&self) -> Duration {
-        self.connect
+        self.since(self.marks[1])
     }
     /// When the TLS handshake was done.
     pub fn tls(&self) -> Duration {
-        self.tls
+        self.since(self.marks[2])
     }
     /// When the first byte of the answer arrived.
     pub fn first_byte(&self) -> Duration {
-        self.first_byte
+        self.since(self.marks[3])
     }
     /// When the call returned.
     pub fn total(&self) -> Duration {
-        self.total
+        self.since(self.end)
     }
     /// How many HTTP attempts were made.
     pub fn attempts(&self) -> u32 {
@@ -49,6 +57,20 @@ impl Timings {
     /// Whether the last attempt's request went on a kept-alive connection.
     pub fn connection_reused(&self) -> bool {
         self.reused
+    }
+}
+
+impl std::fmt::Debug for Timings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timings")
+            .field("resolve", &self.resolve())
+            .field("connect", &self.connect())
+            .field("tls", &self.tls())
+            .field("first_byte", &self.first_byte())
+            .field("total", &self.total())
+            .field("attempts", &self.attempts)
+            .field("reused", &self.reused)
+            .finish()
     }
 }
 
@@ -108,14 +130,10 @@ pub(crate) fn finish(start: Instant, attempts: u32, sent: bool) -> Timings {
     let get = |c: &'static std::thread::LocalKey<Cell<Option<Instant>>>| {
         if attempts == 0 { None } else { c.get() }
     };
-    let since =
-        |t: Option<Instant>| t.map_or(Duration::ZERO, |t| t.saturating_duration_since(start));
     Timings {
-        resolve: since(get(&RESOLVE)),
-        connect: since(get(&CONNECT)),
-        tls: since(get(&TLS)),
-        first_byte: since(get(&FIRST_BYTE)),
-        total: start.elapsed(),
+        start: Some(start),
+        marks: [get(&RESOLVE), get(&CONNECT), get(&TLS), get(&FIRST_BYTE)],
+        end: Some(Instant::now()),
         attempts,
         reused: sent && !OPENED.get() && attempts > 0,
     }
