@@ -271,21 +271,8 @@ impl Resolver for Resolve {
         config: &Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let addrs = self.lookup(uri, config, timeout);
-        if addrs.is_ok() {
-            timing::mark(Phase::Resolve);
-        }
-        addrs
-    }
-}
-
-impl Resolve {
-    fn lookup(
-        &self,
-        uri: &Uri,
-        config: &Config,
-        timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        // The resolve's end is marked at each answer, not around the call:
+        // a wrapper would move the address list once more per send.
         let host = uri.host().unwrap_or_default();
         let port = uri
             .port_u16()
@@ -301,6 +288,7 @@ impl Resolve {
         {
             let mut addrs = self.system.empty();
             addrs.push(SocketAddr::new(ip, port));
+            timing::mark(Phase::Resolve);
             return Ok(addrs);
         }
         let now = Instant::now();
@@ -309,6 +297,7 @@ impl Resolve {
                 .iter()
                 .find(|(h, p, _, at)| h == host && *p == port && now.duration_since(*at) < DNS_TTL);
             if let Some((_, _, addrs, _)) = hit {
+                timing::mark(Phase::Resolve);
                 return Ok(addrs.clone());
             }
         }
@@ -330,6 +319,7 @@ impl Resolve {
             }
             cache.push((host.to_owned(), port, addrs.clone(), now));
         }
+        timing::mark(Phase::Resolve);
         Ok(addrs)
     }
 }
