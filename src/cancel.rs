@@ -445,14 +445,158 @@ pub(crate) fn connect(
     })())
 }
 
-/// Not cancellable mid-connect here: the caller connects as usual and the
-/// send stops once the connect ends (see the README's limits).
+/// Connects to `addr` within `budget`, ending within a slice when the
+/// current send is cancelled: Winsock has no wake-up descriptor to wait
+/// beside, so a non-blocking connect is polled in 10 ms slices, looking at
+/// the handle between. `None` when the send is not cancellable.
 #[cfg(windows)]
 pub(crate) fn connect(
-    _addr: std::net::SocketAddr,
-    _budget: Option<Duration>,
+    addr: std::net::SocketAddr,
+    budget: Option<Duration>,
 ) -> Option<std::io::Result<std::net::TcpStream>> {
-    None
+    use std::os::windows::io::FromRawSocket;
+    use windows_sys::Win32::Networking::WinSock as ws;
+    if !active() {
+        return None;
+    }
+    Some((|| {
+        winsock_started()?;
+        let family = if addr.is_ipv4() {
+            ws::AF_INET
+        } else {
+            ws::AF_INET6
+        };
+        // SAFETY: plain socket creation, with std's flags; owned below.
+        let s = unsafe {
+            ws::WSASocketW(
+                family as i32,
+                ws::SOCK_STREAM,
+                ws::IPPROTO_TCP,
+                std::ptr::null(),
+                0,
+                ws::WSA_FLAG_OVERLAPPED | ws::WSA_FLAG_NO_HANDLE_INHERIT,
+            )
+        };
+        if s == ws::INVALID_SOCKET {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: just opened, owned by nothing else; closed on every path.
+        let stream = unsafe { std::net::TcpStream::from_raw_socket(s as _) };
+        if register(s as i64) {
+            return Err(ABORTED.into());
+        }
+        stream.set_nonblocking(true)?;
+        let (storage, len) = win_sockaddr(addr);
+        // SAFETY: an open socket; a sockaddr of `len` bytes.
+        let rc = unsafe { ws::connect(s, storage.as_ptr().cast(), len) };
+        if rc != 0 {
+            // SAFETY: no arguments.
+            let e = unsafe { ws::WSAGetLastError() };
+            if e != ws::WSAEWOULDBLOCK {
+                return Err(std::io::Error::from_raw_os_error(e));
+            }
+            let end = budget.map(|b| Instant::now() + b);
+            loop {
+                if triggered() {
+                    return Err(ABORTED.into());
+                }
+                let mut slice = Duration::from_millis(10);
+                if let Some(end) = end {
+                    let left = end.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(std::io::ErrorKind::TimedOut.into());
+                    }
+                    slice = slice.min(left);
+                }
+                let one = || {
+                    let mut set = ws::FD_SET {
+                        fd_count: 1,
+                        fd_array: [0; 64],
+                    };
+                    set.fd_array[0] = s;
+                    set
+                };
+                let (mut writable, mut failed) = (one(), one());
+                let tv = ws::TIMEVAL {
+                    tv_sec: 0,
+                    tv_usec: slice.as_micros().max(1) as i32,
+                };
+                // SAFETY: two one-socket sets and a timeout, all live.
+                let n =
+                    unsafe { ws::select(0, std::ptr::null_mut(), &mut writable, &mut failed, &tv) };
+                if n == ws::SOCKET_ERROR {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if failed.fd_count > 0 {
+                    return Err(stream
+                        .take_error()?
+                        .unwrap_or_else(|| std::io::ErrorKind::ConnectionRefused.into()));
+                }
+                if writable.fd_count > 0 {
+                    break;
+                }
+            }
+            if let Some(e) = stream.take_error()? {
+                return Err(e);
+            }
+        }
+        stream.set_nonblocking(false)?;
+        Ok(stream)
+    })())
+}
+
+/// Winsock must be started before a raw socket call; std starts it on its
+/// first network call, which may not have come yet. Counted, so harmless
+/// beside std's own start.
+#[cfg(windows)]
+fn winsock_started() -> std::io::Result<()> {
+    use std::sync::OnceLock;
+    use windows_sys::Win32::Networking::WinSock as ws;
+    static STARTED: OnceLock<i32> = OnceLock::new();
+    let rc = *STARTED.get_or_init(|| {
+        // SAFETY: zeroed WSADATA is a valid buffer for the call to fill.
+        let mut data: ws::WSADATA = unsafe { std::mem::zeroed() };
+        // SAFETY: a live WSADATA; version 2.2, as std asks.
+        unsafe { ws::WSAStartup(0x202, &mut data) }
+    });
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// `addr` as a Winsock sockaddr, in a buffer large enough for either family.
+#[cfg(windows)]
+fn win_sockaddr(addr: std::net::SocketAddr) -> ([u64; 4], i32) {
+    use windows_sys::Win32::Networking::WinSock as ws;
+    let mut buf = [0u64; 4];
+    match addr {
+        std::net::SocketAddr::V4(a) => {
+            let mut sin = ws::SOCKADDR_IN {
+                sin_family: ws::AF_INET,
+                sin_port: a.port().to_be(),
+                ..Default::default()
+            };
+            sin.sin_addr.S_un.S_addr = u32::from_ne_bytes(a.ip().octets());
+            // SAFETY: the 32-byte buffer holds a 16-byte SOCKADDR_IN.
+            unsafe { std::ptr::write_unaligned(buf.as_mut_ptr().cast(), sin) };
+            (buf, std::mem::size_of::<ws::SOCKADDR_IN>() as i32)
+        }
+        std::net::SocketAddr::V6(a) => {
+            let mut sin6 = ws::SOCKADDR_IN6 {
+                sin6_family: ws::AF_INET6,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                ..Default::default()
+            };
+            sin6.sin6_addr.u.Byte = a.ip().octets();
+            sin6.Anonymous.sin6_scope_id = a.scope_id();
+            // SAFETY: the 32-byte buffer holds a 28-byte SOCKADDR_IN6.
+            unsafe { std::ptr::write_unaligned(buf.as_mut_ptr().cast(), sin6) };
+            (buf, std::mem::size_of::<ws::SOCKADDR_IN6>() as i32)
+        }
+    }
 }
 
 #[cfg(unix)]

@@ -277,7 +277,32 @@ fn black_hole() -> (u16, Vec<std::net::TcpStream>, std::os::fd::OwnedFd) {
     (port, fillers, owned)
 }
 
-#[cfg(target_os = "linux")]
+/// As on Linux: a listener with a backlog of 0, its queue filled.
+#[cfg(windows)]
+fn black_hole() -> (u16, Vec<std::net::TcpStream>, TcpListener) {
+    use std::os::windows::io::AsRawSocket;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // SAFETY: shrinks the backlog of our own listening socket.
+    let rc = unsafe {
+        windows_sys::Win32::Networking::WinSock::listen(listener.as_raw_socket() as _, 0)
+    };
+    assert_eq!(rc, 0);
+    let mut fillers = Vec::new();
+    loop {
+        match std::net::TcpStream::connect_timeout(
+            &format!("127.0.0.1:{port}").parse().unwrap(),
+            Duration::from_millis(300),
+        ) {
+            Ok(s) => fillers.push(s),
+            Err(_) => break,
+        }
+        assert!(fillers.len() < 64, "the accept queue never filled");
+    }
+    (port, fillers, listener)
+}
+
+#[cfg(any(target_os = "linux", windows))]
 #[test]
 fn cancel_during_an_unanswered_connect_is_not_sent() {
     let (port, _fillers, _listener) = black_hole();
