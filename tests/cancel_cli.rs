@@ -228,11 +228,22 @@ fn cpp_cancel_and_timings() {
         let r1 = fields(out, "reply1");
         assert_eq!(r1["reused"], 1.0);
         ordered(&r1, &["resolve", "first_byte", "total"]);
+        let c = fields(out, "lookup_cancelled");
+        assert_eq!(c["status"] as i64, HERO_NOT_SENT);
+        assert_eq!(c["kind"] as i64, HERO_KIND_CANCELLED);
+        let l = fields(out, "lookup");
+        assert_eq!((l["reused"], l["attempts"]), (1.0, 1.0));
+        assert!(l["first_byte"] > 0.0 && l["total"] > 0.0, "{l:?}");
+        ordered(&l, &["resolve", "first_byte", "total"]);
     };
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{out:?}");
     check(&out);
-    assert_eq!(mock.requests().len(), 2, "the cancelled send sent nothing");
+    assert_eq!(
+        mock.requests().len(),
+        3,
+        "the cancelled send and lookup sent nothing"
+    );
     if let Some(out) = under_valgrind(&cmd) {
         check(&out);
     }

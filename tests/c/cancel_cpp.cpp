@@ -2,7 +2,9 @@
 // tests/cancel_cli.rs.
 //
 //   cancel_cpp URL   a send with a triggered Cancel (nothing sent), then two
-//                    sends to URL (the mock), their timings and reuse
+//                    sends to URL (the mock), their timings and reuse; then
+//                    a lookup with the triggered Cancel (nothing sent) and
+//                    one with a fresh Cancel, its timings
 //
 // Environment: HERO_API_KEY, HERO_PRACTICE_GROUP_ID.
 #include <herohealth.hpp>
@@ -38,5 +40,16 @@ int main(int argc, char **argv)
                     (unsigned long long)r.timing_us(HERO_TIMING_FIRST_BYTE),
                     (unsigned long long)r.timing_us(HERO_TIMING_TOTAL));
     }
+    hero::PatientQuery query = hero::PatientQuery::by_nhs_number("9434765919", "1992-01-01");
+    auto stopped = client.value().find_patient(query, cancel);
+    std::printf("lookup_cancelled status=%d kind=%d\n", (int)stopped.status(), (int)stopped.error().kind());
+    hero::Cancel fresh;
+    auto found = client.value().find_patient(query, fresh);
+    if (!found) return 1;
+    const hero::Patient &p = found.value();
+    std::printf("lookup reused=%d attempts=%u resolve=%llu first_byte=%llu total=%llu\n", (int)p.connection_reused(),
+                (unsigned)p.attempts(), (unsigned long long)p.timing_us(HERO_TIMING_RESOLVE),
+                (unsigned long long)p.timing_us(HERO_TIMING_FIRST_BYTE),
+                (unsigned long long)p.timing_us(HERO_TIMING_TOTAL));
     return 0;
 }
