@@ -262,8 +262,13 @@ fn black_hole() -> (u16, Vec<std::net::TcpStream>, std::os::fd::OwnedFd) {
         libc::getsockname(fd, (&mut bound as *mut libc::sockaddr_in).cast(), &mut len);
     }
     let port = u16::from_be(bound.sin_port);
+    (port, fill_queue(port), owned)
+}
+
+/// Connects to `port` until a connect is left waiting: its queue is full.
+#[cfg(any(target_os = "linux", windows))]
+fn fill_queue(port: u16) -> Vec<std::net::TcpStream> {
     let mut fillers = Vec::new();
-    // Fill the queue until a connect is left waiting.
     loop {
         match std::net::TcpStream::connect_timeout(
             &format!("127.0.0.1:{port}").parse().unwrap(),
@@ -274,7 +279,7 @@ fn black_hole() -> (u16, Vec<std::net::TcpStream>, std::os::fd::OwnedFd) {
         }
         assert!(fillers.len() < 64, "the accept queue never filled");
     }
-    (port, fillers, owned)
+    fillers
 }
 
 /// As on Linux: a listener with a backlog of 0, its queue filled.
@@ -288,18 +293,7 @@ fn black_hole() -> (u16, Vec<std::net::TcpStream>, TcpListener) {
         windows_sys::Win32::Networking::WinSock::listen(listener.as_raw_socket() as _, 0)
     };
     assert_eq!(rc, 0);
-    let mut fillers = Vec::new();
-    loop {
-        match std::net::TcpStream::connect_timeout(
-            &format!("127.0.0.1:{port}").parse().unwrap(),
-            Duration::from_millis(300),
-        ) {
-            Ok(s) => fillers.push(s),
-            Err(_) => break,
-        }
-        assert!(fillers.len() < 64, "the accept queue never filled");
-    }
-    (port, fillers, listener)
+    (port, fill_queue(port), listener)
 }
 
 #[cfg(any(target_os = "linux", windows))]

@@ -316,6 +316,15 @@ fn hero_send_ctrl_c_during_the_lookup_before_a_send_exits_130() {
     assert_eq!(seen.load(Ordering::SeqCst), 1, "the lookup only: no send");
 }
 
+/// hero_send's one `--timings` line on stderr.
+fn timings_line(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find(|l| l.contains("timings"))
+        .expect("a timings line")
+        .to_owned()
+}
+
 #[test]
 fn hero_send_find_patient_timings_line() {
     let mock = Mock::start();
@@ -325,11 +334,7 @@ fn hero_send_find_patient_timings_line() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    let line = err
-        .lines()
-        .find(|l| l.contains("timings"))
-        .expect("a timings line");
+    let line = timings_line(&out);
     let f: HashMap<String, f64> = line
         .split_whitespace()
         .filter_map(|kv| kv.split_once('='))
@@ -395,10 +400,7 @@ fn hero_send_timings_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    let line = err
-        .lines()
-        .find(|l| l.contains("timings"))
-        .expect("a timings line");
+    let line = timings_line(&out);
     for key in [
         "resolve=",
         "connect=",
