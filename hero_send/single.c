@@ -7,8 +7,12 @@
  */
 #include "common.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef _WIN32
+#include <windows.h>
+#endif
 
 static const char USAGE[] =
     "Usage: hero_send --patient-id ID --type hero|sms|email|nhs_app --message TEXT [options]\n"
@@ -50,6 +54,7 @@ static const char USAGE[] =
     "  --send-at DATETIME           send_at (RFC 3339, e.g. 2026-12-01T09:00:00Z)\n"
     "  --timeout SECONDS            overall deadline, retries included (default 30)\n"
     "  --lenient                    skip the clinical and contact checks\n"
+    "  --timings                    print where the time went as one line on stderr\n"
     "  --help                       show this help\n"
     "\n"
     "Environment: HERO_API_KEY, HERO_PRACTICE_GROUP_ID, and HERO_BASE_URL or\n"
@@ -62,7 +67,8 @@ static const char USAGE[] =
     "  unreadable (do not resend); 8 the patient must verify their identity first\n"
     "  (nothing sent). A lookup alone: 0 found, 2 invalid input, 3 no patient found or\n"
     "  refused, 4 rate limited, 5 could not complete after its retries (nothing sent),\n"
-    "  8 verify.\n"
+    "  8 verify. 130 interrupted (Ctrl-C) before anything was sent (an interrupt\n"
+    "  after the message's request left exits 6; a lookup interrupted is never 6).\n"
     "\n"
     "Batch mode: hero_send --batch FILE --journal FILE [options]; see hero_send --batch --help.\n";
 
@@ -73,6 +79,7 @@ struct single_options {
     const char *timeout;
     uint32_t timeout_ms; /* parsed from timeout; 0 when not given */
     bool lenient;
+    bool timings;
 };
 
 /* The names --type accepts, for its error line. */
@@ -105,6 +112,10 @@ static int parse_args(int argc, char **argv, struct single_options *o)
                 return fail(EXIT_INVALID, arg, " given twice (try --help)");
             }
             o->lenient = true;
+            continue;
+        }
+        if (strcmp(arg, "--timings") == 0) {
+            o->timings = true;
             continue;
         }
         if (strcmp(arg, "--timeout") == 0) {
@@ -238,6 +249,58 @@ static int build_client(const struct single_options *o, hero_client **out)
     return rc;
 }
 
+/* Read by the interrupt handler: set before the handler is installed. */
+static hero_cancel *single_cancel = NULL;
+
+#ifndef _WIN32
+/* Ctrl-C: cancel the send (async-signal-safe in the library); a second
+ * Ctrl-C ends the program at once, as usual. */
+static void single_on_interrupt(int sig)
+{
+    hero_cancel_trigger(single_cancel);
+    signal(sig, SIG_DFL);
+}
+#else
+/* Ctrl-C, Ctrl-Break or the console closing: cancel the send. On close
+ * Windows ends the process once this returns, so give the send a moment
+ * to return and report first (it does so within milliseconds). */
+static BOOL WINAPI single_on_console_ctrl(DWORD type)
+{
+    hero_cancel_trigger(single_cancel);
+    if (type == CTRL_CLOSE_EVENT) {
+        Sleep(2000);
+    }
+    return TRUE;
+}
+#endif
+
+/* One line of where the time went, in ms (the library's figures). */
+static void print_timings(uint64_t (*at)(const void *, uint32_t), const void *h, uint32_t attempts,
+                          int reused)
+{
+    fprintf(stderr,
+            "hero_send: timings resolve=%.1f connect=%.1f tls=%.1f first_byte=%.1f total=%.1f "
+            "attempts=%u reused=%s\n",
+            at(h, HERO_TIMING_RESOLVE) / 1000.0, at(h, HERO_TIMING_CONNECT) / 1000.0,
+            at(h, HERO_TIMING_TLS) / 1000.0, at(h, HERO_TIMING_FIRST_BYTE) / 1000.0,
+            at(h, HERO_TIMING_TOTAL) / 1000.0, (unsigned)attempts, reused ? "yes" : "no");
+}
+
+static uint64_t response_at(const void *h, uint32_t which)
+{
+    return hero_response_timing_us((const hero_response *)h, which);
+}
+
+static uint64_t patient_at(const void *h, uint32_t which)
+{
+    return hero_patient_timing_us((const hero_patient *)h, which);
+}
+
+static uint64_t error_at(const void *h, uint32_t which)
+{
+    return hero_error_timing_us((const hero_error *)h, which);
+}
+
 /* Single mode: one message from the flags. */
 int single_main(int argc, char **argv)
 {
@@ -263,13 +326,36 @@ int single_main(int argc, char **argv)
     if (rc == -1) {
         rc = build_client(&opts, &client);
     }
+    if (rc == -1) {
+        if (hero_cancel_new(&single_cancel) == HERO_OK) {
+#ifdef _WIN32
+            SetConsoleCtrlHandler(single_on_console_ctrl, TRUE);
+#else
+            signal(SIGINT, single_on_interrupt);
+#endif
+        }
+    }
     if (rc == -1 && opts.lookup.find_only) {
-        status = hero_client_find_patient(client, query, &patient, &err);
+        status = hero_client_find_patient_cancellable(client, query, single_cancel, &patient, &err);
+        if (opts.timings && status == HERO_OK) {
+            print_timings(patient_at, patient, hero_patient_attempts(patient),
+                          hero_patient_connection_reused(patient));
+        } else if (opts.timings && err != NULL) {
+            print_timings(error_at, err, hero_error_attempts(err), 0);
+        }
         rc = status == HERO_OK ? print_patient(patient) : report(status, err);
     } else if (rc == -1) {
         status = query != NULL
-                     ? hero_client_find_and_send(client, query, message, &patient, &response, &err)
-                     : hero_client_send(client, message, &response, &err);
+                     ? hero_client_find_and_send_cancellable(client, query, message, single_cancel,
+                                                             &patient, &response, &err)
+                     : hero_client_send_cancellable(client, message, single_cancel, &response,
+                                                    &err);
+        if (opts.timings && response != NULL) {
+            print_timings(response_at, response, hero_response_attempts(response),
+                          hero_response_connection_reused(response));
+        } else if (opts.timings && err != NULL) {
+            print_timings(error_at, err, hero_error_attempts(err), 0);
+        }
         if (status == HERO_OK && response == NULL) {
             /* Identity verification first: nothing was sent. */
             rc = print_patient(patient);
@@ -295,6 +381,8 @@ int single_main(int argc, char **argv)
     hero_patient_free(patient);
     hero_patient_query_free(query);
     hero_client_free(client);
+    /* The handler stays installed: it may still run, so the handle lives on
+     * to the program's end (freed by the system). */
     return rc;
 }
 

@@ -128,6 +128,9 @@ typedef enum {
   // The journal shows an earlier send of this key that may have reached
   // the patient: check in Hero, then resolve the key.
   HERO_KIND_NEEDS_RECONCILIATION = 16,
+  // Cancelled through its `hero_cancel`; the outcome says whether the
+  // request had already left.
+  HERO_KIND_CANCELLED = 17,
 } hero_kind;
 
 // Settings of a batch (opaque): defaults for every row, concurrency,
@@ -149,6 +152,10 @@ typedef struct hero_batch_stop hero_batch_stop;
 // callback) or at its end (free with `hero_batch_summary_free`).
 // Immutable: read it from any thread.
 typedef struct hero_batch_summary hero_batch_summary;
+
+// A cancel handle (opaque). Thread-safe: any thread may trigger it while
+// any number of sends use it.
+typedef struct hero_cancel hero_cancel;
 
 // A client (opaque): a connection pool and settings. Thread-safe: share
 // one client between all threads. Free it with `hero_client_free` once no
@@ -250,6 +257,10 @@ typedef struct {
   int32_t exit_code;
 } hero_salvage_report;
 
+// Which phase `hero_response_timing_us` / `hero_error_timing_us` report.
+// A plain integer: any value C passes is accepted (unknown ones read 0).
+typedef uint32_t hero_timing;
+
 
 
 // `https://api.herohealth.net`: real patients.
@@ -331,6 +342,21 @@ typedef struct {
 // An earlier send of this key may have gone: not sent until the key is
 // resolved. `"needs_reconciliation"`
 #define HERO_ROW_NEEDS_RECONCILIATION 11
+
+// The host name was resolved (at once for an IP literal or a cached answer).
+#define HERO_TIMING_RESOLVE 0
+
+// The TCP connection was open (to the proxy, through one); 0 on a reused connection.
+#define HERO_TIMING_CONNECT 1
+
+// The TLS handshake was done; 0 over `http://` or on a reused connection.
+#define HERO_TIMING_TLS 2
+
+// The first byte of the answer arrived; 0 when none did.
+#define HERO_TIMING_FIRST_BYTE 3
+
+// The call returned.
+#define HERO_TIMING_TOTAL 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -471,6 +497,73 @@ const char *hero_batch_summary_line(const hero_batch_summary *summary);
 // Frees a summary from `hero_batch_run`. NULL is ignored. Never pass the
 // one given to a `hero_batch_callback`.
 void hero_batch_summary_free(hero_batch_summary *summary);
+
+// Creates a cancel handle, not yet triggered.
+//
+// On `HERO_OK`, `*cancel_out` owns it: free it with `hero_cancel_free`
+// once no send uses it and no signal handler can trigger it. Otherwise
+// `*cancel_out` is NULL (when `cancel_out` is not NULL).
+// `HERO_NULL_ARGUMENT` if `cancel_out` is NULL; `HERO_INTERNAL_ERROR` if
+// the system has no file descriptor left for the handle's wake-up pipe.
+hero_status hero_cancel_new(hero_cancel **cancel_out);
+
+// Cancels every send using `cancel`, now and later: a send not yet past
+// its request returns `HERO_NOT_SENT`, one whose request had left
+// `HERO_MAY_HAVE_BEEN_SENT`, both with kind `HERO_KIND_CANCELLED`.
+// A triggered handle stays triggered. NULL is ignored.
+//
+// Async-signal-safe (atomics, one `write`, one `shutdown`): may be called
+// from a signal handler, a console control handler or any thread, at any
+// time while `cancel` is alive.
+void hero_cancel_trigger(const hero_cancel *cancel);
+
+// Frees a cancel handle. NULL is ignored. No send may be using it, and no
+// signal handler may trigger it, from this call on.
+void hero_cancel_free(hero_cancel *cancel);
+
+// As `hero_client_send` (same statuses and out-parameters), ending
+// promptly once `cancel` is triggered: `HERO_NOT_SENT` with kind
+// `HERO_KIND_CANCELLED` if no request byte had been accepted by the
+// kernel (triggered before the call, or during the resolve, connect, TLS,
+// a proxy tunnel or a wait after a 429, a backoff or the rate gate), else
+// `HERO_MAY_HAVE_BEEN_SENT` with that kind. A cancelled send is never
+// retried, and its connection is not reused.
+//
+// `cancel` must stay alive for the call; NULL `cancel` sends as
+// `hero_client_send`. Thread rules as `hero_client_send`.
+hero_status hero_client_send_cancellable(const hero_client *client,
+                                         const hero_message *message,
+                                         const hero_cancel *cancel,
+                                         hero_response **response_out,
+                                         hero_error **error_out);
+
+// As `hero_client_find_patient` (same statuses and out-parameters),
+// ending promptly once `cancel` is triggered: then `HERO_NOT_SENT` with
+// kind `HERO_KIND_CANCELLED` whenever it stops, as a lookup sends no
+// message. Never retried.
+//
+// `cancel` must stay alive for the call; NULL `cancel` looks up as
+// `hero_client_find_patient`. Thread rules as `hero_client_find_patient`.
+hero_status hero_client_find_patient_cancellable(const hero_client *client,
+                                                 const hero_patient_query *query,
+                                                 const hero_cancel *cancel,
+                                                 hero_patient **patient_out,
+                                                 hero_error **error_out);
+
+// As `hero_client_find_and_send` (same statuses and out-parameters), both
+// the lookup and the send ending promptly once `cancel` is triggered: a
+// cancelled lookup is `HERO_NOT_SENT` (and `*patient_out` NULL); a
+// cancelled send as for `hero_client_send_cancellable`.
+//
+// `cancel` must stay alive for the call; NULL `cancel` works as
+// `hero_client_find_and_send`. Thread rules as `hero_client_send`.
+hero_status hero_client_find_and_send_cancellable(const hero_client *client,
+                                                  const hero_patient_query *query,
+                                                  const hero_message *message,
+                                                  const hero_cancel *cancel,
+                                                  hero_patient **patient_out,
+                                                  hero_response **response_out,
+                                                  hero_error **error_out);
 
 // Creates settings for a client.
 //
@@ -1217,6 +1310,36 @@ hero_status hero_journal_salvage(const char *damaged_path,
                                  const char *rows_path,
                                  hero_salvage_report *report_out,
                                  hero_error **error_out);
+
+// Microseconds from the send's start to the end of phase `which`
+// (`HERO_TIMING_*`) of its last attempt, as curl counts them: 0 for a
+// phase that did not happen, an unknown `which`, or a NULL `response`.
+// Any thread may read a response.
+uint64_t hero_response_timing_us(const hero_response *response, hero_timing which);
+
+// As `hero_response_timing_us`, for a failed send: the phases it reached.
+// 0 for a NULL `error`.
+uint64_t hero_error_timing_us(const hero_error *error, hero_timing which);
+
+// 1 if the reply came on a kept-alive connection opened by an earlier
+// send, 0 if on a new one (or `response` is NULL).
+int32_t hero_response_connection_reused(const hero_response *response);
+
+// How many HTTP attempts the accepted send took (1 unless a connect
+// failed or a 429 was waited out first); 0 if `response` is NULL.
+uint32_t hero_response_attempts(const hero_response *response);
+
+// As `hero_response_timing_us`, for a lookup's answer (from
+// `hero_client_find_patient` or its cancellable form; all 0 on the answer
+// of a lookup and send, whose reply holds the times). 0 for a NULL `patient`.
+uint64_t hero_patient_timing_us(const hero_patient *patient, hero_timing which);
+
+// As `hero_response_connection_reused`, for a lookup's answer.
+int32_t hero_patient_connection_reused(const hero_patient *patient);
+
+// As `hero_response_attempts`, for a lookup's answer (0 on the answer of
+// a lookup and send).
+uint32_t hero_patient_attempts(const hero_patient *patient);
 
 #ifdef __cplusplus
 }  // extern "C"

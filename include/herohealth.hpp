@@ -154,6 +154,8 @@ class Error {
     // -1 when the server sent no Retry-After.
     int64_t retry_after_ms() const noexcept { return hero_error_retry_after_ms(get()); }
     uint32_t attempts() const noexcept { return hero_error_attempts(get()); }
+    // hero_error_timing_us: microseconds to the end of a HERO_TIMING_* phase; 0 when empty.
+    uint64_t timing_us(hero_timing which) const noexcept { return hero_error_timing_us(get(), which); }
     // The raw response body (may hold patient data); empty when none.
     std::string_view body() const noexcept {
         size_t len = 0;
@@ -229,6 +231,10 @@ class Response {
     int32_t write_to_record() const noexcept { return hero_response_write_to_record(get()); }
     // All 9 fields as one JSON object; empty for an empty Response.
     std::string_view json() const noexcept { return view(hero_response_json(get())); }
+    // hero_response_timing_us: microseconds to the end of a HERO_TIMING_* phase.
+    uint64_t timing_us(hero_timing which) const noexcept { return hero_response_timing_us(get(), which); }
+    bool connection_reused() const noexcept { return hero_response_connection_reused(get()) != 0; }
+    uint32_t attempts() const noexcept { return hero_response_attempts(get()); }
 
   private:
     friend class Client;
@@ -465,6 +471,11 @@ class Patient {
     const char *message() const noexcept { return hero_patient_message(get()); }
     // {"patient_id":"…"} or {"login_url":"…","message":"…"}; empty when empty.
     std::string_view json() const noexcept { return view(hero_patient_json(get())); }
+    // hero_patient_timing_us: microseconds to the end of a HERO_TIMING_* phase
+    // of the lookup (all 0 after find_and_send: the Response holds the times).
+    uint64_t timing_us(hero_timing which) const noexcept { return hero_patient_timing_us(get(), which); }
+    uint32_t attempts() const noexcept { return hero_patient_attempts(get()); }
+    bool connection_reused() const noexcept { return hero_patient_connection_reused(get()) != 0; }
 
   private:
     friend class Client;
@@ -476,6 +487,21 @@ class Patient {
 struct FoundAndSent {
     Patient patient;
     Response response;
+};
+
+// Cancels sends and lookups in flight (hero_cancel): trigger() is safe in a signal
+// handler or a console control handler, and stays triggered. Keep it
+// alive until every send using it has returned.
+class Cancel {
+  public:
+    Cancel() { status_ = hero_cancel_new(detail::out(handle_)); }
+    hero_status status() const noexcept { return status_; }
+    void trigger() const noexcept { hero_cancel_trigger(handle_.get()); }
+    const hero_cancel *get() const noexcept { return handle_.get(); }
+
+  private:
+    hero_status status_;
+    detail::Handle<hero_cancel, hero_cancel_free> handle_;
 };
 
 // A client (hero_client): thread-safe, share one.
@@ -507,6 +533,18 @@ class Client {
         return Result<Response>(status, std::move(response), std::move(error));
     }
 
+    // hero_client_send_cancellable: as send(), ending promptly once
+    // cancel is triggered (kind HERO_KIND_CANCELLED).
+    Result<Response> send(const Message &message, const Cancel &cancel) const {
+        Response response;
+        Error error;
+        hero_status status = message.status();
+        if (status == HERO_OK)
+            status = hero_client_send_cancellable(get(), message.get(), cancel.get(), detail::out(response.handle_),
+                                                  detail::out(error.handle_));
+        return Result<Response>(status, std::move(response), std::move(error));
+    }
+
     // hero_client_check: every rule, nothing sent.
     Outcome check(const Message &message) const {
         Error error;
@@ -527,6 +565,18 @@ class Client {
         return Result<Patient>(status, std::move(patient), std::move(error));
     }
 
+    // hero_client_find_patient_cancellable: as find_patient(), ending
+    // promptly once cancel is triggered (HERO_NOT_SENT, kind HERO_KIND_CANCELLED).
+    Result<Patient> find_patient(const PatientQuery &query, const Cancel &cancel) const {
+        Patient patient;
+        Error error;
+        hero_status status = query.status();
+        if (status == HERO_OK)
+            status = hero_client_find_patient_cancellable(get(), query.get(), cancel.get(),
+                                                          detail::out(patient.handle_), detail::out(error.handle_));
+        return Result<Patient>(status, std::move(patient), std::move(error));
+    }
+
     // hero_client_find_and_send: lookup, then the send, in one deadline.
     // On failure, a set patient means the error is the send's.
     Result<FoundAndSent> find_and_send(const PatientQuery &query, const Message &message) const {
@@ -536,6 +586,20 @@ class Client {
         if (status == HERO_OK)
             status = hero_client_find_and_send(get(), query.get(), message.get(), detail::out(out.patient.handle_),
                                                detail::out(out.response.handle_), detail::out(error.handle_));
+        return Result<FoundAndSent>(status, std::move(out), std::move(error));
+    }
+
+    // hero_client_find_and_send_cancellable: as find_and_send(), both parts
+    // ending promptly once cancel is triggered.
+    Result<FoundAndSent> find_and_send(const PatientQuery &query, const Message &message,
+                                       const Cancel &cancel) const {
+        FoundAndSent out;
+        Error error;
+        hero_status status = query.status() != HERO_OK ? query.status() : message.status();
+        if (status == HERO_OK)
+            status = hero_client_find_and_send_cancellable(
+                get(), query.get(), message.get(), cancel.get(), detail::out(out.patient.handle_),
+                detail::out(out.response.handle_), detail::out(error.handle_));
         return Result<FoundAndSent>(status, std::move(out), std::move(error));
     }
 

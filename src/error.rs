@@ -3,6 +3,7 @@
 //! Hero has no idempotency key, so the first question a caller must answer
 //! after a failure is "can I send this again?". [`Outcome`] answers it.
 
+use crate::transport::timing::Timings;
 use std::fmt;
 use std::time::Duration;
 
@@ -91,6 +92,9 @@ pub enum ErrorKind {
     /// The send journal shows an earlier send of this key that may have
     /// reached the patient: check in Hero, then resolve the key.
     NeedsReconciliation,
+    /// The send was cancelled through its [`CancelHandle`](crate::CancelHandle):
+    /// [`Error::outcome`] says whether its request had already left.
+    Cancelled,
 }
 
 /// A failed send (or a send whose result could not be read).
@@ -112,6 +116,7 @@ struct Inner {
     body: Option<Vec<u8>>,
     server_message: Option<String>,
     attempts: u32,
+    timings: Timings,
 }
 
 impl Error {
@@ -127,6 +132,7 @@ impl Error {
                 body: None,
                 server_message: None,
                 attempts: 0,
+                timings: Timings::default(),
             }),
         }
     }
@@ -221,6 +227,17 @@ impl Error {
     /// `Debug` text: show it where the operator, not a shared log, reads it.
     pub fn server_message(&self) -> Option<&str> {
         self.inner.server_message.as_deref()
+    }
+
+    /// Where the send's time went (all zero for a failure before any I/O,
+    /// such as invalid input).
+    pub fn timings(&self) -> &Timings {
+        &self.inner.timings
+    }
+
+    pub(crate) fn with_timings(mut self, timings: Timings) -> Self {
+        self.inner.timings = timings;
+        self
     }
 
     /// How many HTTP attempts were made (0 when nothing was attempted).

@@ -24,6 +24,9 @@ pub(crate) const MAY_HAVE_BEEN_SENT: i32 = 6;
 pub(crate) const ACCEPTED_ID_UNKNOWN: i32 = 7;
 /// The patient must verify their identity with Hero first: nothing sent.
 pub(crate) const VERIFY_IDENTITY: i32 = 8;
+/// Cancelled (Ctrl-C) before anything left: the shell's code for an
+/// interrupted command. Cancelled after the request left exits 6.
+pub(crate) const CANCELLED: i32 = 130;
 /// A batch finished with rows not sent.
 pub(crate) const BATCH_INCOMPLETE: i32 = 9;
 
@@ -35,6 +38,7 @@ pub(crate) fn for_error(e: &Error) -> i32 {
         RowOutcome::Invalid => INVALID,
         RowOutcome::RateLimited => RATE_LIMITED,
         RowOutcome::NotSent => match e.kind() {
+            ErrorKind::Cancelled => CANCELLED,
             ErrorKind::Config | ErrorKind::Journal | ErrorKind::Internal => INVALID,
             _ => NOT_CONNECTED,
         },
@@ -99,6 +103,8 @@ mod tests {
         assert_eq!(e(O::Refused, K::HttpStatus), REFUSED);
         assert_eq!(e(O::MayHaveBeenSent, K::HttpStatus), MAY_HAVE_BEEN_SENT);
         assert_eq!(e(O::NotSent, K::NeedsReconciliation), MAY_HAVE_BEEN_SENT);
+        assert_eq!(e(O::NotSent, K::Cancelled), CANCELLED);
+        assert_eq!(e(O::MayHaveBeenSent, K::Cancelled), MAY_HAVE_BEEN_SENT);
         assert_eq!(
             e(O::AcceptedIdUnknown, K::UnreadableResponse),
             ACCEPTED_ID_UNKNOWN

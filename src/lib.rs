@@ -20,6 +20,7 @@
 //! ```
 
 mod batch;
+mod cancel;
 mod error;
 mod exit_code;
 pub mod ffi;
@@ -32,6 +33,7 @@ mod text;
 mod transport;
 
 pub use batch::{BatchClass, BatchRunner, BatchSummary, RowOutcome, RowReport};
+pub use cancel::CancelHandle;
 pub use error::{Error, ErrorKind, Outcome};
 pub use journal::{Journal, Keyed, PendingKey, Resolution, Salvage};
 pub use log::LogLevel;
@@ -43,6 +45,7 @@ pub use stop::StopToken;
 pub use transport::builder::ClientBuilder;
 pub use transport::client::{Client, DEFAULT_MAX_IDLE_AGE, ERROR_BODY_CAP, RESPONSE_BODY_CAP};
 pub use transport::target::Target;
+pub use transport::timing::Timings;
 
 /// The README's Rust examples, compiled as doc tests so they cannot rot.
 #[doc = include_str!("../README.md")]

@@ -28,6 +28,12 @@ impl Logger {
         Logger(hook)
     }
 
+    /// Whether a hook is set: lines whose arguments cost something to
+    /// work out are skipped without one.
+    pub(crate) fn is_set(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// Formats only when a hook is set, so logging costs nothing otherwise.
     pub(crate) fn log(&self, level: LogLevel, args: fmt::Arguments<'_>) {
         if let Some(hook) = &self.0 {

@@ -368,6 +368,51 @@ fn tls_with_ca_file_succeeds() {
     assert_eq!(client.connections_opened(), 1);
 }
 
+#[test]
+fn timings_over_tls_are_ordered_and_a_reused_connection_skips_connect_and_tls() {
+    let pki = Pki::new();
+    let server = serve_tls(pki.leaf(&["localhost", "127.0.0.1"]), ok_reply());
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    let client = builder(server.https_url())
+        .ca_file(ca.path())
+        .build()
+        .unwrap();
+    let t = *send_ok(&client).timings();
+    assert!(!t.connection_reused() && t.attempts() == 1, "{t:?}");
+    assert!(
+        t.connect() > Duration::ZERO && t.tls() > Duration::ZERO,
+        "{t:?}"
+    );
+    assert!(
+        t.resolve() <= t.connect()
+            && t.connect() <= t.tls()
+            && t.tls() <= t.first_byte()
+            && t.first_byte() <= t.total(),
+        "{t:?}"
+    );
+    let t = *send_ok(&client).timings();
+    assert!(t.connection_reused(), "{t:?}");
+    assert_eq!((t.connect(), t.tls()), (Duration::ZERO, Duration::ZERO));
+    assert!(
+        t.resolve() <= t.first_byte()
+            && t.first_byte() <= t.total()
+            && t.first_byte() > Duration::ZERO
+    );
+    // A failed handshake: connected, no TLS, no answer.
+    let other = Pki::new();
+    let untrusted = builder(server.https_url())
+        .ca_file(TempFile::new("other-ca", other.ca_pem.as_bytes()).path())
+        .build()
+        .unwrap();
+    let e = send_err(&untrusted);
+    let t = e.timings();
+    assert!(
+        t.connect() > Duration::ZERO && t.connect() <= t.total(),
+        "{t:?}"
+    );
+    assert_eq!((t.tls(), t.first_byte()), (Duration::ZERO, Duration::ZERO));
+}
+
 /// Sends to a TLS server the client must not trust and checks what must
 /// hold whatever the classification: not sent, the host named, and only a
 /// handshake (no HTTP byte) at the server.

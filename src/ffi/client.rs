@@ -405,6 +405,17 @@ pub extern "C" fn hero_client_send(
     response_out: *mut *mut hero_response,
     error_out: *mut *mut hero_error,
 ) -> hero_status {
+    send_with(client, message, None, response_out, error_out)
+}
+
+/// `hero_client_send` and `hero_client_send_cancellable`: one shell.
+pub(crate) fn send_with(
+    client: *const hero_client,
+    message: *const hero_message,
+    cancel: Option<&crate::CancelHandle>,
+    response_out: *mut *mut hero_response,
+    error_out: *mut *mut hero_error,
+) -> hero_status {
     let status = caught(|| {
         // SAFETY: NULL or writable out-parameters (documented).
         ffi_try!(unsafe { clear_outs(response_out, error_out) });
@@ -414,12 +425,12 @@ pub extern "C" fn hero_client_send(
         let Some(msg) = &message.msg else {
             return HERO_INTERNAL_ERROR;
         };
+        let result = match cancel {
+            None => client.client.send(msg),
+            Some(cancel) => client.client.send_cancellable(msg, cancel),
+        };
         // SAFETY: checked or cleared out-parameters (above).
-        unsafe {
-            deliver(client.client.send(msg), response_out, error_out, |reply| {
-                hero_response::new(reply)
-            })
-        }
+        unsafe { deliver(result, response_out, error_out, hero_response::new) }
     });
     // A bug inside the send: the request may have gone, so say so, with an
     // error object like every other outcome.

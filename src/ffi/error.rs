@@ -12,7 +12,7 @@ use crate::{Error, ErrorKind, Outcome};
 /// Details of a failure (opaque). Immutable once returned: it may be read
 /// from any thread; free it once with `hero_error_free`.
 pub struct hero_error {
-    error: Error,
+    pub(super) error: Error,
     message: CString,
     field: Option<CString>,
     server_message: Option<CString>,
@@ -59,6 +59,9 @@ pub enum hero_kind {
     /// The journal shows an earlier send of this key that may have reached
     /// the patient: check in Hero, then resolve the key.
     HERO_KIND_NEEDS_RECONCILIATION = 16,
+    /// Cancelled through its `hero_cancel`; the outcome says whether the
+    /// request had already left.
+    HERO_KIND_CANCELLED = 17,
 }
 
 impl hero_error {
@@ -191,6 +194,7 @@ pub extern "C" fn hero_error_kind(error: *const hero_error) -> hero_kind {
         ErrorKind::UnreadableResponse => HERO_KIND_UNREADABLE_RESPONSE,
         ErrorKind::Journal => HERO_KIND_JOURNAL,
         ErrorKind::NeedsReconciliation => HERO_KIND_NEEDS_RECONCILIATION,
+        ErrorKind::Cancelled => HERO_KIND_CANCELLED,
         _ => HERO_KIND_INTERNAL,
     }
 }

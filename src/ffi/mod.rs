@@ -16,6 +16,7 @@ use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 mod batch;
+mod cancel;
 mod client;
 mod error;
 mod journal;
@@ -24,8 +25,10 @@ mod patient;
 mod response;
 mod row;
 mod salvage;
+mod timing;
 
 pub use batch::*;
+pub use cancel::*;
 pub use client::*;
 pub use error::*;
 pub use journal::*;
@@ -34,6 +37,7 @@ pub use patient::*;
 pub use response::*;
 pub use row::*;
 pub use salvage::*;
+pub use timing::*;
 
 /// Major version of this library (semantic versioning).
 pub const HERO_VERSION_MAJOR: u32 = 0;

@@ -9,7 +9,7 @@ use super::{
     HERO_INTERNAL_ERROR, HERO_OK, caught, clear_outs, ffi_try, give, guard, hero_client,
     hero_error, hero_message, hero_response, hero_status, ref_arg, str_arg, take,
 };
-use crate::{Error, ErrorKind, Outcome, PatientAnswer, PatientQuery};
+use crate::{CancelHandle, Error, ErrorKind, Outcome, PatientAnswer, PatientQuery, Timings};
 
 /// Who to look up (opaque). One thread at a time; it may be used for any
 /// number of lookups, by any client. Free with `hero_patient_query_free`.
@@ -25,6 +25,9 @@ pub struct hero_patient {
     // Each holds no NUL: the core refuses control characters in all three.
     strings: [Option<CString>; 3],
     json: CString,
+    /// Where the lookup's time went (zero after a lookup and send: the
+    /// reply holds the send's).
+    pub(super) timings: Timings,
 }
 
 /// Which answer a `hero_patient` holds (`hero_patient_kind`).
@@ -36,6 +39,13 @@ pub const HERO_PATIENT_FOUND: hero_patient_answer = 1;
 pub const HERO_PATIENT_VERIFICATION_REQUIRED: hero_patient_answer = 2;
 
 impl hero_patient {
+    fn timed((answer, timings): (PatientAnswer, Timings)) -> Self {
+        hero_patient {
+            timings,
+            ..Self::new(answer)
+        }
+    }
+
     fn new(answer: PatientAnswer) -> Self {
         let c = |s: Option<&str>| s.and_then(|s| CString::new(s).ok());
         let json = match &answer {
@@ -45,6 +55,7 @@ impl hero_patient {
             _ => serde_json::json!({ "patient_id": answer.patient_id() }),
         };
         hero_patient {
+            timings: Timings::default(),
             strings: [
                 c(answer.patient_id()),
                 c(answer.login_url()),
@@ -200,6 +211,17 @@ pub extern "C" fn hero_client_find_patient(
     patient_out: *mut *mut hero_patient,
     error_out: *mut *mut hero_error,
 ) -> hero_status {
+    find_with(client, query, None, patient_out, error_out)
+}
+
+/// `hero_client_find_patient`, cancellable through `cancel` (if given).
+pub(super) fn find_with(
+    client: *const hero_client,
+    query: *const hero_patient_query,
+    cancel: Option<&CancelHandle>,
+    patient_out: *mut *mut hero_patient,
+    error_out: *mut *mut hero_error,
+) -> hero_status {
     let status = caught(|| {
         // SAFETY: NULL or writable out-parameters (documented).
         ffi_try!(unsafe { clear_outs(patient_out, error_out) });
@@ -212,10 +234,10 @@ pub extern "C" fn hero_client_find_patient(
         // SAFETY: checked or cleared out-parameters (above).
         unsafe {
             deliver(
-                client.client.find_patient(q),
+                client.client.find_patient_timed(q, cancel),
                 patient_out,
                 error_out,
-                hero_patient::new,
+                hero_patient::timed,
             )
         }
     });
@@ -257,6 +279,27 @@ pub extern "C" fn hero_client_find_and_send(
     response_out: *mut *mut hero_response,
     error_out: *mut *mut hero_error,
 ) -> hero_status {
+    find_and_send_with(
+        client,
+        query,
+        message,
+        None,
+        patient_out,
+        response_out,
+        error_out,
+    )
+}
+
+/// `hero_client_find_and_send`, cancellable through `cancel` (if given).
+pub(super) fn find_and_send_with(
+    client: *const hero_client,
+    query: *const hero_patient_query,
+    message: *const hero_message,
+    cancel: Option<&CancelHandle>,
+    patient_out: *mut *mut hero_patient,
+    response_out: *mut *mut hero_response,
+    error_out: *mut *mut hero_error,
+) -> hero_status {
     let status = caught(|| {
         // SAFETY: NULL or writable out-parameters (documented).
         ffi_try!(unsafe { clear_outs(response_out, error_out) });
@@ -269,7 +312,7 @@ pub extern "C" fn hero_client_find_and_send(
         let (Some(q), Some(m)) = (&query.query, &message.msg) else {
             return HERO_INTERNAL_ERROR;
         };
-        match client.client.find_and_send_parts(q, m) {
+        match client.client.find_and_send_parts(q, m, cancel) {
             // SAFETY: error_out was checked or cleared above.
             (None, Err(e)) => unsafe { report(error_out, e) },
             (Some(answer), result) => {

@@ -10,7 +10,7 @@ use crate::MessageResponse;
 /// An accepted message's reply (opaque, immutable). May be read from any
 /// thread; free it once with `hero_response_free`.
 pub struct hero_response {
-    reply: MessageResponse,
+    pub(super) reply: MessageResponse,
     // C copies are made on first use: most callers read one or two fields.
     strings: [OnceLock<Option<CString>>; 8],
     json: OnceLock<CString>,

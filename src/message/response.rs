@@ -1,5 +1,6 @@
 //! Hero's 200 answer to `POST /v1/messages/send`: all 9 fields.
 
+use crate::transport::timing::Timings;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -23,6 +24,7 @@ pub struct MessageResponse {
     message_id: String,
     body: String,
     fields: OnceLock<Fields>,
+    timings: Timings,
 }
 
 /// All 9 fields, read loosely.
@@ -92,7 +94,18 @@ impl MessageResponse {
             message_id: id,
             body,
             fields: OnceLock::new(),
+            timings: Timings::default(),
         })
+    }
+
+    /// Where the send's time went (all zero for a reply read back from
+    /// storage rather than received).
+    pub fn timings(&self) -> &Timings {
+        &self.timings
+    }
+
+    pub(crate) fn set_timings(&mut self, timings: Timings) {
+        self.timings = timings;
     }
 
     fn fields(&self) -> &Fields {

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use crate::cancel::CancelHandle;
 use crate::error::Error;
 use crate::log::{LogLevel, Logger};
 use crate::message::reason::Reason;
@@ -10,17 +11,22 @@ use crate::message::response::MessageResponse;
 use crate::patient::{PatientAnswer, PatientQuery, answer};
 use crate::transport::client::{Client, Endpoint, Operation};
 use crate::transport::outcome;
+use crate::transport::timing::Timings;
 
 /// `register_pds`, with the lookup's own rules (`outcome::LOOKUP`).
 pub(crate) struct LookupOp;
 
 impl Operation for LookupOp {
-    type Reply = PatientAnswer;
+    /// The answer, and where the lookup's time went.
+    type Reply = (PatientAnswer, Timings);
     const ENDPOINT: Endpoint = Endpoint::Lookup;
     const RULES: outcome::Rules = outcome::LOOKUP;
     const UNREADABLE: &'static str = "the answer holds neither a patient_id nor a login_url";
-    fn read(body: Vec<u8>) -> Result<PatientAnswer, Vec<u8>> {
-        PatientAnswer::from_json(&body).ok_or(body)
+    fn read(body: Vec<u8>) -> Result<Self::Reply, Vec<u8>> {
+        match PatientAnswer::from_json(&body) {
+            Some(answer) => Ok((answer, Timings::default())),
+            None => Err(body),
+        }
     }
     fn reason(body: &[u8]) -> Reason {
         answer::reason(body)
@@ -36,7 +42,10 @@ impl Operation for LookupOp {
             _ => return None,
         })
     }
-    fn log_success(log: &Logger, attempt: u32, reply: &PatientAnswer, ms: u128) {
+    fn set_timings(reply: &mut Self::Reply, t: Timings) {
+        reply.1 = t;
+    }
+    fn log_success(log: &Logger, attempt: u32, (reply, _): &Self::Reply, ms: u128) {
         let what = match reply {
             PatientAnswer::Found { .. } => "patient found",
             PatientAnswer::VerificationRequired { .. } => "identity verification required",
@@ -78,6 +87,24 @@ impl Client {
     /// ```
     pub fn find_patient(&self, query: &PatientQuery) -> Result<PatientAnswer, Error> {
         self.find_patient_by(query, self.deadline_from_now())
+            .map(|(answer, _)| answer)
+    }
+
+    /// As [`find_patient`](Self::find_patient), with where the lookup's
+    /// time went (an error carries its own, [`Error::timings`]), ending
+    /// promptly once `cancel` (if given) is triggered from any thread or a
+    /// signal handler: then the error has kind
+    /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled) and outcome
+    /// [`Outcome::NotSent`](crate::Outcome::NotSent) whenever it stops, as
+    /// a lookup sends no message. Never retried.
+    pub fn find_patient_timed(
+        &self,
+        query: &PatientQuery,
+        cancel: Option<&CancelHandle>,
+    ) -> Result<(PatientAnswer, Timings), Error> {
+        let deadline = self.deadline_from_now();
+        let _scope = crate::cancel::enter(cancel);
+        self.find_patient_by(query, deadline)
     }
 
     /// Like [`find_patient`](Self::find_patient), done by `deadline`: a
@@ -86,7 +113,7 @@ impl Client {
         &self,
         query: &PatientQuery,
         deadline: Instant,
-    ) -> Result<PatientAnswer, Error> {
+    ) -> Result<(PatientAnswer, Timings), Error> {
         let body = query.body()?;
         self.run::<LookupOp>(&body, deadline, None)
     }
@@ -105,7 +132,29 @@ impl Client {
         query: &PatientQuery,
         message: &SendMessage,
     ) -> Result<(PatientAnswer, Option<MessageResponse>), Error> {
-        let (answer, result) = self.find_and_send_parts(query, message);
+        self.find_and_send_with(query, message, None)
+    }
+
+    /// As [`find_and_send`](Self::find_and_send), both parts ending promptly
+    /// once `cancel` is triggered: a cancelled lookup is
+    /// [`Outcome::NotSent`](crate::Outcome::NotSent), a cancelled send as for
+    /// [`send_cancellable`](Self::send_cancellable).
+    pub fn find_and_send_cancellable(
+        &self,
+        query: &PatientQuery,
+        message: &SendMessage,
+        cancel: &CancelHandle,
+    ) -> Result<(PatientAnswer, Option<MessageResponse>), Error> {
+        self.find_and_send_with(query, message, Some(cancel))
+    }
+
+    fn find_and_send_with(
+        &self,
+        query: &PatientQuery,
+        message: &SendMessage,
+        cancel: Option<&CancelHandle>,
+    ) -> Result<(PatientAnswer, Option<MessageResponse>), Error> {
+        let (answer, result) = self.find_and_send_parts(query, message, cancel);
         let reply = result?;
         // An answer is always there when the result is Ok.
         answer.map(|a| (a, reply)).ok_or_else(|| {
@@ -118,16 +167,19 @@ impl Client {
     }
 
     /// [`find_and_send`](Self::find_and_send) in its parts: the answer when
-    /// the lookup gave one (then an error is the send's), and the result.
+    /// the lookup gave one (then an error is the send's), and the result;
+    /// `cancel` (if given) covers both (see [`Client::send_cancellable`]).
     pub(crate) fn find_and_send_parts(
         &self,
         query: &PatientQuery,
         message: &SendMessage,
+        cancel: Option<&CancelHandle>,
     ) -> (
         Option<PatientAnswer>,
         Result<Option<MessageResponse>, Error>,
     ) {
         let deadline = self.deadline_from_now();
+        let _scope = crate::cancel::enter(cancel);
         let checked = query.body().and_then(|lookup| {
             let mut message = message.clone();
             // Any id of digits passes the send's checks: the real one is not known yet.
@@ -139,7 +191,7 @@ impl Client {
             Err(e) => return (None, Err(e)),
         };
         let answer = match self.run::<LookupOp>(&lookup, deadline, None) {
-            Ok(answer) => answer,
+            Ok((answer, _)) => answer,
             Err(e) => return (None, Err(e)),
         };
         let Some(id) = answer.patient_id() else {

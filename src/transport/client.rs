@@ -22,6 +22,7 @@ use crate::transport::gate::Gate;
 use crate::transport::outcome::{self, Outcome};
 use crate::transport::proxy::ProxyName;
 use crate::transport::retry;
+use crate::transport::timing;
 use crate::transport::wire;
 
 use super::failure::{Failed, transport_failure};
@@ -138,6 +139,8 @@ pub(crate) trait Operation {
     fn status_detail(status: u16) -> Option<String>;
     /// The log line after a success: never a patient identifier.
     fn log_success(log: &Logger, attempt: u32, reply: &Self::Reply, ms: u128);
+    /// Puts where the call's time went on its reply.
+    fn set_timings(reply: &mut Self::Reply, t: timing::Timings);
 }
 
 /// Sending a message.
@@ -156,6 +159,9 @@ impl Operation for SendOp {
     }
     fn status_detail(_: u16) -> Option<String> {
         None
+    }
+    fn set_timings(reply: &mut MessageResponse, t: timing::Timings) {
+        reply.set_timings(t);
     }
     fn log_success(log: &Logger, attempt: u32, reply: &MessageResponse, ms: u128) {
         log.log(
@@ -221,6 +227,24 @@ impl Client {
         self.send_body(&body, deadline, None)
     }
 
+    /// As [`send`](Self::send), ending promptly once `cancel` is triggered
+    /// (from any thread or a signal handler): then the error has kind
+    /// [`ErrorKind::Cancelled`], and outcome [`Outcome::NotSent`] if no
+    /// request byte had been accepted by the kernel (during the resolve,
+    /// connect, TLS, a proxy tunnel, or a wait after a 429, a backoff or the
+    /// rate gate), else [`Outcome::MayHaveBeenSent`]. Never retried; a
+    /// handle already triggered sends nothing.
+    pub fn send_cancellable(
+        &self,
+        message: &SendMessage,
+        cancel: &crate::CancelHandle,
+    ) -> Result<MessageResponse, Error> {
+        let deadline = Instant::now() + self.inner.deadline;
+        let body = self.body(message)?;
+        let _scope = crate::cancel::enter(Some(cancel));
+        self.send_body(&body, deadline, None)
+    }
+
     /// Checks `message` and returns the exact request body it would send.
     pub(crate) fn body(&self, message: &SendMessage) -> Result<Vec<u8>, Error> {
         validate::message(message, self.inner.strict_checks)?;
@@ -246,12 +270,53 @@ impl Client {
     }
 
     /// The attempt loop every operation shares: posts a checked body by
-    /// `deadline`, retrying as `O`'s rules allow.
+    /// `deadline`, retrying as `O`'s rules allow; the reply and the error
+    /// carry where the time went.
     pub(crate) fn run<O: Operation>(
         &self,
         body: &[u8],
         deadline: Instant,
         hook: Option<&dyn AttemptHook<O::Reply>>,
+    ) -> Result<O::Reply, Error> {
+        // The call's start, without another clock read.
+        let start = deadline
+            .checked_sub(self.inner.deadline)
+            .unwrap_or(deadline);
+        let mut attempts = 0;
+        let result = self.attempts::<O>(body, deadline, hook, &mut attempts);
+        let t = timing::finish(start, attempts, wire::request_handed());
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        if self.inner.log.is_set() {
+            self.inner.log.log(
+            LogLevel::Debug,
+            format_args!(
+                "timings: resolve={:.1} connect={:.1} tls={:.1} first_byte={:.1} total={:.1} ms, attempts={}, reused={}",
+                ms(t.resolve()),
+                ms(t.connect()),
+                ms(t.tls()),
+                ms(t.first_byte()),
+                ms(t.total()),
+                t.attempts(),
+                t.connection_reused()
+            ),
+            );
+        }
+        match result {
+            Ok(mut reply) => {
+                O::set_timings(&mut reply, t);
+                Ok(reply)
+            }
+            Err(e) => Err(e.with_timings(t)),
+        }
+    }
+
+    /// The attempt loop; `attempts` counts the HTTP attempts started.
+    fn attempts<O: Operation>(
+        &self,
+        body: &[u8],
+        deadline: Instant,
+        hook: Option<&dyn AttemptHook<O::Reply>>,
+        attempts: &mut u32,
     ) -> Result<O::Reply, Error> {
         let i = &*self.inner;
         let (url, _) = self.endpoint(O::ENDPOINT);
@@ -263,6 +328,10 @@ impl Client {
             i.gate
                 .pass(deadline, i.retry_budget)
                 .map_err(|e| e.with_attempts(attempt - 1))?;
+            // Triggered before or during the waits: nothing has gone.
+            if crate::cancel::triggered() {
+                return Err(crate::cancel::before_sending().with_attempts(attempt - 1));
+            }
             let began = Instant::now();
             let remaining = deadline.saturating_duration_since(began);
             i.log.log(
@@ -279,6 +348,7 @@ impl Client {
             }
             // The time left is taken again inside: the log line and the hook
             // above may have taken some of it.
+            *attempts = attempt;
             let result = self.attempt::<O>(body, deadline, attempt);
             if let Some(hook) = hook
                 && !remaining.is_zero()
@@ -290,7 +360,10 @@ impl Client {
             }
             let failed = match result {
                 Ok(reply) => {
-                    O::log_success(&i.log, attempt, &reply, began.elapsed().as_millis());
+                    // No clock read for a log line nobody takes.
+                    if i.log.is_set() {
+                        O::log_success(&i.log, attempt, &reply, began.elapsed().as_millis());
+                    }
                     return Ok(reply);
                 }
                 Err(f) => f,
@@ -318,7 +391,9 @@ impl Client {
                             wait.as_millis()
                         ),
                     );
-                    std::thread::sleep(wait);
+                    if crate::cancel::sleep(wait) {
+                        return Err(crate::cancel::before_sending().with_attempts(attempt));
+                    }
                 }
                 None => {
                     i.log.log(
@@ -381,7 +456,14 @@ impl Client {
                 .send(body)
         };
         let written = wire::request_written();
+        // The pooled connection stays open: a later trigger must not touch it.
+        crate::cancel::unregister();
         match result {
+            // Whatever broke it, a cancelled attempt is reported as such.
+            Err(_) if crate::cancel::triggered() => Err(Failed {
+                error: crate::cancel::error(&O::RULES, written),
+                retry_in: None,
+            }),
             Ok(response) => {
                 wire::note_answer(response.headers());
                 self.answer::<O>(response, attempt)

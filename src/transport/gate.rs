@@ -73,7 +73,9 @@ impl Gate {
                 s.next_slot = Some(slot + interval);
                 slot
             };
-            std::thread::sleep(slot.saturating_duration_since(now));
+            if crate::cancel::sleep(slot.saturating_duration_since(now)) {
+                return Err(crate::cancel::before_sending());
+            }
             // A 429 may have closed the gate meanwhile.
             self.wait_open(deadline, budget)?;
         }
@@ -96,7 +98,9 @@ impl Gate {
                 .with_retry_after(Some(until - now)));
             }
             // Look again after the wait: another 429 may have moved it on.
-            std::thread::sleep(until - now);
+            if crate::cancel::sleep(until - now) {
+                return Err(crate::cancel::before_sending());
+            }
         }
     }
 }

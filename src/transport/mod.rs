@@ -14,4 +14,5 @@ pub(crate) mod retry;
 pub(crate) mod secret;
 pub(crate) mod target;
 pub(crate) mod tcp;
+pub(crate) mod timing;
 pub(crate) mod wire;

@@ -38,6 +38,8 @@ pub(crate) struct Rules {
     pub(crate) status: fn(u16, Option<Duration>, Duration, u32) -> Verdict,
     /// What a failure without an HTTP answer means (see [`send_transport`]).
     pub(crate) transport: fn(Broke, bool, u32) -> Verdict,
+    /// What a cancel through a handle means (see [`send_cancelled`]).
+    pub(crate) cancelled: fn(bool) -> Verdict,
 }
 
 impl Rules {
@@ -58,6 +60,11 @@ impl Rules {
     pub(crate) fn for_transport(&self, broke: Broke, written: bool, attempt: u32) -> Verdict {
         (self.transport)(broke, written, attempt)
     }
+
+    /// What a cancel means; `written` as for [`for_transport`](Self::for_transport).
+    pub(crate) fn for_cancel(&self, written: bool) -> Verdict {
+        (self.cancelled)(written)
+    }
 }
 
 /// `POST /v1/messages/send`: no idempotency key, so nothing that may have
@@ -66,6 +73,7 @@ impl Rules {
 pub(crate) const SEND: Rules = Rules {
     status: send_status,
     transport: send_transport,
+    cancelled: send_cancelled,
 };
 
 /// `POST /v1/patients/register_pds`: it sends no message, and Hero answers
@@ -75,7 +83,33 @@ pub(crate) const SEND: Rules = Rules {
 pub(crate) const LOOKUP: Rules = Rules {
     status: lookup_status,
     transport: lookup_transport,
+    cancelled: lookup_cancelled,
 };
+
+/// A send cancelled through its handle: *not sent* while no request byte
+/// was accepted by the kernel (every wait, the resolve, connect, TLS and
+/// proxy tunnel), *may have been sent* after; never retried either way.
+fn send_cancelled(written: bool) -> Verdict {
+    Verdict {
+        outcome: if written {
+            Outcome::MayHaveBeenSent
+        } else {
+            Outcome::NotSent
+        },
+        kind: ErrorKind::Cancelled,
+        retry_in: None,
+    }
+}
+
+/// A lookup cancelled through its handle: *not sent* whenever it stops,
+/// as a lookup sends no message; never retried.
+fn lookup_cancelled(_written: bool) -> Verdict {
+    Verdict {
+        outcome: Outcome::NotSent,
+        kind: ErrorKind::Cancelled,
+        retry_in: None,
+    }
+}
 
 /// What a failed attempt means, and what it allows next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -77,6 +77,7 @@ impl<In: Transport> Connector<In> for FastTcpConnector {
         }
         let budget = details.timeout.not_zero().map(|t| *t);
         let stream = connect_any(details.addrs.iter().copied(), budget)?;
+        crate::transport::timing::mark(crate::transport::timing::Phase::Connect);
         stream.set_nodelay(true)?;
         let stream = Arc::new(stream);
         (details.register_shutdown)(Arc::downgrade(&stream) as Weak<dyn ShutdownHandle>)?;
@@ -109,6 +110,20 @@ fn connect_any(
             },
             SocketAddr::V4(_) => addr,
         };
+        let left = budget.map(|total| total.saturating_sub(start.elapsed()));
+        if let Some(result) = crate::cancel::connect(addr, left) {
+            // A cancellable send: connect polled beside its wake-up.
+            match result {
+                Ok(stream) => return Ok(stream),
+                Err(e) if e.kind() == crate::cancel::ABORTED && crate::cancel::triggered() => {
+                    return Err(ureq::Error::Io(e));
+                }
+                Err(e) => {
+                    last = Some(e);
+                    continue;
+                }
+            }
+        }
         let result = match budget {
             None => TcpStream::connect(addr),
             Some(total) => {
@@ -193,7 +208,13 @@ fn by_deadline<T>(
     set: impl Fn(Option<Duration>) -> io::Result<()>,
     mut call: impl FnMut() -> io::Result<T>,
 ) -> io::Result<T> {
+    // Winsock's shutdown does not wake a blocked recv: a cancellable send
+    // there waits in short slices instead, looking at its handle between.
+    let sliced = cfg!(windows) && resumable && crate::cancel::active();
     loop {
+        if sliced && crate::cancel::triggered() {
+            return Err(crate::cancel::ABORTED.into());
+        }
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if left == Some(Duration::ZERO) {
             return Err(io::ErrorKind::TimedOut.into());
@@ -207,9 +228,24 @@ fn by_deadline<T>(
                 l
             }
         });
+        let aim = if sliced {
+            Some(aim.map_or(CANCEL_SLICE, |a| a.min(CANCEL_SLICE)))
+        } else {
+            aim
+        };
         retime(current, aim, &set)?;
         match call() {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if sliced
+                    && matches!(
+                        e.kind(),
+                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                    )
+                    && deadline.is_none_or(|d| Instant::now() < d) =>
+            {
+                continue;
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -223,6 +259,9 @@ fn by_deadline<T>(
         }
     }
 }
+
+/// How long a cancellable read on Windows blocks before looking at its handle.
+const CANCEL_SLICE: Duration = Duration::from_millis(10);
 
 fn deadline_of(timeout: &NextTimeout) -> Option<Instant> {
     timeout
@@ -248,6 +287,11 @@ impl FastTcp {
         }
         let deadline = deadline_of(timeout);
         let stream = &*self.stream;
+        if crate::cancel::register(crate::cancel::raw(stream)) {
+            wipe(&mut self.pending);
+            self.pending.clear();
+            return Err(cancelled());
+        }
         let mut sent = 0;
         let result = loop {
             if sent == self.pending.len() {
@@ -313,6 +357,9 @@ impl Transport for FastTcp {
         }
         let deadline = deadline_of(&timeout);
         let stream = &*self.stream;
+        if crate::cancel::register(crate::cancel::raw(stream)) {
+            return Err(cancelled());
+        }
         let input = self.buffers.input_append_buf();
         let amount = by_deadline(
             &mut self.read_timeout,
@@ -334,8 +381,16 @@ impl Transport for FastTcp {
     }
 }
 
+/// What a cancelled send's I/O fails with; the send loop tells it apart
+/// by its handle, not by this error.
+fn cancelled() -> ureq::Error {
+    ureq::Error::Io(crate::cancel::ABORTED.into())
+}
+
 impl Drop for FastTcp {
     fn drop(&mut self) {
+        // Closing now: a trigger must not shut down the number's next owner.
+        crate::cancel::forget(crate::cancel::raw(&self.stream));
         // Empty after every flush; a failed transmit may leave bytes here.
         wipe(&mut self.pending);
     }

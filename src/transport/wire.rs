@@ -30,6 +30,7 @@ use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTi
 
 use crate::log::{LogLevel, Logger};
 use crate::transport::secret::wipe;
+use crate::transport::timing::{self, Phase};
 
 thread_local! {
     // The client is blocking: a send runs start to end on the caller's thread.
@@ -45,6 +46,13 @@ pub(crate) fn reset() {
     WROTE.set(false);
     ARMED.set(false);
     KEEP_ALIVE.set(None);
+    timing::reset();
+}
+
+/// True once this thread's current attempt has handed request bytes to a
+/// connection (whether or not the kernel took them).
+pub(crate) fn request_handed() -> bool {
+    ARMED.get()
 }
 
 /// Called by the TCP transport after a `send` of which the kernel accepted
@@ -93,6 +101,11 @@ impl<In: Transport> Connector<In> for MarkWrites {
         }
         Ok(chained.map(|t| {
             self.opened.fetch_add(1, Ordering::Relaxed);
+            timing::opened();
+            if t.is_tls() {
+                // ureq's TLS connector finishes the handshake before this.
+                timing::mark(Phase::Tls);
+            }
             self.log.log(
                 LogLevel::Debug,
                 format_args!(
@@ -157,7 +170,11 @@ impl Transport for Marked {
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        self.inner.await_input(timeout)
+        let got = self.inner.await_input(timeout);
+        if self.mark && ARMED.get() && matches!(got, Ok(true)) {
+            timing::mark(Phase::FirstByte);
+        }
+        got
     }
 
     fn is_open(&mut self) -> bool {
@@ -254,6 +271,8 @@ impl Resolver for Resolve {
         config: &Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        // The resolve's end is marked at each answer, not around the call:
+        // a wrapper would move the address list once more per send.
         let host = uri.host().unwrap_or_default();
         let port = uri
             .port_u16()
@@ -269,6 +288,7 @@ impl Resolver for Resolve {
         {
             let mut addrs = self.system.empty();
             addrs.push(SocketAddr::new(ip, port));
+            timing::mark(Phase::Resolve);
             return Ok(addrs);
         }
         let now = Instant::now();
@@ -277,16 +297,19 @@ impl Resolver for Resolve {
                 .iter()
                 .find(|(h, p, _, at)| h == host && *p == port && now.duration_since(*at) < DNS_TTL);
             if let Some((_, _, addrs, _)) = hit {
+                timing::mark(Phase::Resolve);
                 return Ok(addrs.clone());
             }
         }
-        let addrs = self
-            .system
-            .resolve(uri, config, timeout)
-            .map_err(|e| match e {
-                ureq::Error::Io(_) => ureq::Error::HostNotFound,
-                other => other,
-            })?;
+        let addrs = if crate::cancel::active() {
+            cancellable_resolve(uri, config, timeout)
+        } else {
+            self.system.resolve(uri, config, timeout)
+        };
+        let addrs = addrs.map_err(|e| match e {
+            ureq::Error::Io(_) => ureq::Error::HostNotFound,
+            other => other,
+        })?;
         if let Ok(mut cache) = self.cache.lock() {
             cache.retain(|(h, p, _, at)| {
                 !(h == host && *p == port) && now.duration_since(*at) < DNS_TTL
@@ -296,7 +319,39 @@ impl Resolver for Resolve {
             }
             cache.push((host.to_owned(), port, addrs.clone(), now));
         }
+        timing::mark(Phase::Resolve);
         Ok(addrs)
+    }
+}
+
+/// Resolves on a helper thread (the system resolver cannot be
+/// interrupted), so a cancelled send returns at once and leaves the lookup
+/// to finish alone. The answer is awaited in 5 ms slices.
+fn cancellable_resolve(
+    uri: &Uri,
+    config: &Config,
+    timeout: NextTimeout,
+) -> Result<ResolvedSocketAddrs, ureq::Error> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (uri, config) = (uri.clone(), config.clone());
+    std::thread::Builder::new()
+        .name("hero-resolve".into())
+        .spawn(move || {
+            let _ = tx.send(DefaultResolver::default().resolve(&uri, &config, timeout));
+        })
+        .map_err(ureq::Error::Io)?;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(5)) {
+            Ok(result) => return result,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(ureq::Error::HostNotFound);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if crate::cancel::triggered() {
+                    return Err(ureq::Error::Io(crate::cancel::ABORTED.into()));
+                }
+            }
+        }
     }
 }
 

@@ -1,0 +1,477 @@
+//! Cancelling a send in each phase against raw loopback servers that stall
+//! there: the outcome, whether the server saw a request, and how soon the
+//! send returned after the trigger.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use herohealth::{CancelHandle, Client, ErrorKind, MessageType, Outcome, SendMessage, Target};
+
+/// The bound from trigger to return; the mechanism is event-driven,
+/// so a busy machine adds scheduling delay only.
+const PROMPT: Duration = Duration::from_millis(100);
+
+fn client(base: &str) -> Client {
+    Client::builder(Target::Custom(base.into()), "test-key", "group-1")
+        .deadline(Duration::from_secs(20))
+        .connect_timeout(Duration::from_secs(20))
+        .max_retry_wait(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn message() -> SendMessage {
+    SendMessage::new("4242", MessageType::Sms, "Your results are ready.")
+}
+
+/// A server that accepts connections and, for each, runs `serve`; counts
+/// the request heads it saw.
+struct Stall {
+    port: u16,
+    requests: Arc<AtomicUsize>,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl Stall {
+    fn start(answer: Option<&'static [u8]>, read: bool) -> Stall {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (r, a) = (requests.clone(), accepted.clone());
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { break };
+                a.fetch_add(1, Ordering::SeqCst);
+                let r = r.clone();
+                thread::spawn(move || {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        if !read {
+                            // Hold the connection without reading: the
+                            // kernel still takes the request.
+                            thread::sleep(Duration::from_secs(30));
+                            return;
+                        }
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            seen.drain(..end + 4);
+                            r.fetch_add(1, Ordering::SeqCst);
+                            if let Some(answer) = answer {
+                                let _ = stream.write_all(answer);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Stall {
+            port,
+            requests,
+            accepted,
+        }
+    }
+
+    fn url(&self, scheme: &str) -> String {
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+}
+
+/// Sends on this thread and triggers from another once `ready` says the
+/// send reached the phase under test; returns the error and the time
+/// from trigger to return.
+fn cancel_when(
+    client: &Client,
+    ready: impl FnOnce() + Send + 'static,
+) -> (herohealth::Error, Duration) {
+    let cancel = CancelHandle::new().unwrap();
+    let trigger = cancel.clone();
+    let (tx, rx) = mpsc::channel();
+    let t = thread::spawn(move || {
+        ready();
+        let at = Instant::now();
+        trigger.trigger();
+        tx.send(at).unwrap();
+    });
+    let result = client.send_cancellable(&message(), &cancel);
+    let returned = Instant::now();
+    t.join().unwrap();
+    let at = rx.recv().unwrap();
+    let e = result.expect_err("a cancelled send fails");
+    assert!(cancel.is_triggered(), "a triggered handle stays triggered");
+    (e, returned.saturating_duration_since(at))
+}
+
+/// Waits until `f` holds (the server reached a stage), up to 10 s.
+fn until(f: impl Fn() -> bool) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < end, "the stage was never reached");
+        thread::sleep(Duration::from_millis(2));
+    }
+    // Let the client block in its call.
+    thread::sleep(Duration::from_millis(100));
+}
+
+fn assert_cancelled(e: &herohealth::Error, outcome: Outcome, took: Duration) {
+    assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
+    assert_eq!(e.outcome(), outcome, "{e}");
+    assert!(took < PROMPT, "returned {took:?} after the trigger");
+}
+
+#[test]
+fn a_triggered_handle_sends_nothing() {
+    let server = Stall::start(None, true);
+    let c = client(&server.url("http"));
+    let cancel = CancelHandle::new().unwrap();
+    cancel.trigger();
+    let e = c.send_cancellable(&message(), &cancel).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    assert_eq!(e.outcome(), Outcome::NotSent);
+    assert_eq!(e.attempts(), 0);
+    // Again: still triggered.
+    let e = c.send_cancellable(&message(), &cancel).unwrap_err();
+    assert_eq!(e.outcome(), Outcome::NotSent);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 0, "no connection");
+}
+
+#[test]
+fn cancel_while_hero_never_answers_may_have_been_sent() {
+    let server = Stall::start(None, true);
+    let c = client(&server.url("http"));
+    let seen = server.requests.clone();
+    let (e, took) = cancel_when(&c, move || until(|| seen.load(Ordering::SeqCst) == 1));
+    assert_cancelled(&e, Outcome::MayHaveBeenSent, took);
+    assert_eq!(e.attempts(), 1);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.requests.load(Ordering::SeqCst), 1, "never retried");
+}
+
+#[test]
+fn cancel_while_the_server_reads_nothing_may_have_been_sent() {
+    // The kernel accepted the request even though nobody read it.
+    let server = Stall::start(None, false);
+    let c = client(&server.url("http"));
+    let accepted = server.accepted.clone();
+    let (e, took) = cancel_when(&c, move || until(|| accepted.load(Ordering::SeqCst) == 1));
+    assert_cancelled(&e, Outcome::MayHaveBeenSent, took);
+}
+
+#[test]
+fn cancel_during_a_stalled_tls_handshake_is_not_sent() {
+    // Reads the ClientHello and never answers it.
+    let server = Stall::start(None, false);
+    let c = client(&server.url("https"));
+    let accepted = server.accepted.clone();
+    let (e, took) = cancel_when(&c, move || until(|| accepted.load(Ordering::SeqCst) == 1));
+    assert_cancelled(&e, Outcome::NotSent, took);
+    assert_eq!(server.requests.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn cancel_during_a_stalled_proxy_tunnel_is_not_sent() {
+    // A proxy that takes the CONNECT line and never answers it.
+    let proxy = Stall::start(None, true);
+    let c = Client::builder(
+        Target::Custom("https://hero.invalid".into()),
+        "test-key",
+        "group-1",
+    )
+    .proxy(format!("http://127.0.0.1:{}", proxy.port))
+    .deadline(Duration::from_secs(20))
+    .build()
+    .unwrap();
+    let seen = proxy.requests.clone();
+    let (e, took) = cancel_when(&c, move || until(|| seen.load(Ordering::SeqCst) == 1));
+    assert_cancelled(&e, Outcome::NotSent, took);
+}
+
+#[test]
+fn cancel_while_waiting_out_a_429_is_not_sent_and_asks_no_more() {
+    let server = Stall::start(
+        Some(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 10\r\nContent-Length: 0\r\n\r\n"),
+        true,
+    );
+    let c = client(&server.url("http"));
+    let seen = server.requests.clone();
+    let (e, took) = cancel_when(&c, move || until(|| seen.load(Ordering::SeqCst) == 1));
+    assert_cancelled(&e, Outcome::NotSent, took);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        server.requests.load(Ordering::SeqCst),
+        1,
+        "no further request"
+    );
+}
+
+#[test]
+fn cancel_during_backoff_after_a_refused_connect_is_not_sent() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let c = Client::builder(
+        Target::Custom(format!("http://127.0.0.1:{port}")),
+        "test-key",
+        "group-1",
+    )
+    .deadline(Duration::from_secs(60))
+    .max_attempts(50)
+    .build()
+    .unwrap();
+    let (e, took) = cancel_when(&c, || thread::sleep(Duration::from_millis(300)));
+    assert_cancelled(&e, Outcome::NotSent, took);
+}
+
+/// A listener whose accept queue is full: further SYNs go unanswered, so
+/// a connect to it blocks until cancelled.
+#[cfg(target_os = "linux")]
+fn black_hole() -> (u16, Vec<std::net::TcpStream>, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor owned below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    assert!(fd >= 0);
+    // SAFETY: just opened.
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+        },
+        sin_zero: [0; 8],
+    };
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let mut bound = addr;
+    // SAFETY: valid sockaddr_in buffers of `len` bytes.
+    unsafe {
+        assert_eq!(
+            libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len),
+            0
+        );
+        assert_eq!(libc::listen(fd, 0), 0);
+        libc::getsockname(fd, (&mut bound as *mut libc::sockaddr_in).cast(), &mut len);
+    }
+    let port = u16::from_be(bound.sin_port);
+    (port, fill_queue(port), owned)
+}
+
+/// Connects to `port` until a connect is left waiting: its queue is full.
+#[cfg(any(target_os = "linux", windows))]
+fn fill_queue(port: u16) -> Vec<std::net::TcpStream> {
+    let mut fillers = Vec::new();
+    loop {
+        match std::net::TcpStream::connect_timeout(
+            &format!("127.0.0.1:{port}").parse().unwrap(),
+            Duration::from_millis(300),
+        ) {
+            Ok(s) => fillers.push(s),
+            Err(_) => break,
+        }
+        assert!(fillers.len() < 64, "the accept queue never filled");
+    }
+    fillers
+}
+
+/// As on Linux: a listener with a backlog of 0, its queue filled.
+#[cfg(windows)]
+fn black_hole() -> (u16, Vec<std::net::TcpStream>, TcpListener) {
+    use std::os::windows::io::AsRawSocket;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // SAFETY: shrinks the backlog of our own listening socket.
+    let rc = unsafe {
+        windows_sys::Win32::Networking::WinSock::listen(listener.as_raw_socket() as _, 0)
+    };
+    assert_eq!(rc, 0);
+    (port, fill_queue(port), listener)
+}
+
+#[cfg(any(target_os = "linux", windows))]
+#[test]
+fn cancel_during_an_unanswered_connect_is_not_sent() {
+    let (port, _fillers, _listener) = black_hole();
+    let c = client(&format!("http://127.0.0.1:{port}"));
+    let (e, took) = cancel_when(&c, || thread::sleep(Duration::from_millis(300)));
+    assert_cancelled(&e, Outcome::NotSent, took);
+}
+
+#[cfg(unix)]
+mod signal {
+    use super::*;
+    use std::sync::OnceLock;
+
+    static HANDLE: OnceLock<CancelHandle> = OnceLock::new();
+
+    extern "C" fn on_signal(_: libc::c_int) {
+        if let Some(h) = HANDLE.get() {
+            h.trigger();
+        }
+    }
+
+    #[test]
+    fn a_signal_handler_cancels_a_send_in_flight() {
+        let server = Stall::start(None, true);
+        let c = client(&server.url("http"));
+        let cancel = HANDLE.get_or_init(|| CancelHandle::new().unwrap()).clone();
+        // SAFETY: installs a handler that only triggers the handle.
+        unsafe {
+            libc::signal(libc::SIGUSR2, on_signal as *const () as libc::sighandler_t);
+        }
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() };
+        let seen = server.requests.clone();
+        let (tx, rx) = mpsc::channel();
+        let t = thread::spawn(move || {
+            until(|| seen.load(Ordering::SeqCst) == 1);
+            let at = Instant::now();
+            // Delivered to the sending thread itself, inside its recv.
+            // SAFETY: the test thread is alive until joined below.
+            unsafe { libc::pthread_kill(me, libc::SIGUSR2) };
+            tx.send(at).unwrap();
+        });
+        let e = c.send_cancellable(&message(), &cancel).unwrap_err();
+        let returned = Instant::now();
+        t.join().unwrap();
+        let took = returned.saturating_duration_since(rx.recv().unwrap());
+        assert_cancelled(&e, Outcome::MayHaveBeenSent, took);
+    }
+}
+
+#[test]
+fn an_untriggered_handle_changes_nothing_and_reuses_the_connection() {
+    let server = Stall::start(
+        Some(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"message_id\":\"m-1\"}"),
+        true,
+    );
+    let c = client(&server.url("http"));
+    let cancel = CancelHandle::new().unwrap();
+    for _ in 0..3 {
+        let reply = c.send_cancellable(&message(), &cancel).unwrap();
+        assert_eq!(reply.message_id(), "m-1");
+    }
+    assert_eq!(server.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(c.connections_opened(), 1, "kept alive across sends");
+}
+
+#[test]
+fn a_debug_log_line_carries_the_timings() {
+    let server = Stall::start(
+        Some(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"message_id\":\"m-1\"}"),
+        true,
+    );
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = lines.clone();
+    let c = Client::builder(Target::Custom(server.url("http")), "test-key", "group-1")
+        .log_hook(move |level, line| {
+            if level == herohealth::LogLevel::Debug {
+                seen.lock().unwrap().push(line.to_owned());
+            }
+        })
+        .build()
+        .unwrap();
+    let reply = c.send(&message()).unwrap();
+    let t = reply.timings();
+    assert!(
+        t.resolve() <= t.connect() && t.connect() <= t.first_byte() && t.first_byte() <= t.total()
+    );
+    let lines = lines.lock().unwrap();
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("timings: "))
+        .expect("a timings line");
+    for key in [
+        "resolve=",
+        "connect=",
+        "tls=0.0",
+        "first_byte=",
+        "total=",
+        "attempts=1",
+        "reused=false",
+    ] {
+        assert!(line.contains(key), "{line}");
+    }
+    assert!(
+        !line.contains("4242") && !line.contains("results"),
+        "{line}"
+    );
+}
+
+fn query() -> herohealth::PatientQuery {
+    herohealth::PatientQuery::by_nhs_number("943 476 5919", "1992-01-01")
+}
+
+#[test]
+fn cancel_a_lookup_hero_never_answers_is_not_sent_and_not_retried() {
+    let server = Stall::start(None, true);
+    let c = client(&server.url("http"));
+    let cancel = CancelHandle::new().unwrap();
+    let trigger = cancel.clone();
+    let seen = server.requests.clone();
+    let t = thread::spawn(move || {
+        until(|| seen.load(Ordering::SeqCst) == 1);
+        let at = Instant::now();
+        trigger.trigger();
+        at
+    });
+    let result = c.find_patient_timed(&query(), Some(&cancel));
+    let returned = Instant::now();
+    let at = t.join().unwrap();
+    let e = result.expect_err("a cancelled lookup fails");
+    // A lookup sends no message: not sent even after its request left.
+    assert_cancelled(&e, Outcome::NotSent, returned.saturating_duration_since(at));
+    assert_eq!(e.attempts(), 1);
+    assert!(e.timings().connect() > Duration::ZERO, "it had connected");
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        server.requests.load(Ordering::SeqCst),
+        1,
+        "a cancelled lookup is not retried"
+    );
+}
+
+#[test]
+fn a_lookup_and_send_cancelled_in_its_lookup_sends_nothing() {
+    let server = Stall::start(None, true);
+    let c = client(&server.url("http"));
+    let cancel = CancelHandle::new().unwrap();
+    cancel.trigger();
+    let e = c
+        .find_and_send_cancellable(&query(), &message(), &cancel)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    assert_eq!(e.outcome(), Outcome::NotSent);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 0, "no connection");
+}
+
+#[test]
+fn a_lookup_answer_carries_ordered_timings() {
+    let server = Stall::start(
+        Some(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"patient_id\":\"p-1\"}"),
+        true,
+    );
+    let c = client(&server.url("http"));
+    let (answer, t) = c.find_patient_timed(&query(), None).unwrap();
+    assert_eq!(answer.patient_id(), Some("p-1"));
+    assert!(t.connect() > Duration::ZERO, "a new connection");
+    assert!(
+        t.resolve() <= t.connect() && t.connect() <= t.first_byte() && t.first_byte() <= t.total(),
+        "{t:?}"
+    );
+    assert_eq!(t.tls(), Duration::ZERO, "plain http");
+    assert_eq!((t.attempts(), t.connection_reused()), (1, false));
+    // The next lookup reuses the connection, and says so.
+    let (_, again) = c.find_patient_timed(&query(), None).unwrap();
+    assert!(again.connection_reused());
+    assert_eq!(again.connect(), Duration::ZERO);
+}
