@@ -2,7 +2,7 @@
 //! there: the outcome, whether the server saw a request, and how soon the
 //! send returned after the trigger.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 
 use herohealth::{CancelHandle, Client, ErrorKind, MessageType, Outcome, SendMessage, Target};
 
+pub mod common;
+
 /// The bound from trigger to return; the mechanism is event-driven,
 /// so a busy machine adds scheduling delay only.
 const PROMPT: Duration = Duration::from_millis(100);
 
 fn client(base: &str) -> Client {
-    Client::builder(Target::Custom(base.into()), "test-key", "group-1")
+    Client::builder(Target::Custom(base.into()), common::KEY, common::GROUP)
         .deadline(Duration::from_secs(20))
         .connect_timeout(Duration::from_secs(20))
         .max_retry_wait(Duration::from_secs(30))
@@ -38,39 +40,22 @@ struct Stall {
 
 impl Stall {
     fn start(answer: Option<&'static [u8]>, read: bool) -> Stall {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(AtomicUsize::new(0));
         let accepted = Arc::new(AtomicUsize::new(0));
         let (r, a) = (requests.clone(), accepted.clone());
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { break };
-                a.fetch_add(1, Ordering::SeqCst);
-                let r = r.clone();
-                thread::spawn(move || {
-                    let mut seen = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    loop {
-                        if !read {
-                            // Hold the connection without reading: the
-                            // kernel still takes the request.
-                            thread::sleep(Duration::from_secs(30));
-                            return;
-                        }
-                        match stream.read(&mut buf) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => seen.extend_from_slice(&buf[..n]),
-                        }
-                        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                            seen.drain(..end + 4);
-                            r.fetch_add(1, Ordering::SeqCst);
-                            if let Some(answer) = answer {
-                                let _ = stream.write_all(answer);
-                            }
-                        }
-                    }
-                });
+        let port = common::serve(move |mut stream, _| {
+            a.fetch_add(1, Ordering::SeqCst);
+            if !read {
+                // Hold the connection without reading: the kernel still
+                // takes the request.
+                thread::sleep(Duration::from_secs(30));
+                return;
+            }
+            while common::read_request(&mut stream).is_some() {
+                r.fetch_add(1, Ordering::SeqCst);
+                if let Some(answer) = answer {
+                    let _ = stream.write_all(answer);
+                }
             }
         });
         Stall {
@@ -183,8 +168,8 @@ fn cancel_during_a_stalled_proxy_tunnel_is_not_sent() {
     let proxy = Stall::start(None, true);
     let c = Client::builder(
         Target::Custom("https://hero.invalid".into()),
-        "test-key",
-        "group-1",
+        common::KEY,
+        common::GROUP,
     )
     .proxy(format!("http://127.0.0.1:{}", proxy.port))
     .deadline(Duration::from_secs(20))
@@ -221,8 +206,8 @@ fn cancel_during_backoff_after_a_refused_connect_is_not_sent() {
     };
     let c = Client::builder(
         Target::Custom(format!("http://127.0.0.1:{port}")),
-        "test-key",
-        "group-1",
+        common::KEY,
+        common::GROUP,
     )
     .deadline(Duration::from_secs(60))
     .max_attempts(50)
@@ -371,14 +356,18 @@ fn a_debug_log_line_carries_the_timings() {
     );
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = lines.clone();
-    let c = Client::builder(Target::Custom(server.url("http")), "test-key", "group-1")
-        .log_hook(move |level, line| {
-            if level == herohealth::LogLevel::Debug {
-                seen.lock().unwrap().push(line.to_owned());
-            }
-        })
-        .build()
-        .unwrap();
+    let c = Client::builder(
+        Target::Custom(server.url("http")),
+        common::KEY,
+        common::GROUP,
+    )
+    .log_hook(move |level, line| {
+        if level == herohealth::LogLevel::Debug {
+            seen.lock().unwrap().push(line.to_owned());
+        }
+    })
+    .build()
+    .unwrap();
     let reply = c.send(&message()).unwrap();
     let t = reply.timings();
     assert!(

@@ -5,7 +5,6 @@
 #![cfg(unix)]
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -22,30 +21,14 @@ const HERO_KIND_CANCELLED: i64 = 17;
 
 /// A server that reads requests and never answers; counts request heads.
 fn never_answers() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(AtomicUsize::new(0));
     let s = seen.clone();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { break };
-            let s = s.clone();
-            thread::spawn(move || {
-                let mut got = Vec::new();
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = stream.read(&mut buf) {
-                    if n == 0 {
-                        return;
-                    }
-                    got.extend_from_slice(&buf[..n]);
-                    if got.windows(4).any(|w| w == b"\r\n\r\n") {
-                        got.clear();
-                        s.fetch_add(1, Ordering::SeqCst);
-                    }
-                }
-            });
+    let port = common::serve(move |mut stream, _| {
+        while common::read_request(&mut stream).is_some() {
+            s.fetch_add(1, Ordering::SeqCst);
         }
     });
+    let url = format!("http://127.0.0.1:{port}");
     (url, seen)
 }
 

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use herohealth::{CancelHandle, Client, ErrorKind, MessageType, Outcome, SendMessage, Target};
 
+pub mod common;
+
 const NAMESERVER: &str = "127.0.0.77";
 
 /// Moves this thread (and the threads it starts) into a mount namespace
@@ -88,8 +90,8 @@ fn cancel_while_the_resolver_is_stalled_is_not_sent() {
 
     let client = Client::builder(
         Target::Custom("https://hero-stall.example".into()),
-        "test-key",
-        "group-1",
+        common::KEY,
+        common::GROUP,
     )
     .deadline(Duration::from_secs(20))
     .connect_timeout(Duration::from_secs(20))
