@@ -192,7 +192,7 @@ fn is_leap_year(year: u32) -> bool {
 }
 
 /// Days in `month` (1-12) of `year`; 0 for an invalid month.
-fn days_in_month(year: u32, month: u32) -> u32 {
+pub(crate) fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -205,7 +205,7 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 /// Days since 1970-01-01 of a valid proleptic Gregorian date (negative before
 /// the epoch). Counts in 400-year eras whose years start on 1 March, so the
 /// leap day falls at the end of the counted year.
-fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
+pub(crate) fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
     let y = i64::from(year) - i64::from(month <= 2);
     let era = y.div_euclid(400);
     let year_of_era = y.rem_euclid(400); // 0..=399

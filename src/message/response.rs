@@ -195,7 +195,7 @@ impl fmt::Debug for MessageResponse {
 }
 
 /// Reads a string; any other JSON value (null, number, object…) reads as None.
-fn loose_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn loose_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     d.deserialize_any(Loose(|v| match v {
         Scalar::Str(s) => Some(s),
         _ => None,

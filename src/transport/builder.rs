@@ -23,7 +23,7 @@ use crate::transport::secret::Secret;
 use crate::transport::target::Target;
 use crate::transport::wire;
 
-use super::client::{Client, DEFAULT_MAX_IDLE_AGE, Inner, SEND_PATH};
+use super::client::{Client, DEFAULT_MAX_IDLE_AGE, Inner, LOOKUP_PATH, SEND_PATH};
 
 impl Client {
     /// Settings for a client that sends to `target` with these credentials.
@@ -348,6 +348,7 @@ impl ClientBuilder {
                 .chain(NoteLeg(Point::End))
                 .chain(mark);
         let url = format!("{base}{SEND_PATH}");
+        let lookup_url = format!("{base}{LOOKUP_PATH}");
         let agent = Agent::with_parts(config, connector, wire::Resolve::default());
         Ok(Client {
             inner: Arc::new(Inner {
@@ -355,6 +356,10 @@ impl ClientBuilder {
                 uri: url
                     .parse()
                     .map_err(|_| Error::config("base URL is not a valid URL"))?,
+                lookup_uri: lookup_url
+                    .parse()
+                    .map_err(|_| Error::config("base URL is not a valid URL"))?,
+                lookup_url,
                 group_header: HeaderValue::from_str(&self.practice_group_id)
                     .map_err(|_| Error::invalid("practice_group_id", "must be printable ASCII"))?,
                 url,

@@ -25,8 +25,10 @@ use crate::transport::retry;
 use crate::transport::wire;
 
 use super::failure::{Failed, transport_failure};
-/// Path of the one operation, appended to the base URL.
+/// Path of the send, appended to the base URL.
 pub(super) const SEND_PATH: &str = "/v1/messages/send";
+/// Path of the patient lookup, appended to the base URL.
+pub(super) const LOOKUP_PATH: &str = "/v1/patients/register_pds";
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_PRACTICE_GROUP_ID: HeaderName = HeaderName::from_static("x-practice-group-id");
 /// A 2xx body larger than this is not a Send a Message reply.
@@ -63,6 +65,8 @@ pub(super) struct Inner {
     pub(super) agent: Agent,
     pub(super) url: String,
     pub(super) uri: Uri,
+    pub(super) lookup_url: String,
+    pub(super) lookup_uri: Uri,
     pub(super) group_header: HeaderValue,
     /// The `x-api-key` value, on the key's own storage: each request holds
     /// a reference, not a copy, and the bytes are wiped when the last
@@ -102,12 +106,66 @@ impl fmt::Debug for Client {
 
 /// Told about each HTTP attempt of a send, so a caller (the send journal)
 /// can record it durably around the moment request bytes may leave.
-pub(crate) trait AttemptHook {
+pub(crate) trait AttemptHook<R = MessageResponse> {
     /// Called right before an attempt starts, after every wait. An error
     /// ends the send with that error: nothing was sent.
     fn before_attempt(&self, attempt: u32) -> Result<(), Error>;
     /// Called with how the attempt ended.
-    fn after_attempt(&self, result: Result<&MessageResponse, &Error>);
+    fn after_attempt(&self, result: Result<&R, &Error>);
+}
+
+/// Where an operation posts.
+#[derive(Clone, Copy)]
+pub(crate) enum Endpoint {
+    Send,
+    Lookup,
+}
+
+/// One Hero operation over the shared transport and attempt loop: where it
+/// posts, its rules (in `outcome`), and how its answers read.
+pub(crate) trait Operation {
+    /// What a 2xx answer gives.
+    type Reply;
+    const ENDPOINT: Endpoint;
+    const RULES: outcome::Rules;
+    /// Why a 2xx body is not a reply, for the error text.
+    const UNREADABLE: &'static str;
+    /// Reads a 2xx body; gives it back when it is not a reply.
+    fn read(body: Vec<u8>) -> Result<Self::Reply, Vec<u8>>;
+    /// The server's reason in an error body.
+    fn reason(body: &[u8]) -> crate::message::reason::Reason;
+    /// The error text for a status, where it differs from the send's.
+    fn status_detail(status: u16) -> Option<String>;
+    /// The log line after a success: never a patient identifier.
+    fn log_success(log: &Logger, attempt: u32, reply: &Self::Reply, ms: u128);
+}
+
+/// Sending a message.
+pub(crate) struct SendOp;
+
+impl Operation for SendOp {
+    type Reply = MessageResponse;
+    const ENDPOINT: Endpoint = Endpoint::Send;
+    const RULES: outcome::Rules = outcome::SEND;
+    const UNREADABLE: &'static str = "the reply is not JSON with a message_id";
+    fn read(body: Vec<u8>) -> Result<MessageResponse, Vec<u8>> {
+        MessageResponse::from_body(body)
+    }
+    fn reason(body: &[u8]) -> crate::message::reason::Reason {
+        crate::message::reason::read(body)
+    }
+    fn status_detail(_: u16) -> Option<String> {
+        None
+    }
+    fn log_success(log: &Logger, attempt: u32, reply: &MessageResponse, ms: u128) {
+        log.log(
+            LogLevel::Info,
+            format_args!(
+                "attempt {attempt}: accepted as {} in {ms} ms",
+                Shown(reply.message_id())
+            ),
+        );
+    }
 }
 
 /// How far the agent's own timeout may overrun the caller's deadline before
@@ -118,6 +176,12 @@ impl Client {
     /// The full URL messages are posted to.
     pub fn url(&self) -> &str {
         &self.inner.url
+    }
+
+    /// The full URL patients are looked up at
+    /// ([`find_patient`](Self::find_patient)).
+    pub fn lookup_url(&self) -> &str {
+        &self.inner.lookup_url
     }
 
     /// The `User-Agent` sent with every request.
@@ -178,7 +242,19 @@ impl Client {
         deadline: Instant,
         hook: Option<&dyn AttemptHook>,
     ) -> Result<MessageResponse, Error> {
+        self.run::<SendOp>(body, deadline, hook)
+    }
+
+    /// The attempt loop every operation shares: posts a checked body by
+    /// `deadline`, retrying as `O`'s rules allow.
+    pub(crate) fn run<O: Operation>(
+        &self,
+        body: &[u8],
+        deadline: Instant,
+        hook: Option<&dyn AttemptHook<O::Reply>>,
+    ) -> Result<O::Reply, Error> {
         let i = &*self.inner;
+        let (url, _) = self.endpoint(O::ENDPOINT);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -191,7 +267,7 @@ impl Client {
             let remaining = deadline.saturating_duration_since(began);
             i.log.log(
                 LogLevel::Info,
-                format_args!("attempt {attempt}: POST {}", i.url),
+                format_args!("attempt {attempt}: POST {url}"),
             );
             // Every wait is over: the request is about to start, so the hook
             // learns of it now (never during a wait, when nothing can have gone).
@@ -203,7 +279,7 @@ impl Client {
             }
             // The time left is taken again inside: the log line and the hook
             // above may have taken some of it.
-            let result = self.attempt(body, deadline, attempt);
+            let result = self.attempt::<O>(body, deadline, attempt);
             if let Some(hook) = hook
                 && !remaining.is_zero()
             {
@@ -214,14 +290,7 @@ impl Client {
             }
             let failed = match result {
                 Ok(reply) => {
-                    i.log.log(
-                        LogLevel::Info,
-                        format_args!(
-                            "attempt {attempt}: accepted as {} in {} ms",
-                            Shown(reply.message_id()),
-                            began.elapsed().as_millis()
-                        ),
-                    );
+                    O::log_success(&i.log, attempt, &reply, began.elapsed().as_millis());
                     return Ok(reply);
                 }
                 Err(f) => f,
@@ -262,13 +331,22 @@ impl Client {
         }
     }
 
-    fn attempt(
+    fn endpoint(&self, e: Endpoint) -> (&str, &Uri) {
+        let i = &*self.inner;
+        match e {
+            Endpoint::Send => (&i.url, &i.uri),
+            Endpoint::Lookup => (&i.lookup_url, &i.lookup_uri),
+        }
+    }
+
+    fn attempt<O: Operation>(
         &self,
         body: &[u8],
         deadline: Instant,
         attempt: u32,
-    ) -> Result<MessageResponse, Failed> {
+    ) -> Result<O::Reply, Failed> {
         let i = &*self.inner;
+        let (_, uri) = self.endpoint(O::ENDPOINT);
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(Failed {
@@ -284,7 +362,7 @@ impl Client {
         crate::transport::proxy::reset_leg();
         let request = i
             .agent
-            .post(i.uri.clone())
+            .post(uri.clone())
             // A reference to the key's storage, not a copy.
             .header(X_API_KEY, i.api_key.clone())
             .header(X_PRACTICE_GROUP_ID, i.group_header.clone())
@@ -306,12 +384,13 @@ impl Client {
         match result {
             Ok(response) => {
                 wire::note_answer(response.headers());
-                self.answer(response, attempt)
+                self.answer::<O>(response, attempt)
             }
             Err(e) => Err(transport_failure(
+                &O::RULES,
                 e,
                 written,
-                i.uri.host().unwrap_or_default(),
+                uri.host().unwrap_or_default(),
                 i.proxy.as_ref(),
                 attempt,
             )),
@@ -319,11 +398,11 @@ impl Client {
     }
 
     /// Turns an HTTP answer into a reply or an error with its outcome.
-    fn answer(
+    fn answer<O: Operation>(
         &self,
         mut response: ureq::http::Response<ureq::Body>,
         attempt: u32,
-    ) -> Result<MessageResponse, Failed> {
+    ) -> Result<O::Reply, Failed> {
         let i = &*self.inner;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
@@ -336,16 +415,16 @@ impl Client {
             let detail = match read {
                 Err(_) => "the reply broke off before its end",
                 Ok(_) if buf.len() > RESPONSE_BODY_CAP => "the reply is larger than 1 MiB",
-                Ok(_) => match MessageResponse::from_body(buf) {
+                Ok(_) => match O::read(buf) {
                     Ok(reply) => return Ok(reply),
                     Err(body) => {
                         buf = body;
-                        "the reply is not JSON with a message_id"
+                        O::UNREADABLE
                     }
                 },
             };
             buf.truncate(ERROR_BODY_CAP);
-            let verdict = outcome::SEND.for_status(status, None, i.max_retry_wait, attempt);
+            let verdict = O::RULES.for_status(status, None, i.max_retry_wait, attempt);
             let error = Error::new(
                 verdict.outcome,
                 verdict.kind,
@@ -369,17 +448,17 @@ impl Client {
             .as_reader()
             .take(ERROR_BODY_CAP as u64)
             .read_to_end(&mut buf);
-        let verdict = outcome::SEND.for_status(status, retry_after, i.max_retry_wait, attempt);
-        let detail = match status {
+        let verdict = O::RULES.for_status(status, retry_after, i.max_retry_wait, attempt);
+        let detail = O::status_detail(status).unwrap_or_else(|| match status {
             429 => "HTTP 429 Too Many Requests: rate limited by Hero".to_owned(),
             300..=399 => format!("HTTP {status} redirect, not followed: check the base URL"),
             403 => "HTTP 403 Unauthorised: check the API key, practice group id and the key's permissions".to_owned(),
             400..=499 => format!("HTTP {status}: Hero did not accept the request"),
             _ => format!("HTTP {status} from the server"),
-        };
+        });
         let error = Error::new(verdict.outcome, verdict.kind, detail)
             .with_status(status)
-            .with_reason(crate::message::reason::read(&buf))
+            .with_reason(O::reason(&buf))
             .with_body(buf)
             .with_retry_after(retry_after);
         Err(Failed {

@@ -30,8 +30,9 @@ fn tls_failed(host: &str, error: &str, hint: &str) -> String {
 }
 
 /// Classifies a failure that produced no HTTP answer; what it means is
-/// decided by [`outcome::SEND`].
+/// decided by the operation's `rules`.
 pub(super) fn transport_failure(
+    rules: &outcome::Rules,
     e: ureq::Error,
     written: bool,
     host: &str,
@@ -45,7 +46,7 @@ pub(super) fn transport_failure(
         && let Some((broke, detail)) =
             proxy.and_then(|p| crate::transport::proxy::blame(&e, p, host))
     {
-        let verdict = outcome::SEND.for_transport(broke, written, attempt);
+        let verdict = rules.for_transport(broke, written, attempt);
         return Failed {
             error: Error::new(verdict.outcome, verdict.kind, detail),
             retry_in: verdict.retry_in,
@@ -65,7 +66,7 @@ pub(super) fn transport_failure(
         U::Protocol(_) => Broke::Protocol,
         _ => Broke::Other,
     };
-    let verdict = outcome::SEND.for_transport(broke, written, attempt);
+    let verdict = rules.for_transport(broke, written, attempt);
     let detail = match (&e, verdict.kind) {
         (U::HostNotFound, _) => format!("could not resolve host {host}"),
         (U::Timeout(T::Resolve), _) => format!("timed out resolving host {host}"),

@@ -18,6 +18,10 @@
 //! - a retry starts only while attempts remain and, after its wait, at least
 //!   [`retry_budget`] of the deadline is left — otherwise the failure is
 //!   returned at once (a 429 as *refused*, with its `Retry-After`).
+//!
+//! Finding a patient ([`LOOKUP`]) sends no message and is safe to repeat:
+//! no failure is *may have been sent*, and a lost reply, a timeout and a 5xx
+//! are retried like a failed connect, under the same budget rule.
 
 use std::time::Duration;
 
@@ -62,6 +66,15 @@ impl Rules {
 pub(crate) const SEND: Rules = Rules {
     status: send_status,
     transport: send_transport,
+};
+
+/// `POST /v1/patients/register_pds`: it sends no message, and Hero answers
+/// a repeat with the same patient, so it is safe to repeat. No failure is
+/// *may have been sent*; a lost reply, a timeout and a 5xx are retried like
+/// a failed connect, a 429 as for a send.
+pub(crate) const LOOKUP: Rules = Rules {
+    status: lookup_status,
+    transport: lookup_transport,
 };
 
 /// What a failed attempt means, and what it allows next.
@@ -171,6 +184,45 @@ fn send_transport(broke: Broke, written: bool, attempt: u32) -> Verdict {
         kind,
         // Only ever retry what certainly did not go.
         retry_in: retryable.then(|| retry::backoff(attempt, CONNECT_BACKOFF)),
+    }
+}
+
+/// What an HTTP status means for a lookup: as for a send, except that
+/// nothing is ever sent to a patient.
+fn lookup_status(
+    status: u16,
+    retry_after: Option<Duration>,
+    max_wait: Duration,
+    attempt: u32,
+) -> Verdict {
+    let mut v = send_status(status, retry_after, max_wait, attempt);
+    match status {
+        // An unreadable 200 is not retried: the same server would say the same.
+        200..=299 => v.outcome = Outcome::NotSent,
+        300..=499 => {}
+        _ => {
+            v.outcome = Outcome::NotSent;
+            v.retry_in = Some(retry::backoff(attempt, CONNECT_BACKOFF));
+        }
+    }
+    v
+}
+
+/// What a failure without an answer means for a lookup: whatever was
+/// written, nothing was sent to a patient.
+fn lookup_transport(broke: Broke, written: bool, attempt: u32) -> Verdict {
+    let v = send_transport(broke, written, attempt);
+    // A broken TLS set-up, a refusing proxy, bad settings or a non-HTTP
+    // server will answer a retry the same way.
+    let passing = match broke {
+        Broke::Tls | Broke::Proxy | Broke::Config | Broke::Protocol => false,
+        Broke::Io { invalid_data } => written || !invalid_data,
+        _ => true,
+    };
+    Verdict {
+        outcome: Outcome::NotSent,
+        kind: v.kind,
+        retry_in: passing.then(|| retry::backoff(attempt, CONNECT_BACKOFF)),
     }
 }
 
@@ -294,6 +346,63 @@ mod tests {
             };
             assert_eq!((v.outcome, v.kind), (outcome, kind), "{broke:?} {written}");
             assert_eq!(v.retry_in.is_some(), retried, "{broke:?} {written}");
+        }
+    }
+
+    #[test]
+    fn lookup_statuses() {
+        use ErrorKind as K;
+        let table = [
+            // (status, outcome, kind, retried)
+            (200, Outcome::NotSent, K::UnreadableResponse, false),
+            (302, Outcome::Refused, K::Redirect, false),
+            (400, Outcome::Refused, K::HttpStatus, false),
+            (401, Outcome::Refused, K::HttpStatus, false),
+            (403, Outcome::Refused, K::HttpStatus, false),
+            (404, Outcome::Refused, K::HttpStatus, false),
+            (429, Outcome::Refused, K::RateLimited, true),
+            (500, Outcome::NotSent, K::HttpStatus, true),
+            (503, Outcome::NotSent, K::HttpStatus, true),
+        ];
+        for (status, outcome, kind, retried) in table {
+            let v = LOOKUP.for_status(status, None, S(30), 1);
+            assert_eq!((v.outcome, v.kind), (outcome, kind), "HTTP {status}");
+            assert_eq!(v.retry_in.is_some(), retried, "HTTP {status}");
+        }
+    }
+
+    #[test]
+    fn lookup_transport_failures_never_may_have_been_sent() {
+        use Broke::*;
+        let all = [
+            Resolve,
+            Connect,
+            ConnectTimeout,
+            Io { invalid_data: true },
+            Io {
+                invalid_data: false,
+            },
+            Tls,
+            Proxy,
+            ProxyDown,
+            Config,
+            Timeout,
+            Protocol,
+            Other,
+        ];
+        for broke in all {
+            for written in [false, true] {
+                let v = LOOKUP.for_transport(broke, written, 1);
+                let send = SEND.for_transport(broke, written, 1);
+                assert_eq!(v.outcome, Outcome::NotSent, "{broke:?} {written}");
+                assert_eq!(v.kind, send.kind, "{broke:?} {written}");
+                let retried = match broke {
+                    Tls | Proxy | Config | Protocol => false,
+                    Io { invalid_data: true } => written,
+                    _ => true,
+                };
+                assert_eq!(v.retry_in.is_some(), retried, "{broke:?} {written}");
+            }
         }
     }
 

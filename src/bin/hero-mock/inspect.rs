@@ -5,9 +5,14 @@
 //!
 //! Only requests to the send path (any method) and POSTs elsewhere are kept,
 //! so a browser's stray `GET /favicon.ico` never shows up as a message.
+//! Patient lookups are kept beside the messages (`"kind": "lookup"`), their
+//! NHS number shown by its last four digits only; once answered, a lookup
+//! lists under the patient id it found, and a later message to that id
+//! names it (`lookup_seq`).
 
 use crate::Ctx;
 use crate::http::{Request, Response};
+use crate::patients::{self, LOOKUP_PATH};
 use crate::rules;
 use crate::scenarios::{self, Outcome, SEND_PATH};
 use crate::segments;
@@ -36,6 +41,8 @@ struct Entry {
     patient_id: Option<String>,
     message_type: Option<String>,
     message_id: Option<String>,
+    /// A patient lookup rather than a message.
+    lookup: bool,
     /// The entry's JSON members fixed on arrival (`seq`, `received_at`,
     /// `request`, `sms_segments`), serialized without the braces: kept as
     /// text, an entry costs about its JSON size, a parsed tree several times
@@ -112,9 +119,21 @@ impl Inbox {
             return None;
         }
         let received_ms = scenarios::unix_nanos() / 1_000_000;
-        let fields = serde_json::from_slice::<Value>(&req.body)
+        let lookup = req.path() == LOOKUP_PATH;
+        let mut fields = serde_json::from_slice::<Value>(&req.body)
             .ok()
             .filter(Value::is_object);
+        let mut body = String::from_utf8_lossy(&req.body).into_owned();
+        if lookup {
+            // The sandbox never shows an NHS number in full.
+            if let Some(n) = fields.as_mut().and_then(|f| f.get_mut("nhs_number")) {
+                *n = patients::masked_nhs_number(&n.to_string()).into();
+            }
+            body = match &fields {
+                Some(f) => f.to_string(),
+                None => "(not shown: a lookup body that is not a JSON object)".to_owned(),
+            };
+        }
         let text = |name: &str| {
             fields.as_ref().and_then(|f| f.get(name)).map(|v| match v {
                 Value::String(s) => s.clone(),
@@ -136,25 +155,39 @@ impl Inbox {
         let mut ring = self.lock();
         let seq = ring.next_seq;
         ring.next_seq += 1;
+        // The newest lookup that found this message's patient.
+        let lookup_seq = (!lookup && patient_id.is_some())
+            .then(|| {
+                ring.entries
+                    .iter()
+                    .rev()
+                    .find(|e| e.lookup && e.patient_id == patient_id)
+                    .map(|e| e.seq)
+            })
+            .flatten();
         let head = members(&json!({
             "seq": seq,
+            "kind": if lookup { "lookup" } else { "message" },
             "received_at": scenarios::rfc3339_from_millis(received_ms),
             "request": {
                 "method": req.method,
                 "target": req.target,
                 "headers": headers(req, ctx),
-                "body": String::from_utf8_lossy(&req.body),
+                "body": body,
                 "fields": fields,
             },
             "sms_segments": sms_segments,
+            "lookup_seq": lookup_seq,
         }));
         let tail = members(&json!({ "message_id": null, "reply": null, "refused": null }));
         let entry = Entry {
             seq,
             received_ms,
-            patient_id,
+            // A lookup's patient is known once Hero answers.
+            patient_id: if lookup { None } else { patient_id },
             message_type,
             message_id: None,
+            lookup,
             head,
             tail,
         };
@@ -166,6 +199,7 @@ impl Inbox {
 
     /// Adds what the mock answered to the entry `seq`, if it is still kept.
     pub fn replied(&self, seq: u64, outcome: &Outcome) {
+        let mut found = None;
         let (reply, refused, message_id) = match outcome {
             Outcome::Hangup => (
                 Value::Null,
@@ -191,6 +225,11 @@ impl Inbox {
                     .and_then(Value::as_str)
                     .filter(|_| refused.is_null())
                     .map(str::to_owned);
+                found = body
+                    .get("patient_id")
+                    .and_then(Value::as_str)
+                    .filter(|_| refused.is_null())
+                    .map(str::to_owned);
                 let reply = json!({ "status": resp.status, "headers": extra, "body": body });
                 (reply, refused, message_id)
             }
@@ -208,6 +247,9 @@ impl Inbox {
         let before = entry.size();
         entry.tail = tail;
         entry.message_id = message_id;
+        if entry.lookup {
+            entry.patient_id = found;
+        }
         let after = entry.size();
         ring.bytes = ring.bytes - before + after;
         ring.trim();

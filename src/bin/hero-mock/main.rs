@@ -23,6 +23,10 @@
 //! | `999201`   | 200 with JSON lacking `message_id`: `{"content":"..."}` |
 //! | `999307`   | 307 with `Location: http://127.0.0.1:<port>/v1/messages/elsewhere` |
 //!
+//! `POST /v1/patients/register_pds` finds a patient's id by NHS number and
+//! date of birth, or by demographics, with reserved NHS numbers of its own
+//! (table in patients.rs).
+//!
 //! Under `/_mock/` the mock also keeps what it was sent: a JSON inspection
 //! API for test suites and an inbox page for people (see inspect.rs).
 //!
@@ -30,6 +34,7 @@
 
 mod http;
 mod inspect;
+mod patients;
 mod rules;
 mod scenarios;
 mod segments;
@@ -71,6 +76,9 @@ inbox address. Kept requests: GET /_mock/messages (patient_id, message_type,
 since, limit), GET /_mock/messages/ID, DELETE /_mock/messages; inbox: /_mock/
 Reserved patient ids (999403, 999404, 999422, 999429, 999428, 999500, 999503,
 999504, 999000, 999200, 999201, 999307) trigger failure scenarios.
+POST /v1/patients/register_pds finds a patient's id; reserved NHS numbers:
+9990000018 not found, 9990000026 identity verification, 9990000034 500 then
+200 (alternating), 9990000042 slow (--slow-seconds).
 ";
 
 /// Bounds a client that stops reading our reply.
@@ -90,6 +98,8 @@ pub struct Ctx {
     pub record: Option<Mutex<File>>,
     /// Which way the next `999428` request goes.
     pub flip_999428: AtomicBool,
+    /// Which way the next lookup of NHS number 9990000034 goes.
+    pub flip_lookup_500: AtomicBool,
     /// The last `--keep` requests, for `/_mock/`.
     pub inbox: inspect::Inbox,
 }
@@ -153,6 +163,7 @@ fn main() -> ExitCode {
         reply_delay: opts.reply_delay,
         record,
         flip_999428: AtomicBool::new(false),
+        flip_lookup_500: AtomicBool::new(false),
         inbox: inspect::Inbox::new(opts.keep, opts.keep_mib.saturating_mul(1024 * 1024)),
     });
 
@@ -210,7 +221,11 @@ fn serve(stream: TcpStream, ctx: &Ctx) {
             if !ctx.reply_delay.is_zero() {
                 thread::sleep(ctx.reply_delay);
             }
-            let outcome = scenarios::handle(&req, ctx);
+            let outcome = if req.path() == patients::LOOKUP_PATH {
+                patients::handle(&req, ctx)
+            } else {
+                scenarios::handle(&req, ctx)
+            };
             if let Some(seq) = seq {
                 ctx.inbox.replied(seq, &outcome);
             }
