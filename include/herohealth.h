@@ -174,6 +174,14 @@ typedef struct hero_journal hero_journal;
 // `hero_message_free`.
 typedef struct hero_message hero_message;
 
+// Hero's answer to a lookup (opaque, immutable). May be read from any
+// thread; free it once with `hero_patient_free`.
+typedef struct hero_patient hero_patient;
+
+// Who to look up (opaque). One thread at a time; it may be used for any
+// number of lookups, by any client. Free with `hero_patient_query_free`.
+typedef struct hero_patient_query hero_patient_query;
+
 // An accepted message's reply (opaque, immutable). May be read from any
 // thread; free it once with `hero_response_free`.
 typedef struct hero_response hero_response;
@@ -210,6 +218,9 @@ typedef uint32_t hero_fallback_type;
 
 // `assignee_type` values.
 typedef uint32_t hero_assignee_type;
+
+// Which answer a `hero_patient` holds (`hero_patient_kind`).
+typedef uint32_t hero_patient_answer;
 
 
 
@@ -251,6 +262,13 @@ typedef uint32_t hero_assignee_type;
 
 // `"AdminTeam"`.
 #define HERO_ASSIGNEE_TYPE_ADMIN_TEAM 2
+
+// Hero's `patient_id` for the patient: `hero_patient_id`.
+#define HERO_PATIENT_FOUND 1
+
+// The patient must verify their identity first: `hero_patient_login_url`
+// and `hero_patient_message`; there is no id.
+#define HERO_PATIENT_VERIFICATION_REQUIRED 2
 
 // Checked only (nothing sent): the row is sendable. `"valid"`
 #define HERO_ROW_VALID 1
@@ -868,6 +886,126 @@ hero_status hero_assignee_type_from_name(const char *name, hero_assignee_type *v
 
 // Frees a message. NULL is ignored.
 void hero_message_free(hero_message *message);
+
+// Creates a query by NHS number (10 digits; spaces as in `943 476 5919` are
+// accepted) and date of birth (`YYYY-MM-DD`).
+//
+// Strings are copied (the caller keeps ownership); their rules are checked
+// by `hero_client_find_patient`, before anything is sent. On `HERO_OK`,
+// `*query_out` owns a new query: free it with `hero_patient_query_free`.
+// Otherwise `*query_out` is NULL (when `query_out` is not NULL). Returns
+// `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse. Any thread.
+hero_status hero_patient_query_new_nhs_number(const char *nhs_number,
+                                              const char *dob,
+                                              hero_patient_query **query_out);
+
+// Creates a query by demographics: forename, surname, date of birth
+// (`YYYY-MM-DD`) and UK postcode, all four required.
+//
+// Ownership, checks and statuses as for `hero_patient_query_new_nhs_number`.
+hero_status hero_patient_query_new_demographics(const char *forename,
+                                                const char *surname,
+                                                const char *dob,
+                                                const char *postcode,
+                                                hero_patient_query **query_out);
+
+// Sets `ehr_partner`, the clinical system the lookup comes from (non-empty).
+//
+// `value` is copied; setting again replaces it. Returns
+// `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the query is then
+// unchanged). One thread at a time.
+hero_status hero_patient_query_set_ehr_partner(hero_patient_query *query, const char *value);
+
+// Sets `ehr_partner_id`, the patient's id in that clinical system
+// (non-empty).
+//
+// As for `hero_patient_query_set_ehr_partner`.
+hero_status hero_patient_query_set_ehr_partner_id(hero_patient_query *query, const char *value);
+
+// Frees a query. NULL is ignored. One thread; not used again.
+void hero_patient_query_free(hero_patient_query *query);
+
+// Looks the patient up (`POST /v1/patients/register_pds`), blocking,
+// within the configured deadline. A lookup sends no message: a failed
+// connect, a lost reply, a timeout, a 5xx or a 429 is retried within the
+// configured attempts, and no failure is ever `HERO_MAY_HAVE_BEEN_SENT`.
+//
+// On `HERO_OK`, `*patient_out` owns the answer (free with
+// `hero_patient_free`): `HERO_PATIENT_FOUND` with the id, or
+// `HERO_PATIENT_VERIFICATION_REQUIRED` (the patient must verify at the
+// login URL before the lookup is repeated). Otherwise `*patient_out` is
+// NULL and the status is `HERO_NOT_SENT` (invalid input, with the field in
+// `hero_error_field`; or the lookup could not complete: repeating it is
+// safe) or `HERO_REFUSED` (400, 401, 403, 404 or 429, with Hero's reason in
+// `hero_error_server_message`); `*error_out`, if `error_out` is not NULL,
+// owns the details. `HERO_NULL_ARGUMENT` if `client`, `query` or
+// `patient_out` is NULL.
+//
+// Thread rules: any number of threads may look up through one client at
+// once, beside sends; `query` must not be modified by another thread
+// during the call.
+hero_status hero_client_find_patient(const hero_client *client,
+                                     const hero_patient_query *query,
+                                     hero_patient **patient_out,
+                                     hero_error **error_out);
+
+// Looks the patient up, then sends `message` to the id found, within one
+// deadline (the configured one, from this call). `message`'s own
+// `patient_id` is ignored (pass `""` to `hero_message_new`).
+//
+// Both are checked before any request. On `HERO_OK`, `*patient_out` owns
+// the answer; `*response_out` owns the reply when the message was sent,
+// and is NULL when Hero asked for identity verification
+// (`HERO_PATIENT_VERIFICATION_REQUIRED`): then nothing was sent. On any
+// other status both are NULL except that `*patient_out` is set when the
+// patient was found and the send then failed: the status is then the
+// send's (`HERO_MAY_HAVE_BEEN_SENT`: do not resend before checking in
+// Hero). With `*patient_out` NULL the failure is the lookup's, and no
+// message was sent. `*error_out`, if not NULL, owns the details.
+//
+// Thread rules as for `hero_client_send`. An internal error is reported
+// as `HERO_MAY_HAVE_BEEN_SENT` (kind `HERO_KIND_INTERNAL`), the only safe
+// assumption.
+hero_status hero_client_find_and_send(const hero_client *client,
+                                      const hero_patient_query *query,
+                                      const hero_message *message,
+                                      hero_patient **patient_out,
+                                      hero_response **response_out,
+                                      hero_error **error_out);
+
+// Which answer `patient` holds: `HERO_PATIENT_FOUND` or
+// `HERO_PATIENT_VERIFICATION_REQUIRED`; 0 if `patient` is NULL. Any thread.
+hero_patient_answer hero_patient_kind(const hero_patient *patient);
+
+// Hero's `patient_id`, for `hero_message_new`.
+//
+// Borrowed: valid until `hero_patient_free(patient)`. NULL unless the
+// answer is `HERO_PATIENT_FOUND`, or when `patient` is NULL. Any thread.
+const char *hero_patient_id(const hero_patient *patient);
+
+// Where the patient must verify their identity (a secret link: show it
+// to the patient only).
+//
+// Borrowed: valid until `hero_patient_free(patient)`. NULL unless the
+// answer is `HERO_PATIENT_VERIFICATION_REQUIRED`, or when `patient` is
+// NULL. Any thread.
+const char *hero_patient_login_url(const hero_patient *patient);
+
+// Hero's explanation of why verification is needed (may be empty).
+//
+// As for `hero_patient_login_url`.
+const char *hero_patient_message(const hero_patient *patient);
+
+// The answer as one JSON object: `{"patient_id":"…"}` or
+// `{"login_url":"…","message":"…"}`.
+//
+// Borrowed: valid until `hero_patient_free(patient)`; NULL if `patient`
+// is NULL. Any thread.
+const char *hero_patient_json(const hero_patient *patient);
+
+// Frees an answer. NULL is ignored. Every pointer read from it is invalid
+// afterwards.
+void hero_patient_free(hero_patient *patient);
 
 // Hero's id for the message: keep it to reconcile later. Never NULL for
 // a live response.

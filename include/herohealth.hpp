@@ -391,6 +391,75 @@ inline hero_status assignee_type_from_name(std::string_view name, hero_assignee_
     return c.ok() ? hero_assignee_type_from_name(c.get(), &out) : HERO_INVALID_ARGUMENT;
 }
 
+// Who to look up (hero_patient_query): by NHS number and date of birth, or
+// by forename, surname, date of birth and postcode. Rules are checked by
+// the lookup, before anything is sent.
+class PatientQuery : public Builder {
+  public:
+    static PatientQuery by_nhs_number(std::string_view nhs_number, std::string_view dob) {
+        PatientQuery q;
+        detail::CString n(nhs_number), d(dob);
+        q.status_ = (n.ok() && d.ok()) ? hero_patient_query_new_nhs_number(n.get(), d.get(), detail::out(q.handle_))
+                                       : HERO_INVALID_ARGUMENT;
+        return q;
+    }
+    static PatientQuery by_demographics(std::string_view forename, std::string_view surname, std::string_view dob,
+                                        std::string_view postcode) {
+        PatientQuery q;
+        detail::CString f(forename), s(surname), d(dob), p(postcode);
+        q.status_ = (f.ok() && s.ok() && d.ok() && p.ok())
+                        ? hero_patient_query_new_demographics(f.get(), s.get(), d.get(), p.get(),
+                                                              detail::out(q.handle_))
+                        : HERO_INVALID_ARGUMENT;
+        return q;
+    }
+
+    PatientQuery &ehr_partner(std::string_view v) {
+        step_text(handle_.get(), hero_patient_query_set_ehr_partner, v);
+        return *this;
+    }
+    PatientQuery &ehr_partner_id(std::string_view v) {
+        step_text(handle_.get(), hero_patient_query_set_ehr_partner_id, v);
+        return *this;
+    }
+
+    const hero_patient_query *get() const noexcept { return handle_.get(); }
+
+  private:
+    PatientQuery() noexcept = default;
+    detail::Handle<hero_patient_query, hero_patient_query_free> handle_;
+};
+
+// Hero's answer to a lookup (hero_patient): the patient's id, or identity
+// verification required. Strings are borrowed from this object.
+class Patient {
+  public:
+    Patient() noexcept = default;
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+    const hero_patient *get() const noexcept { return handle_.get(); }
+
+    // HERO_PATIENT_FOUND or HERO_PATIENT_VERIFICATION_REQUIRED; 0 when empty.
+    hero_patient_answer answer() const noexcept { return hero_patient_kind(get()); }
+    // NULL unless found.
+    const char *id() const noexcept { return hero_patient_id(get()); }
+    // NULL unless verification is required; the link is for the patient only.
+    const char *login_url() const noexcept { return hero_patient_login_url(get()); }
+    const char *message() const noexcept { return hero_patient_message(get()); }
+    // {"patient_id":"…"} or {"login_url":"…","message":"…"}; empty when empty.
+    std::string_view json() const noexcept { return view(hero_patient_json(get())); }
+
+  private:
+    friend class Client;
+    detail::Handle<hero_patient, hero_patient_free> handle_;
+};
+
+// What Client::find_and_send gives: the answer, and the reply when the
+// message was sent (an empty Response when the patient must verify).
+struct FoundAndSent {
+    Patient patient;
+    Response response;
+};
+
 // A client (hero_client): thread-safe, share one.
 class Client {
   public:
@@ -426,6 +495,30 @@ class Client {
         hero_status status = message.status();
         if (status == HERO_OK) status = hero_client_check(get(), message.get(), detail::out(error.handle_));
         return Outcome(status, std::move(error));
+    }
+
+    // hero_client_find_patient: the answer (HERO_OK) or the error; never
+    // HERO_MAY_HAVE_BEEN_SENT. A PatientQuery whose builder failed is not sent.
+    Result<Patient> find_patient(const PatientQuery &query) const {
+        Patient patient;
+        Error error;
+        hero_status status = query.status();
+        if (status == HERO_OK)
+            status = hero_client_find_patient(get(), query.get(), detail::out(patient.handle_),
+                                              detail::out(error.handle_));
+        return Result<Patient>(status, std::move(patient), std::move(error));
+    }
+
+    // hero_client_find_and_send: lookup, then the send, in one deadline.
+    // On failure, a set patient means the error is the send's.
+    Result<FoundAndSent> find_and_send(const PatientQuery &query, const Message &message) const {
+        FoundAndSent out;
+        Error error;
+        hero_status status = query.status() != HERO_OK ? query.status() : message.status();
+        if (status == HERO_OK)
+            status = hero_client_find_and_send(get(), query.get(), message.get(), detail::out(out.patient.handle_),
+                                               detail::out(out.response.handle_), detail::out(error.handle_));
+        return Result<FoundAndSent>(status, std::move(out), std::move(error));
     }
 
     uint64_t connections_opened() const noexcept { return hero_client_connections_opened(get()); }

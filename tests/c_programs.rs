@@ -1055,3 +1055,143 @@ fn api_key_is_gone_after_hero_client_free() {
     );
     assert_eq!(mock.requests().len(), 2, "both sends reached the mock");
 }
+
+// ---------------------------------------------------------------------------
+// Finding the patient (register_pds) from C and C++
+// ---------------------------------------------------------------------------
+
+/// The lookups and sends the mock read, by path.
+fn paths(mock: &Mock) -> Vec<String> {
+    mock.requests()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+const LOOKUP: &str = "/v1/patients/register_pds";
+const SEND: &str = "/v1/messages/send";
+
+#[test]
+fn find_patient_from_c() {
+    let mock = start_mock(&[]);
+    let (out, _) =
+        run(mock
+            .command("find_patient")
+            .args(["943 476 5919", "1992-01-01", SECRET_TEXT]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let first: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    let id = first["patient_id"].as_str().unwrap().to_owned();
+    assert!(stdout.contains("sent: "), "{stdout}");
+    assert_eq!(paths(&mock), [LOOKUP, SEND]);
+    // The message went to the id found.
+    assert_eq!(mock.bodies()[1]["patient_id"], id.as_str());
+    assert_eq!(mock.bodies()[0]["ehr_partner"], "example-ehr");
+
+    let (out, _) =
+        run(mock
+            .command("find_patient")
+            .args(["Ann", "Smith", "1992-01-01", "LS1 4AP"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let (out, _) = run(mock
+        .command("find_patient")
+        .args(["9990000026", "1992-01-01"]));
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    let answer: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert!(
+        answer["login_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+    assert!(answer["message"].is_string());
+
+    let (out, _) = run(mock
+        .command("find_patient")
+        .args(["9990000018", "1992-01-01"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("HTTP 404"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let before = mock.requests().len();
+    let (out, _) = run(mock
+        .command("find_patient")
+        .args(["123 456 7891", "1992-01-01"]));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("field: nhs_number"), "{stderr}");
+    assert!(
+        !stderr.contains("123") && !stderr.contains("7891"),
+        "{stderr}"
+    );
+    assert_eq!(
+        mock.requests().len(),
+        before,
+        "nothing is sent for invalid input"
+    );
+}
+
+#[test]
+fn find_patient_from_cpp_in_one_deadline() {
+    let mock = start_mock(&[]);
+    let (out, _) =
+        run(mock
+            .command("find_patient_cpp")
+            .args(["9434765919", "1992-01-01", SECRET_TEXT]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("{\"patient_id\":"), "{stdout}");
+    assert!(stdout.contains("sent to "), "{stdout}");
+    assert_eq!(paths(&mock), [LOOKUP, LOOKUP, SEND]);
+
+    let (out, _) =
+        run(mock
+            .command("find_patient_cpp")
+            .args(["9990000026", "1992-01-01", SECRET_TEXT]));
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    // Verification: no message went.
+    assert_eq!(paths(&mock).iter().filter(|p| *p == SEND).count(), 1);
+    assert!(!text(&out.stderr).contains(SECRET_TEXT));
+}
+
+#[test]
+fn find_patient_programs_are_clean_under_valgrind() {
+    if windows() {
+        eprintln!("note: valgrind cannot follow programs run under Wine; no leak checks");
+        return;
+    }
+    let Some(valgrind) = valgrind() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but valgrind is not on PATH"
+        );
+        eprintln!("note: valgrind is not on PATH; skipping the C leak checks");
+        return;
+    };
+    let mock = start_mock(&[]);
+    let cases: [(&str, &[&str], i32); 6] = [
+        ("find_patient", &["943 476 5919", "1992-01-01", "Hello"], 0),
+        ("find_patient", &["9990000026", "1992-01-01"], 8),
+        ("find_patient", &["9990000018", "1992-01-01"], 1),
+        ("find_patient", &["123 456 7891", "1992-01-01"], 1),
+        (
+            "find_patient_cpp",
+            &["9434765919", "1992-01-01", "Hello"],
+            0,
+        ),
+        (
+            "find_patient_cpp",
+            &["9990000026", "1992-01-01", "Hello"],
+            8,
+        ),
+    ];
+    for (program, args, code) in cases {
+        let mut cmd = mock.command(program);
+        cmd.args(args);
+        assert_clean_under_valgrind(&valgrind, &format!("{program} {args:?}"), &cmd, code);
+    }
+}

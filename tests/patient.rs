@@ -657,3 +657,44 @@ fn a_failed_connect_is_retried_within_max_attempts() {
     );
     assert_eq!(e.attempts(), 2);
 }
+
+#[test]
+fn find_and_send_sends_to_the_id_found_or_to_no_one() {
+    let mock = Mock::start();
+    let client = mock.client().build().unwrap();
+    let msg = SendMessage::new("", MessageType::Hero, "Your results are ready.");
+    let (answer, reply) = client.find_and_send(&by_number(NHS), &msg).unwrap();
+    let id = answer.patient_id().unwrap().to_owned();
+    assert!(reply.is_some());
+    let sends: Vec<Value> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r["path"] == "/v1/messages/send")
+        .collect();
+    assert_eq!(sends.len(), 1);
+    let body: Value = serde_json::from_str(sends[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["patient_id"], id.as_str());
+
+    // Verification: an answer, and nothing sent.
+    let (answer, reply) = client
+        .find_and_send(&by_number("9990000026"), &msg)
+        .unwrap();
+    assert!(answer.login_url().is_some() && reply.is_none());
+    // Not found: the lookup's refusal, nothing sent.
+    let e = client
+        .find_and_send(&by_number("9990000018"), &msg)
+        .unwrap_err();
+    assert_eq!((e.outcome(), e.status()), (Outcome::Refused, Some(404)));
+    // An invalid message: nothing at all is requested, not even the lookup.
+    let before = mock.requests().len();
+    let bad = SendMessage::new("", MessageType::Hero, "");
+    let e = client.find_and_send(&by_number(NHS), &bad).unwrap_err();
+    assert_eq!(e.field(), Some("message_string"));
+    assert_eq!(mock.requests().len(), before);
+    let sends = mock
+        .requests()
+        .iter()
+        .filter(|r| r["path"] == "/v1/messages/send")
+        .count();
+    assert_eq!(sends, 1);
+}

@@ -20,6 +20,7 @@ mod client;
 mod error;
 mod journal;
 mod message;
+mod patient;
 mod response;
 mod row;
 
@@ -28,6 +29,7 @@ pub use client::*;
 pub use error::*;
 pub use journal::*;
 pub use message::*;
+pub use patient::*;
 pub use response::*;
 pub use row::*;
 

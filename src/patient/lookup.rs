@@ -5,6 +5,8 @@ use std::time::Instant;
 use crate::error::Error;
 use crate::log::{LogLevel, Logger};
 use crate::message::reason::Reason;
+use crate::message::request::SendMessage;
+use crate::message::response::MessageResponse;
 use crate::patient::{PatientAnswer, PatientQuery, answer};
 use crate::transport::client::{Client, Endpoint, Operation};
 use crate::transport::outcome;
@@ -87,5 +89,67 @@ impl Client {
     ) -> Result<PatientAnswer, Error> {
         let body = query.body()?;
         self.run::<LookupOp>(&body, deadline, None)
+    }
+
+    /// Finds the patient, then sends `message` to the id found, all within
+    /// one deadline (the client's, from this call). `message`'s own
+    /// `patient_id` is ignored.
+    ///
+    /// Both are checked before any request: invalid input sends nothing.
+    /// When Hero asks for identity verification nothing is sent and the
+    /// answer comes back with no reply. An error from the lookup has the
+    /// lookup's outcomes (never *may have been sent*); once the patient is
+    /// found, an error is the send's, with the send's outcomes.
+    pub fn find_and_send(
+        &self,
+        query: &PatientQuery,
+        message: &SendMessage,
+    ) -> Result<(PatientAnswer, Option<MessageResponse>), Error> {
+        let (answer, result) = self.find_and_send_parts(query, message);
+        let reply = result?;
+        // An answer is always there when the result is Ok.
+        answer.map(|a| (a, reply)).ok_or_else(|| {
+            Error::new(
+                crate::Outcome::NotSent,
+                crate::ErrorKind::Internal,
+                "lookup gave no answer",
+            )
+        })
+    }
+
+    /// [`find_and_send`](Self::find_and_send) in its parts: the answer when
+    /// the lookup gave one (then an error is the send's), and the result.
+    pub(crate) fn find_and_send_parts(
+        &self,
+        query: &PatientQuery,
+        message: &SendMessage,
+    ) -> (
+        Option<PatientAnswer>,
+        Result<Option<MessageResponse>, Error>,
+    ) {
+        let deadline = self.deadline_from_now();
+        let checked = query.body().and_then(|lookup| {
+            let mut message = message.clone();
+            // Any id of digits passes the send's checks: the real one is not known yet.
+            message.patient_id = "0".to_owned();
+            self.body(&message).map(|_| (lookup, message))
+        });
+        let (lookup, mut message) = match checked {
+            Ok(parts) => parts,
+            Err(e) => return (None, Err(e)),
+        };
+        let answer = match self.run::<LookupOp>(&lookup, deadline, None) {
+            Ok(answer) => answer,
+            Err(e) => return (None, Err(e)),
+        };
+        let Some(id) = answer.patient_id() else {
+            return (Some(answer), Ok(None));
+        };
+        message.patient_id = id.to_owned();
+        let result = self
+            .body(&message)
+            .and_then(|body| self.send_body(&body, deadline, None))
+            .map(Some);
+        (Some(answer), result)
     }
 }
