@@ -422,6 +422,12 @@ hero_status hero_batch_run(const hero_client *client,
 // `HERO_BATCH_FLAGGED` (the safe assumption) if `summary` is NULL.
 hero_batch_class hero_batch_summary_class(const hero_batch_summary *summary);
 
+// The exit code a command-line tool gives for a finished batch (the rule
+// `hero_send --batch` uses): 0 every row done, 6 some row may have been
+// sent or needs reconciliation, 9 some rows not sent; 6 (the safe
+// assumption) if `summary` is NULL. Read from any thread.
+int32_t hero_batch_summary_exit_code(const hero_batch_summary *summary);
+
 // How many rows ended with `outcome`, a `HERO_ROW_*` value; 0 for any
 // other value or a NULL `summary`.
 uint64_t hero_batch_summary_count(const hero_batch_summary *summary, hero_row_outcome outcome);
@@ -628,6 +634,18 @@ void hero_client_free(hero_client *client);
 // the failing call returned). `HERO_NULL_ARGUMENT` if `error` is NULL.
 hero_status hero_error_status(const hero_error *error);
 
+// The exit code a command-line tool gives for a call's result (the rule
+// `hero_send` uses in both modes): `status` is the call's `hero_status`
+// (a plain integer, so any value is safe), `error` its `hero_error` or
+// NULL. 0 for `HERO_OK`; 2 for misuse (`HERO_NULL_ARGUMENT`,
+// `HERO_INVALID_UTF8`, `HERO_INVALID_ARGUMENT`: nothing was done); with
+// an `error`: 2 invalid input, configuration or journal, 3 refused, 4
+// rate limited (a 429, or the client's gate: not sent), 5 could not
+// connect, 6 may have been sent or needs reconciliation, 7 accepted with
+// the id unknown; 6 (the safe assumption) for anything else, such as a
+// NULL `error` after a send. `error` is only read, from any thread.
+int32_t hero_exit_code(uint32_t status, const hero_error *error);
+
 // The finer cause. `HERO_KIND_NONE` if `error` is NULL.
 hero_kind hero_error_kind(const hero_error *error);
 
@@ -823,6 +841,26 @@ hero_status hero_message_set_short_link_id(hero_message *message, const char *va
 // Returns `HERO_NULL_ARGUMENT` or `HERO_INVALID_UTF8` on misuse (the
 // message is then unchanged). One thread at a time.
 hero_status hero_message_set_send_at(hero_message *message, const char *value);
+
+// Sets the optional request field `name` (its JSON name, e.g.
+// `"snomed_code"`, `"write_to_record"`, `"assignee_id"`) from its text
+// form, by the rules of a batch file's cells and defaults: `true`/`false`
+// in any case for flags, `sms`/`email`, `Admin`/`AdminTeam`, a whole
+// decimal `assignee_id`; `encrypted` is a flag for `true`/`false` and
+// text otherwise. Both strings are copied; `message` is used by one thread
+// at a time.
+//
+// `HERO_OK`; `HERO_INVALID_ARGUMENT` when `name` names no request field,
+// names one set by `hero_message_new` (`patient_id`, `message_type`,
+// `message_string`), or `value` breaks the field's rule; then, when
+// `error_out` is not NULL, `*error_out` is a new `hero_error` naming the
+// field and the rule (never the value). `HERO_NULL_ARGUMENT` /
+// `HERO_INVALID_UTF8` for a bad argument. On any failure the message is
+// unchanged.
+hero_status hero_message_set_field(hero_message *message,
+                                   const char *name,
+                                   const char *value,
+                                   hero_error **error_out);
 
 // Sets `encrypted` to the string `value` (Hero types the field "boolean
 // or string"); see `hero_message_set_encrypted` for the boolean form.

@@ -117,6 +117,12 @@ inline const char *status_text(hero_status status) noexcept {
     return hero_status_text(static_cast<int32_t>(status));
 }
 
+// A command-line tool's exit code for a call's status and error (see
+// hero_exit_code); `error` may be NULL.
+inline int exit_code(hero_status status, const hero_error *error) noexcept {
+    return hero_exit_code(static_cast<uint32_t>(status), error);
+}
+
 // A view of a borrowed C string; empty for NULL.
 inline std::string_view view(const char *s) noexcept { return s ? std::string_view(s) : std::string_view(); }
 
@@ -358,6 +364,15 @@ class Message : public Builder {
     Message &fallback_message_type(hero_fallback_type v) { return apply(hero_message_set_fallback_message_type, v); }
     Message &assignee_id(int64_t v) { return apply(hero_message_set_assignee_id, v); }
     Message &assignee_type(hero_assignee_type v) { return apply(hero_message_set_assignee_type, v); }
+    // Any optional field by its JSON name, from its text form (a batch
+    // cell's rules); see hero_message_set_field.
+    Message &field(std::string_view name, std::string_view value) {
+        if (status_ != HERO_OK) return *this;
+        detail::CString n(name), v(value);
+        status_ = (n.ok() && v.ok()) ? hero_message_set_field(handle_.get(), n.get(), v.get(), nullptr)
+                                     : HERO_INVALID_ARGUMENT;
+        return *this;
+    }
 
     const hero_message *get() const noexcept { return handle_.get(); }
 
@@ -567,6 +582,8 @@ class SummaryView {
   public:
     explicit SummaryView(const hero_batch_summary *summary) noexcept : summary_(summary) {}
     hero_batch_class batch_class() const noexcept { return hero_batch_summary_class(summary_); }
+    // A command-line tool's exit code for the finished batch (0, 6 or 9).
+    int exit_code() const noexcept { return hero_batch_summary_exit_code(summary_); }
     uint64_t count(hero_row_outcome outcome) const noexcept { return hero_batch_summary_count(summary_, outcome); }
     std::string_view progress_line() const noexcept { return view(hero_batch_summary_progress_line(summary_)); }
     std::string_view line() const noexcept { return view(hero_batch_summary_line(summary_)); }

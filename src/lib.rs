@@ -21,6 +21,7 @@
 
 mod batch;
 mod error;
+mod exit_code;
 pub mod ffi;
 mod journal;
 mod log;

@@ -10,7 +10,7 @@ use herohealth::{
 };
 use serde_json::Value;
 
-mod common;
+pub mod common;
 use common::{Mock, unique_hex};
 
 /// Message text that must never reach the journal file.

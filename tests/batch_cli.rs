@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod common;
+pub mod common;
 use common::{GROUP, KEY, Mock, c_programs, unique_hex};
 
 /// Message text that must never appear in any output or the journal.

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod common;
+pub mod common;
 use common::Mock;
 
 /// Credentials the mock expects; unique so a leak into stderr is unmistakable.
@@ -521,7 +521,9 @@ fn hero_send_shows_the_servers_reason() {
     assert!(!line.contains("server says"), "{line:?}");
 }
 
-/// A bad name lists the valid ones; an unknown option points to --help.
+/// A bad name lists the valid ones (for a field set by name, in the
+/// library's own words, the same as a batch cell's); an unknown option
+/// points to --help.
 #[test]
 fn hero_send_usage_errors_say_what_is_valid() {
     let mock = start_mock(&[]);
@@ -534,14 +536,14 @@ fn hero_send_usage_errors_say_what_is_valid() {
         ),
         (
             with(required("4242"), &["--fallback-type", "hero"]),
-            "--fallback-type must be one of: sms, email (try --help)\n",
+            "--fallback-type: not sent: invalid fallback_message_type: must be sms or email (try --help)\n",
         ),
         (
             with(
                 required("4242"),
                 &["--assignee-id", "3", "--assignee-type", "admin"],
             ),
-            "--assignee-type must be one of: Admin, AdminTeam (try --help)\n",
+            "--assignee-type: not sent: invalid assignee_type: must be Admin or AdminTeam (try --help)\n",
         ),
         (
             with(required("4242"), &["--bogus"]),

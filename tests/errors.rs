@@ -2,7 +2,7 @@
 //! log lines and error texts, Hero's reason for a refusal, and hints for
 //! common set-up mistakes. Against raw loopback servers and the real mock.
 
-mod common;
+pub mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use herohealth::{Client, ErrorKind, MessageType, Outcome, SendMessage, Target};
 
-mod common;
+pub mod common;
 use common::Mock;
 
 /// Statuses the server answered, per patient id, in order.

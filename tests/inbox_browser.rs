@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-mod common;
+pub mod common;
 use common::{GROUP, KEY, Mock, unique_hex};
 
 /// 178 characters, two of them (`{`, `}`) from the GSM-7 extension table:

@@ -12,7 +12,7 @@ use herohealth::{
 };
 use serde_json::Value;
 
-mod common;
+pub mod common;
 use common::{KEY, Mock};
 
 /// A plain HTTP agent that hands back 4xx replies instead of failing.

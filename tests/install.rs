@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-mod common;
+pub mod common;
 use common::{GROUP, KEY, Mock};
 
 fn root() -> &'static Path {

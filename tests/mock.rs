@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-mod common;
+pub mod common;
 use common::{GROUP, KEY, Mock};
 
 const MINIMAL: &str = r#"{"patient_id":"12345","message_type":"sms","message_string":"Hello"}"#;

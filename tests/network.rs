@@ -25,7 +25,7 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-mod common;
+pub mod common;
 use common::{refused_port, unique_hex};
 
 /// The deadline of most cases: short, so a hang shows as a failure.

@@ -3,7 +3,7 @@
 //! bytes), covering the wire format, validation, every outcome, retries,
 //! configuration from variables, secrecy of logs and texts, and threads.
 
-mod common;
+pub mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use herohealth::{Client, ClientBuilder, MessageType, SendMessage, Target};
 
-mod common;
+pub mod common;
 
 const REPLY: &str = r#"{"message_id":"m-1","content":"Hello","created_at":"2026-01-01T09:00:00Z","write_to_record":false}"#;
 

@@ -17,6 +17,29 @@ pub(crate) const PER_ROW_ONLY: [&str; 3] = [
 /// The request fields a column may name.
 pub(super) use crate::message::request::FIELD_NAMES as FIELDS;
 
+/// Fields the message is created with, so never set by name.
+const SET_AT_CREATION: [&str; 3] = ["patient_id", "message_type", "message_string"];
+
+/// Sets the optional request field `name` (its JSON name) from its text
+/// form, as a batch cell or default would: the one name-to-setter table,
+/// behind `hero_message_set_field` too. An unknown name, a field set when
+/// the message is created, or a value its rule refuses is an error naming
+/// the field and the rule (never the value).
+pub(crate) fn set_named(msg: SendMessage, name: &str, value: &str) -> Result<SendMessage, Error> {
+    let Some(field) = FIELDS.iter().find(|f| **f == name) else {
+        return Err(Error::config(
+            "a field name names no request field (see the field list)",
+        ));
+    };
+    if SET_AT_CREATION.contains(field) {
+        return Err(Error::invalid(
+            field,
+            "is set when the message is created, not by name",
+        ));
+    }
+    set_field(msg, field, value)
+}
+
 /// Sets one optional field from its text form.
 pub(crate) fn set_field(
     msg: SendMessage,
@@ -119,6 +142,26 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn fields_set_by_name_follow_the_cell_rules() {
+        let msg = || SendMessage::new("42", crate::MessageType::Hero, "Hi");
+        let set = set_named(msg(), "write_to_record", "TRUE").unwrap();
+        assert!(
+            set.to_json().contains("\"write_to_record\":true"),
+            "{}",
+            set.to_json()
+        );
+        let set = set_named(msg(), "assignee_id", "17").unwrap();
+        assert!(set.to_json().contains("\"assignee_id\":17"));
+        let e = set_named(msg(), "assignee_id", "seventeen").unwrap_err();
+        assert_eq!(e.field(), Some("assignee_id"));
+        assert!(!e.to_string().contains("seventeen"), "{e}");
+        let e = set_named(msg(), "message_string", "Other").unwrap_err();
+        assert_eq!(e.field(), Some("message_string"));
+        let e = set_named(msg(), "no_such_field", "x").unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
     }
 
     #[test]

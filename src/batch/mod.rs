@@ -10,7 +10,7 @@
 
 mod columns;
 mod csv_report;
-mod fields;
+pub(crate) mod fields;
 mod input;
 mod lookup;
 mod phone;

@@ -329,6 +329,18 @@ pub extern "C" fn hero_batch_summary_class(summary: *const hero_batch_summary) -
     }
 }
 
+/// The exit code a command-line tool gives for a finished batch (the rule
+/// `hero_send --batch` uses): 0 every row done, 6 some row may have been
+/// sent or needs reconciliation, 9 some rows not sent; 6 (the safe
+/// assumption) if `summary` is NULL. Read from any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_batch_summary_exit_code(summary: *const hero_batch_summary) -> i32 {
+    // SAFETY: NULL or a live hero_batch_summary.
+    unsafe { summary.as_ref() }.map_or(crate::exit_code::MAY_HAVE_BEEN_SENT, |s| {
+        crate::exit_code::for_batch(s.summary.class())
+    })
+}
+
 /// How many rows ended with `outcome`, a `HERO_ROW_*` value; 0 for any
 /// other value or a NULL `summary`.
 #[unsafe(no_mangle)]

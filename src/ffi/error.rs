@@ -4,8 +4,8 @@ use std::ffi::{CString, c_char};
 use std::ptr;
 
 use super::{
-    HERO_ACCEPTED_ID_UNKNOWN, HERO_MAY_HAVE_BEEN_SENT, HERO_NOT_SENT, HERO_REFUSED, hero_status,
-    take,
+    HERO_ACCEPTED_ID_UNKNOWN, HERO_INVALID_ARGUMENT, HERO_INVALID_UTF8, HERO_MAY_HAVE_BEEN_SENT,
+    HERO_NOT_SENT, HERO_NULL_ARGUMENT, HERO_OK, HERO_REFUSED, hero_status, take,
 };
 use crate::{Error, ErrorKind, Outcome};
 
@@ -136,6 +136,33 @@ pub extern "C" fn hero_error_status(error: *const hero_error) -> hero_status {
     match unsafe { error.as_ref() } {
         Some(e) => e.status(),
         None => super::HERO_NULL_ARGUMENT,
+    }
+}
+
+/// The exit code a command-line tool gives for a call's result (the rule
+/// `hero_send` uses in both modes): `status` is the call's `hero_status`
+/// (a plain integer, so any value is safe), `error` its `hero_error` or
+/// NULL. 0 for `HERO_OK`; 2 for misuse (`HERO_NULL_ARGUMENT`,
+/// `HERO_INVALID_UTF8`, `HERO_INVALID_ARGUMENT`: nothing was done); with
+/// an `error`: 2 invalid input, configuration or journal, 3 refused, 4
+/// rate limited (a 429, or the client's gate: not sent), 5 could not
+/// connect, 6 may have been sent or needs reconciliation, 7 accepted with
+/// the id unknown; 6 (the safe assumption) for anything else, such as a
+/// NULL `error` after a send. `error` is only read, from any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_exit_code(status: u32, error: *const hero_error) -> i32 {
+    use crate::exit_code;
+    if status == HERO_OK as u32 {
+        return exit_code::SENT;
+    }
+    let misuse = [HERO_NULL_ARGUMENT, HERO_INVALID_UTF8, HERO_INVALID_ARGUMENT];
+    if misuse.iter().any(|s| *s as u32 == status) {
+        return exit_code::INVALID;
+    }
+    // SAFETY: NULL or a live hero_error (documented).
+    match unsafe { error.as_ref() } {
+        Some(e) => exit_code::for_error(&e.error),
+        None => exit_code::MAY_HAVE_BEEN_SENT,
     }
 }
 

@@ -2,10 +2,12 @@
 
 use std::ffi::c_char;
 
+use super::error::{hero_error, report};
 use super::{
     HERO_INTERNAL_ERROR, HERO_INVALID_ARGUMENT, HERO_NULL_ARGUMENT, HERO_OK, clear_outs, ffi_try,
     give, guard, hero_status, str_arg, take,
 };
+use crate::batch::fields::set_named;
 use crate::{AssigneeType, Encrypted, FallbackType, MessageType, SendMessage};
 
 /// A message being built (opaque). Use it from one thread at a time; it may
@@ -226,6 +228,49 @@ pub extern "C" fn hero_message_set_send_at(
     value: *const c_char,
 ) -> hero_status {
     set_string(message, value, |m, v| m.send_at(v))
+}
+
+/// Sets the optional request field `name` (its JSON name, e.g.
+/// `"snomed_code"`, `"write_to_record"`, `"assignee_id"`) from its text
+/// form, by the rules of a batch file's cells and defaults: `true`/`false`
+/// in any case for flags, `sms`/`email`, `Admin`/`AdminTeam`, a whole
+/// decimal `assignee_id`; `encrypted` is a flag for `true`/`false` and
+/// text otherwise. Both strings are copied; `message` is used by one thread
+/// at a time.
+///
+/// `HERO_OK`; `HERO_INVALID_ARGUMENT` when `name` names no request field,
+/// names one set by `hero_message_new` (`patient_id`, `message_type`,
+/// `message_string`), or `value` breaks the field's rule; then, when
+/// `error_out` is not NULL, `*error_out` is a new `hero_error` naming the
+/// field and the rule (never the value). `HERO_NULL_ARGUMENT` /
+/// `HERO_INVALID_UTF8` for a bad argument. On any failure the message is
+/// unchanged.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_message_set_field(
+    message: *mut hero_message,
+    name: *const c_char,
+    value: *const c_char,
+    error_out: *mut *mut hero_error,
+) -> hero_status {
+    guard(HERO_INTERNAL_ERROR, || {
+        if !error_out.is_null() {
+            // SAFETY: a writable out-parameter (documented).
+            unsafe { *error_out = std::ptr::null_mut() };
+        }
+        // SAFETY: NULL or NUL-terminated strings (documented).
+        let args = ffi_try!(unsafe { str_arg(name).and_then(|n| Ok((n, str_arg(value)?))) });
+        // Whether a field takes a value depends on the two strings only:
+        // checked on a scratch message, so the handle is touched on success only.
+        let scratch = SendMessage::new("0", MessageType::Hero, "");
+        if let Err(e) = set_named(scratch, args.0, args.1) {
+            // SAFETY: NULL or writable (documented).
+            unsafe { report(error_out, e) };
+            return HERO_INVALID_ARGUMENT;
+        }
+        update(message, Ok(args), |m, (n, v)| {
+            set_named(m.clone(), n, v).unwrap_or(m)
+        })
+    })
 }
 
 /// Sets `encrypted` to the string `value` (Hero types the field "boolean

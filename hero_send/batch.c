@@ -1,0 +1,466 @@
+/*
+ * hero_send, batch mode: one message per row of a CSV or JSON Lines file,
+ * through a send journal, so a rerun sends only what has not gone; and the
+ * journal's --pending and --resolve.
+ */
+#include "common.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#ifdef _WIN32
+#include <windows.h>
+#endif
+
+/* ------------------------------------------------------------------------
+ * Batch mode. The library reads the file, sends, keeps the journal, and
+ * decides every row's outcome, its JSON line, the counts and the batch's
+ * class; this part only parses flags, prints and maps the class to an
+ * exit code.
+ * ------------------------------------------------------------------------ */
+
+static const char BATCH_USAGE[] =
+    "Usage: hero_send --batch FILE --journal FILE [--concurrency N] [--rate PER_SECOND]\n"
+    "                 [--timeout SECONDS] [--check] [field flags as defaults]\n"
+    "       hero_send --journal FILE --pending\n"
+    "       hero_send --journal FILE --resolve KEY --as sent|not-sent\n"
+    "\n"
+    "Sends one message per row of FILE: CSV with a header row (.csv) or JSON Lines\n"
+    "(.jsonl). Columns named as request fields (patient_id, message_type,\n"
+    "message_string, recipient_contact_detail, ...) fill them; an optional key column\n"
+    "names each send (otherwise the key is derived from the request body); every other\n"
+    "column fills ((name)) placeholders in message_string. Field flags of the single\n"
+    "send (--type, --message, ...) give defaults for empty cells; the recipient's\n"
+    "fields (--patient-id, --recipient, --fallback-contact) cannot: each row gives its own.\n"
+    "\n"
+    "  --journal FILE       the send journal: a rerun skips what went and holds back\n"
+    "                       rows that may have gone (required to send)\n"
+    "  --check              check every row, placeholders included; send nothing\n"
+    "  --concurrency N      rows sent at once (default 4; 1 keeps file order)\n"
+    "  --rate PER_SECOND    at most this many sends per second\n"
+    "  --timeout SECONDS    deadline per row, retries included (default 30)\n"
+    "  --pending            list the journal's flagged keys as JSON lines\n"
+    "  --resolve KEY --as sent|not-sent   record what Hero shows for a flagged key\n"
+    "\n"
+    "stdout: one JSON object per row (row, key, outcome, message_id, http_status,\n"
+    "error). stderr: progress when it is a terminal, and one summary line.\n"
+    "Ctrl-C stops starting rows; rows in flight finish. Exit codes: 0 every row sent,\n"
+    "already sent, a duplicate, or accepted; 6 some row MAY HAVE BEEN SENT or needs\n"
+    "reconciliation (check in Hero, then --resolve); 9 otherwise some rows were not\n"
+    "sent; 2 the batch could not start.\n";
+
+struct batch_options {
+    const char *batch;
+    const char *journal;
+    const char *resolve;
+    const char *as;
+    const char *concurrency;
+    const char *rate;
+    const char *timeout;
+    struct field_values defaults;
+    bool check;
+    bool pending;
+    bool lenient;
+};
+
+/* Read by the interrupt handler: set before the handler is installed. */
+static hero_batch_stop *batch_stop_handle = NULL;
+
+#ifndef _WIN32
+/* Ctrl-C: stop starting rows (an atomic store in the library, safe here);
+ * a second Ctrl-C ends the program at once, as usual. */
+static void batch_on_interrupt(int sig)
+{
+    hero_batch_stop_trigger(batch_stop_handle);
+    signal(sig, SIG_DFL);
+}
+#else
+static BOOL WINAPI batch_on_console_ctrl(DWORD type)
+{
+    static volatile LONG pressed = 0;
+    if (type != CTRL_C_EVENT && type != CTRL_BREAK_EVENT) {
+        return FALSE;
+    }
+    hero_batch_stop_trigger(batch_stop_handle);
+    /* The first press is handled; a second one falls through to the default. */
+    return InterlockedExchange(&pressed, 1) == 0 ? TRUE : FALSE;
+}
+#endif
+
+static void batch_catch_interrupt(hero_batch_stop *stop)
+{
+    batch_stop_handle = stop;
+#ifdef _WIN32
+    SetConsoleCtrlHandler(batch_on_console_ctrl, TRUE);
+#else
+    signal(SIGINT, batch_on_interrupt);
+#endif
+}
+
+/* True when the arguments ask for batch mode: a batch-only flag appears
+ * where a flag is expected (flag values are skipped, so a message text
+ * that happens to read "--batch" does not count). */
+bool is_batch_mode(int argc, char **argv)
+{
+    static const char *const only_batch[] = {"--batch", "--journal", "--pending", "--resolve",
+                                             "--as", "--check", "--concurrency", "--rate"};
+    static const char *const no_value[] = {"--lenient", "--help"};
+    int i;
+    size_t k;
+    for (i = 1; i < argc; i++) {
+        bool plain = false;
+        for (k = 0; k < sizeof only_batch / sizeof only_batch[0]; k++) {
+            if (strcmp(argv[i], only_batch[k]) == 0) {
+                return true;
+            }
+        }
+        for (k = 0; k < sizeof no_value / sizeof no_value[0]; k++) {
+            plain = plain || strcmp(argv[i], no_value[k]) == 0;
+        }
+        for (k = 0; k < FIELD_FLAG_COUNT; k++) {
+            plain = plain || (FIELD_FLAGS[k].fixed != NULL && strcmp(argv[i], FIELD_FLAGS[k].flag) == 0);
+        }
+        if (!plain) {
+            i++; /* skip the flag's value */
+        }
+    }
+    return false;
+}
+
+/* Parses batch-mode argv. Returns -1 to go on, or an exit code. */
+static int batch_parse_args(int argc, char **argv, struct batch_options *o)
+{
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char **slot = NULL;
+        bool *flag = NULL;
+
+        if (strcmp(arg, "--help") == 0) {
+            fputs(BATCH_USAGE, stdout);
+            return fflush(stdout) == 0 ? 0 : 1;
+        } else if (strcmp(arg, "--check") == 0) {
+            flag = &o->check;
+        } else if (strcmp(arg, "--pending") == 0) {
+            flag = &o->pending;
+        } else if (strcmp(arg, "--lenient") == 0) {
+            flag = &o->lenient;
+        } else if (strcmp(arg, "--batch") == 0) {
+            slot = &o->batch;
+        } else if (strcmp(arg, "--journal") == 0) {
+            slot = &o->journal;
+        } else if (strcmp(arg, "--resolve") == 0) {
+            slot = &o->resolve;
+        } else if (strcmp(arg, "--as") == 0) {
+            slot = &o->as;
+        } else if (strcmp(arg, "--concurrency") == 0) {
+            slot = &o->concurrency;
+        } else if (strcmp(arg, "--rate") == 0) {
+            slot = &o->rate;
+        } else if (strcmp(arg, "--timeout") == 0) {
+            slot = &o->timeout;
+        } else {
+            int rc = take_field_flag(argc, argv, &i, &o->defaults, "(try --batch --help)");
+            if (rc == -1) {
+                continue;
+            }
+            if (rc != -2) {
+                return rc;
+            }
+        }
+
+        if (flag != NULL) {
+            if (*flag) {
+                return fail(EXIT_INVALID, arg, " given twice (try --batch --help)");
+            }
+            *flag = true;
+        } else if (slot != NULL) {
+            if (*slot != NULL) {
+                return fail(EXIT_INVALID, arg, " given twice (try --batch --help)");
+            }
+            if (i + 1 >= argc) {
+                return fail(EXIT_INVALID, arg, " needs a value (try --batch --help)");
+            }
+            *slot = argv[++i];
+        } else if (looks_like_flag(arg)) {
+            return fail(EXIT_INVALID, "unknown option ", arg);
+        } else {
+            return fail(EXIT_INVALID, "unexpected argument (try --batch --help)", NULL);
+        }
+    }
+    return -1;
+}
+
+/* A failed library call in batch mode: one line; the library's exit code
+ * (2 for anything that stopped the batch before it sent a row). */
+static int batch_report(hero_status status, const hero_error *err)
+{
+    const char *text = hero_error_message(err);
+    if (text != NULL) {
+        fprintf(stderr, "hero_send: %s\n", text);
+    } else {
+        fprintf(stderr, "hero_send: unexpected status %d\n", (int)status);
+    }
+    return hero_exit_code((uint32_t)status, err);
+}
+
+/* The client from the environment and the batch flags. -1 on success. */
+static int batch_build_client(const struct batch_options *o, hero_client **out)
+{
+    hero_config *config = NULL;
+    hero_error *err = NULL;
+    hero_status status;
+    uint32_t timeout_ms = 0;
+    double rate = 0.0;
+    int rc = -1;
+
+    if (o->timeout != NULL && !parse_seconds_ms(o->timeout, &timeout_ms)) {
+        return fail(EXIT_INVALID, "--timeout must be a number of seconds", NULL);
+    }
+    if (o->rate != NULL && !parse_number(o->rate, &rate)) {
+        return fail(EXIT_INVALID, "--rate must be a number of sends per second", NULL);
+    }
+    status = hero_config_new_from_env(&config, &err);
+    if (status != HERO_OK) {
+        rc = batch_report(status, err);
+        hero_error_free(err);
+        return rc;
+    }
+    if (o->timeout != NULL) {
+        rc = check_set(hero_config_set_deadline_ms(config, timeout_ms), "--timeout");
+    }
+    if (rc == -1 && o->rate != NULL) {
+        rc = check_set(hero_config_set_max_sends_per_second(config, rate), "--rate");
+    }
+    if (rc == -1 && o->lenient) {
+        rc = check_set(hero_config_set_strict_checks(config, false), "--lenient");
+    }
+    if (rc == -1) {
+        status = hero_client_new(config, out, &err);
+        if (status != HERO_OK) {
+            rc = batch_report(status, err);
+        }
+    }
+    hero_config_free(config);
+    hero_error_free(err);
+    return rc;
+}
+
+/* Opens the journal (one that must exist already, to read it back). -1 on
+ * success, else an exit code. */
+static int batch_open_journal(const char *path, bool existing, hero_journal **out)
+{
+    hero_error *err = NULL;
+    hero_status status =
+        existing ? hero_journal_open_existing(path, out, &err) : hero_journal_open(path, out, &err);
+    int rc = status == HERO_OK ? -1 : batch_report(status, err);
+    hero_error_free(err);
+    return rc;
+}
+
+/* --pending: the journal's flagged keys, one JSON object a line. */
+static int batch_pending(const struct batch_options *o)
+{
+    hero_journal *journal = NULL;
+    char *lines = NULL;
+    int rc = batch_open_journal(o->journal, true, &journal);
+    if (rc == -1) {
+        hero_status status = hero_journal_pending(journal, &lines);
+        if (status != HERO_OK) {
+            /* Reading the journal sends nothing. */
+            batch_report(status, NULL);
+            rc = EXIT_INVALID;
+        } else {
+            rc = (fputs(lines, stdout) >= 0 && fflush(stdout) == 0) ? EXIT_SENT : 1;
+        }
+    }
+    hero_string_free(lines);
+    hero_journal_free(journal);
+    return rc;
+}
+
+/* --resolve KEY --as sent|not-sent. */
+static int batch_resolve(const struct batch_options *o)
+{
+    hero_journal *journal = NULL;
+    hero_error *err = NULL;
+    hero_resolution resolution = 0;
+    int rc;
+
+    if (o->as == NULL) {
+        return fail(EXIT_INVALID, "--resolve needs --as sent|not-sent", NULL);
+    }
+    if (hero_resolution_from_name(o->as, &resolution) != HERO_OK) {
+        return fail(EXIT_INVALID, "--as must be sent or not-sent", NULL);
+    }
+    rc = batch_open_journal(o->journal, true, &journal);
+    if (rc == -1) {
+        hero_status status = hero_journal_resolve(journal, o->resolve, resolution, &err);
+        if (status != HERO_OK) {
+            rc = batch_report(status, err);
+        } else {
+            fprintf(stderr, "hero_send: the key is resolved as %s\n", o->as);
+            rc = EXIT_SENT;
+        }
+    }
+    hero_error_free(err);
+    hero_journal_free(journal);
+    return rc;
+}
+
+struct batch_printer {
+    bool progress;  /* stderr is a terminal */
+    size_t shown;   /* width of the progress line on screen */
+};
+
+/* Clears the progress line, if one is shown. */
+static void batch_clear_progress(struct batch_printer *p)
+{
+    if (p->shown > 0) {
+        fprintf(stderr, "\r%*s\r", (int)p->shown, "");
+        p->shown = 0;
+    }
+}
+
+/* Called by the library once per finished row, on this thread. */
+static void batch_on_row(void *user_data, const hero_batch_row *row,
+                         const hero_batch_summary *progress)
+{
+    struct batch_printer *p = user_data;
+    const char *json = hero_batch_row_json(row);
+    if (json != NULL) {
+        puts(json);
+        fflush(stdout);
+    }
+    if (p->progress) {
+        const char *line = hero_batch_summary_progress_line(progress);
+        if (line != NULL) {
+            size_t n = strlen(line);
+            fprintf(stderr, "\r%s", line);
+            if (n < p->shown) {
+                fprintf(stderr, "%*s", (int)(p->shown - n), "");
+            }
+            p->shown = n > p->shown ? n : p->shown;
+            fflush(stderr);
+        }
+    }
+}
+
+/* Sets the batch options from the flags. -1 on success. */
+static int batch_set_options(const struct batch_options *o, hero_batch_options *options,
+                             hero_batch_stop *stop)
+{
+    size_t k;
+    int rc = -1;
+    for (k = 0; k < FIELD_FLAG_COUNT && rc == -1; k++) {
+        if (o->defaults.value[k] != NULL) {
+            const struct field_flag *f = &FIELD_FLAGS[o->defaults.which[k]];
+            hero_status status = hero_batch_options_set_default(options, f->field, o->defaults.value[k]);
+            /* Every field named here exists, so the library refused this
+               one as a default: it says who receives the message. */
+            rc = status == HERO_INVALID_ARGUMENT
+                     ? fail(EXIT_INVALID, f->flag,
+                            " cannot be a batch default: each row must name its own recipient")
+                     : check_set(status, f->flag);
+        }
+    }
+    if (rc == -1 && o->concurrency != NULL) {
+        long long n = 0;
+        if (!parse_int64(o->concurrency, &n) || n < 0 || n > 0xFFFFFFFFLL) {
+            return fail(EXIT_INVALID, "--concurrency must be a whole number", NULL);
+        }
+        rc = check_set(hero_batch_options_set_concurrency(options, (uint32_t)n), "--concurrency");
+    }
+    if (rc == -1) {
+        rc = check_set(hero_batch_options_set_check_only(options, o->check), "--check");
+    }
+    if (rc == -1) {
+        rc = check_set(hero_batch_options_set_stop(options, stop), "--batch");
+    }
+    return rc;
+}
+
+/* --batch FILE: send (or check) every row; exit code from the batch's class. */
+static int batch_run(const struct batch_options *o)
+{
+    hero_batch_options *options = NULL;
+    hero_batch_stop *stop = NULL;
+    hero_client *client = NULL;
+    hero_journal *journal = NULL;
+    hero_batch_summary *summary = NULL;
+    hero_error *err = NULL;
+    struct batch_printer printer;
+    int rc = -1;
+
+    if (!o->check && o->journal == NULL) {
+        return fail(EXIT_INVALID, "--journal FILE is required to send a batch (or use --check)",
+                    NULL);
+    }
+    printer.progress = stderr_is_terminal();
+    printer.shown = 0;
+    if (hero_batch_options_new(&options) != HERO_OK || hero_batch_stop_new(&stop) != HERO_OK) {
+        rc = fail(EXIT_INVALID, "could not set up the batch", NULL);
+    }
+    if (rc == -1) {
+        rc = batch_set_options(o, options, stop);
+    }
+    if (rc == -1) {
+        rc = batch_build_client(o, &client);
+    }
+    if (rc == -1 && !o->check) {
+        rc = batch_open_journal(o->journal, false, &journal);
+    }
+    if (rc == -1) {
+        hero_status status;
+        batch_catch_interrupt(stop);
+        status = hero_batch_run(client, journal, o->batch, options, batch_on_row, &printer,
+                                &summary, &err);
+        batch_clear_progress(&printer);
+        if (status != HERO_OK) {
+            rc = batch_report(status, err);
+        } else {
+            fprintf(stderr, "hero_send: %s\n", hero_batch_summary_line(summary));
+            rc = hero_batch_summary_exit_code(summary);
+        }
+#ifdef _WIN32
+        SetConsoleCtrlHandler(batch_on_console_ctrl, FALSE);
+#else
+        signal(SIGINT, SIG_DFL);
+#endif
+    }
+    hero_batch_summary_free(summary);
+    hero_error_free(err);
+    hero_journal_free(journal);
+    hero_client_free(client);
+    hero_batch_options_free(options);
+    hero_batch_stop_free(stop);
+    return rc;
+}
+
+/* Batch mode's main: one of --batch, --pending, --resolve. */
+int batch_main(int argc, char **argv)
+{
+    struct batch_options o;
+    int rc;
+    memset(&o, 0, sizeof o);
+    rc = batch_parse_args(argc, argv, &o);
+    if (rc != -1) {
+        return rc;
+    }
+    if ((o.batch != NULL) + o.pending + (o.resolve != NULL) != 1) {
+        return fail(EXIT_INVALID,
+                    "give exactly one of --batch FILE, --pending, --resolve KEY (try --batch --help)",
+                    NULL);
+    }
+    if (o.batch == NULL && o.journal == NULL) {
+        return fail(EXIT_INVALID, "--journal FILE is required (try --batch --help)", NULL);
+    }
+    if (o.pending) {
+        return batch_pending(&o);
+    }
+    if (o.resolve != NULL) {
+        return batch_resolve(&o);
+    }
+    return batch_run(&o);
+}
+

@@ -1,0 +1,244 @@
+/*
+ * hero_send, single mode: one message from the flags. The field flags are
+ * the table in common.c, set through hero_message_set_field, so a flag
+ * follows exactly the rules of the same column in a batch file.
+ */
+#include "common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char USAGE[] =
+    "Usage: hero_send --patient-id ID --type hero|sms|email|nhs_app --message TEXT [options]\n"
+    "\n"
+    "Sends one message through Hero Health (POST /v1/messages/send).\n"
+    "\n"
+    "Options (each sets the request field of the same meaning; unset ones are not sent):\n"
+    "  --recipient CONTACT          recipient_contact_detail (phone for sms, address for email)\n"
+    "  --fallback-type sms|email    fallback_message_type\n"
+    "  --fallback-contact CONTACT   fallback_contact_detail\n"
+    "  --write-to-record            write_to_record: true\n"
+    "  --no-write-to-record         write_to_record: false\n"
+    "  --auto-write-to-record       auto_write_to_record: true\n"
+    "  --no-auto-write-to-record    auto_write_to_record: false\n"
+    "  --encrypted                  encrypted: true\n"
+    "  --no-encrypted               encrypted: false\n"
+    "  --encrypted-text TEXT        encrypted: the JSON string TEXT (Hero types the field\n"
+    "                               \"boolean or string\")\n"
+    "  --snomed-code CODE           snomed_code\n"
+    "  --snomed-term TERM           snomed_term\n"
+    "  --task-id ID                 task_id\n"
+    "  --attachment-uuid UUID       attachment_uuid\n"
+    "  --short-link-id ID           short_link_id\n"
+    "  --assignee-id N              assignee_id (a number)\n"
+    "  --assignee-type Admin|AdminTeam  assignee_type\n"
+    "  --send-at DATETIME           send_at (RFC 3339, e.g. 2026-12-01T09:00:00Z)\n"
+    "  --timeout SECONDS            overall deadline, retries included (default 30)\n"
+    "  --lenient                    skip the clinical and contact checks\n"
+    "  --help                       show this help\n"
+    "\n"
+    "Environment: HERO_API_KEY, HERO_PRACTICE_GROUP_ID, and HERO_BASE_URL or\n"
+    "HERO_ENVIRONMENT=production|staging (optional HERO_CA_FILE).\n"
+    "\n"
+    "On success prints Hero's reply as one JSON object. Exit codes:\n"
+    "  0 sent; 2 invalid input or configuration (nothing sent); 3 refused by the\n"
+    "  server; 4 rate limited; 5 could not connect (not sent); 6 MAY HAVE BEEN\n"
+    "  SENT (check in Hero before resending); 7 accepted but the reply was\n"
+    "  unreadable (do not resend).\n"
+    "\n"
+    "Batch mode: hero_send --batch FILE --journal FILE [options]; see hero_send --batch --help.\n";
+
+/* Everything the command line asked for; NULL / false when not given. */
+struct single_options {
+    struct field_values fields;
+    const char *timeout;
+    uint32_t timeout_ms; /* parsed from timeout; 0 when not given */
+    bool lenient;
+};
+
+/* The names --type accepts, for its error line. */
+static const char TYPE_NAMES[] = "hero, sms, email, nhs_app";
+
+/* Parses argv into `o`. Returns -1 to go on, or an exit code. */
+static int parse_args(int argc, char **argv, struct single_options *o)
+{
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        int rc;
+        if (strcmp(arg, "--help") == 0) {
+            fputs(USAGE, stdout);
+            return fflush(stdout) == 0 ? 0 : 1;
+        }
+        if (strcmp(arg, "--lenient") == 0) {
+            if (o->lenient) {
+                return fail(EXIT_INVALID, arg, " given twice (try --help)");
+            }
+            o->lenient = true;
+            continue;
+        }
+        if (strcmp(arg, "--timeout") == 0) {
+            if (o->timeout != NULL) {
+                return fail(EXIT_INVALID, arg, " given twice (try --help)");
+            }
+            if (i + 1 >= argc) {
+                return fail(EXIT_INVALID, arg, " needs a value (try --help)");
+            }
+            o->timeout = argv[++i];
+            continue;
+        }
+        rc = take_field_flag(argc, argv, &i, &o->fields, "(try --help)");
+        if (rc == -2 && looks_like_flag(arg)) {
+            fprintf(stderr, "hero_send: unknown option %s (try --help)\n", arg);
+            return EXIT_INVALID;
+        }
+        if (rc == -2) {
+            return fail(EXIT_INVALID, "unexpected argument (try --help)", NULL);
+        }
+        if (rc != -1) {
+            return rc;
+        }
+    }
+    if (field_value(&o->fields, "patient_id") == NULL) {
+        return fail(EXIT_INVALID, "--patient-id is required (try --help)", NULL);
+    }
+    if (field_value(&o->fields, "message_type") == NULL) {
+        return fail(EXIT_INVALID, "--type is required (try --help)", NULL);
+    }
+    if (field_value(&o->fields, "message_string") == NULL) {
+        return fail(EXIT_INVALID, "--message is required (try --help)", NULL);
+    }
+    if (o->timeout != NULL && !parse_seconds_ms(o->timeout, &o->timeout_ms)) {
+        return fail(EXIT_INVALID, "--timeout must be a number of seconds", NULL);
+    }
+    return -1;
+}
+
+/* Sets one field flag's value on the message: -1 on success. */
+static int set_field(hero_message *m, const struct field_flag *f, const char *value)
+{
+    hero_error *err = NULL;
+    hero_status status;
+    int rc = -1;
+    if (strcmp(f->flag, "--encrypted-text") == 0) {
+        /* Always the string form, even for a text that reads "true". */
+        return check_set(hero_message_set_encrypted_text(m, value), f->flag);
+    }
+    status = hero_message_set_field(m, f->field, value, &err);
+    if (status != HERO_OK && hero_error_message(err) != NULL) {
+        /* The library's line names the field and its rule, never the value. */
+        fprintf(stderr, "hero_send: %s: %s (try --help)\n", f->flag, hero_error_message(err));
+        rc = EXIT_INVALID;
+    } else {
+        rc = check_set(status, f->flag);
+    }
+    hero_error_free(err);
+    return rc;
+}
+
+/* Builds the message from the options into *out. -1 on success. */
+static int build_message(const struct single_options *o, hero_message **out)
+{
+    hero_message *m = NULL;
+    hero_message_type type = 0;
+    int rc;
+    size_t k;
+
+    if (hero_message_type_from_name(field_value(&o->fields, "message_type"), &type) != HERO_OK) {
+        fprintf(stderr, "hero_send: --type must be one of: %s (try --help)\n", TYPE_NAMES);
+        return EXIT_INVALID;
+    }
+    rc = check_set(hero_message_new(field_value(&o->fields, "patient_id"), type,
+                                    field_value(&o->fields, "message_string"), &m),
+                   "--patient-id or --message");
+    if (rc != -1) {
+        return rc;
+    }
+    *out = m; /* freed by the caller whatever happens next */
+    for (k = 0; k < FIELD_FLAG_COUNT && rc == -1; k++) {
+        const struct field_flag *f = &FIELD_FLAGS[o->fields.which[k]];
+        if (o->fields.value[k] == NULL || strcmp(f->field, "patient_id") == 0 ||
+            strcmp(f->field, "message_type") == 0 || strcmp(f->field, "message_string") == 0) {
+            continue;
+        }
+        rc = set_field(m, f, o->fields.value[k]);
+    }
+    return rc;
+}
+
+/* Makes the client from the environment and the options. -1 on success. */
+static int build_client(const struct single_options *o, hero_client **out)
+{
+    hero_config *config = NULL;
+    hero_error *err = NULL;
+    hero_status status;
+    int rc = -1;
+
+    status = hero_config_new_from_env(&config, &err);
+    if (status != HERO_OK) {
+        rc = report(status, err);
+        hero_error_free(err);
+        return rc;
+    }
+    if (o->timeout != NULL) {
+        rc = check_set(hero_config_set_deadline_ms(config, o->timeout_ms), "--timeout");
+    }
+    if (rc == -1 && o->lenient) {
+        rc = check_set(hero_config_set_strict_checks(config, false), "--lenient");
+    }
+    if (rc == -1) {
+        status = hero_client_new(config, out, &err);
+        if (status != HERO_OK) {
+            rc = report(status, err);
+        }
+    }
+    hero_config_free(config);
+    hero_error_free(err);
+    return rc;
+}
+
+/* Single mode: one message from the flags. */
+int single_main(int argc, char **argv)
+{
+    struct single_options opts;
+    hero_client *client = NULL;
+    hero_message *message = NULL;
+    hero_response *response = NULL;
+    hero_error *err = NULL;
+    hero_status status;
+    int rc;
+
+    memset(&opts, 0, sizeof opts);
+    rc = parse_args(argc, argv, &opts);
+    if (rc != -1) {
+        return rc;
+    }
+    rc = build_message(&opts, &message);
+    if (rc == -1) {
+        rc = build_client(&opts, &client);
+    }
+    if (rc == -1) {
+        status = hero_client_send(client, message, &response, &err);
+        if (status == HERO_OK) {
+            const char *json = hero_response_json(response);
+            if (json != NULL && puts(json) >= 0 && fflush(stdout) == 0) {
+                rc = EXIT_SENT;
+            } else {
+                /* Hero has the message; only our output failed. */
+                fprintf(stderr,
+                        "hero_send: accepted by Hero as %s, but the reply could not be "
+                        "written out; do not resend\n",
+                        hero_response_message_id(response));
+                rc = EXIT_ACCEPTED_ID_UNKNOWN;
+            }
+        } else {
+            rc = report(status, err);
+        }
+    }
+    hero_response_free(response);
+    hero_error_free(err);
+    hero_message_free(message);
+    hero_client_free(client);
+    return rc;
+}
+

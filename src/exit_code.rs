@@ -1,0 +1,83 @@
+//! The exit code of a command-line send (`hero_send`'s), from what a
+//! failure means: kept in the library so a single send, a batch and any
+//! other tool read an outcome the same way, by the same classification
+//! as a batch row's.
+
+use crate::batch::{BatchClass, RowOutcome};
+use crate::error::{Error, ErrorKind};
+
+/// Sent (or, for a batch, every row done).
+pub(crate) const SENT: i32 = 0;
+/// Invalid input, configuration or journal: nothing was sent.
+pub(crate) const INVALID: i32 = 2;
+/// Hero refused it (other than 429).
+pub(crate) const REFUSED: i32 = 3;
+/// Rate limited, by Hero's 429 or the client's own gate: not sent.
+pub(crate) const RATE_LIMITED: i32 = 4;
+/// Could not connect (DNS, connect, TLS, proxy, deadline): not sent.
+pub(crate) const NOT_CONNECTED: i32 = 5;
+/// May have been sent, or needs reconciliation: check in Hero.
+pub(crate) const MAY_HAVE_BEEN_SENT: i32 = 6;
+/// Accepted, but the reply was unreadable: do not resend.
+pub(crate) const ACCEPTED_ID_UNKNOWN: i32 = 7;
+/// A batch finished with rows not sent.
+pub(crate) const BATCH_INCOMPLETE: i32 = 9;
+
+/// The exit code for a failed call. A rate-limited send exits 4 whether
+/// Hero answered 429 or the client's gate held it back (not sent), as its
+/// batch row reads `rate_limited`.
+pub(crate) fn for_error(e: &Error) -> i32 {
+    match RowOutcome::of_error(e) {
+        RowOutcome::Invalid => INVALID,
+        RowOutcome::RateLimited => RATE_LIMITED,
+        RowOutcome::NotSent => match e.kind() {
+            ErrorKind::Config | ErrorKind::Journal | ErrorKind::Internal => INVALID,
+            _ => NOT_CONNECTED,
+        },
+        RowOutcome::Refused => REFUSED,
+        RowOutcome::AcceptedIdUnknown => ACCEPTED_ID_UNKNOWN,
+        // May have been sent, needs reconciliation, or anything new: the
+        // unsafe case.
+        _ => MAY_HAVE_BEEN_SENT,
+    }
+}
+
+/// The exit code for a finished batch.
+pub(crate) fn for_batch(class: BatchClass) -> i32 {
+    match class {
+        BatchClass::Complete => SENT,
+        BatchClass::Incomplete => BATCH_INCOMPLETE,
+        _ => MAY_HAVE_BEEN_SENT,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Outcome;
+
+    #[test]
+    fn each_failure_has_its_exit_code() {
+        let e = |o, k| for_error(&Error::new(o, k, "x"));
+        use ErrorKind as K;
+        use Outcome as O;
+        assert_eq!(e(O::NotSent, K::InvalidInput), INVALID);
+        assert_eq!(e(O::NotSent, K::Config), INVALID);
+        assert_eq!(e(O::NotSent, K::Journal), INVALID);
+        assert_eq!(e(O::NotSent, K::Connect), NOT_CONNECTED);
+        assert_eq!(e(O::NotSent, K::Dns), NOT_CONNECTED);
+        assert_eq!(e(O::NotSent, K::Timeout), NOT_CONNECTED);
+        // The gate's refusal to wait and Hero's 429 read alike.
+        assert_eq!(e(O::NotSent, K::RateLimited), RATE_LIMITED);
+        assert_eq!(e(O::Refused, K::RateLimited), RATE_LIMITED);
+        assert_eq!(e(O::Refused, K::HttpStatus), REFUSED);
+        assert_eq!(e(O::MayHaveBeenSent, K::HttpStatus), MAY_HAVE_BEEN_SENT);
+        assert_eq!(e(O::NotSent, K::NeedsReconciliation), MAY_HAVE_BEEN_SENT);
+        assert_eq!(
+            e(O::AcceptedIdUnknown, K::UnreadableResponse),
+            ACCEPTED_ID_UNKNOWN
+        );
+        assert_eq!(for_batch(BatchClass::Flagged), MAY_HAVE_BEEN_SENT);
+        assert_eq!(for_batch(BatchClass::Incomplete), BATCH_INCOMPLETE);
+    }
+}
