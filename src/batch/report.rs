@@ -211,6 +211,8 @@ pub struct BatchSummary {
     pub(super) elapsed: Duration,
     /// Rows were only checked, not sent.
     pub(super) checking: bool,
+    /// When checking: how each column was understood.
+    pub(super) columns: Vec<String>,
 }
 
 impl BatchSummary {
@@ -221,6 +223,7 @@ impl BatchSummary {
             done: 0,
             elapsed: Duration::ZERO,
             checking: false,
+            columns: Vec::new(),
         }
     }
 
@@ -242,6 +245,13 @@ impl BatchSummary {
     /// Rows finished so far.
     pub fn done(&self) -> usize {
         self.done
+    }
+
+    /// When checking, one line per column of the file saying how its
+    /// header was understood (`column "NHS Number": nhs_number`); empty
+    /// after a run.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
     }
 
     /// Time since the batch started.

@@ -195,9 +195,10 @@ impl BatchRunner {
         mut on_row: impl FnMut(&RowReport, &BatchSummary),
     ) -> Result<BatchSummary, Error> {
         let started = Instant::now();
-        let (plans, _) = self.plan(client, path.as_ref())?;
+        let (plans, table) = self.plan(client, path.as_ref())?;
         let mut summary = BatchSummary::new(plans.len());
         summary.checking = true;
+        summary.columns = self.resolve(path.as_ref(), &table)?.describe();
         for (i, plan) in plans.into_iter().enumerate() {
             let report = match plan.key() {
                 Some(key) => RowReport::new(i + 1, Some(key.clone()), RowOutcome::Valid),

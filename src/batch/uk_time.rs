@@ -81,12 +81,25 @@ pub(crate) fn send_at(value: &str, now: i64) -> Result<String, Error> {
         not_past(unix, now)?;
         return Ok(value.to_owned());
     }
-    let local = local_unix(value).ok_or_else(|| {
+    local_send_at(value, now)?.ok_or_else(|| {
         Error::invalid(
             "send_at",
             "must be RFC 3339 with an offset, or a UK local time written YYYY-MM-DD HH:MM or dd/mm/yyyy HH:MM",
         )
-    })?;
+    })
+}
+
+/// A UK local `send_at` (as in [`send_at`]) in RFC 3339; `None` when
+/// `value` is not written as a local time (RFC 3339, or text for the
+/// message checks to refuse), as `hero_send --send-at` takes it.
+pub(crate) fn local_send_at(value: &str, now: i64) -> Result<Option<String>, Error> {
+    let value = value.trim();
+    if rfc3339_unix(value).is_some() {
+        return Ok(None);
+    }
+    let Some(local) = local_unix(value) else {
+        return Ok(None);
+    };
     let fits: Vec<i64> = [0, 3600]
         .into_iter()
         .filter(|off| uk_offset_at(local - off) == *off)
@@ -109,13 +122,13 @@ pub(crate) fn send_at(value: &str, now: i64) -> Result<String, Error> {
     let unix = local - offset;
     not_past(unix, now)?;
     let utc = format_rfc3339_utc(u64::try_from(unix).unwrap_or(0));
-    Ok(if offset == 0 {
+    Ok(Some(if offset == 0 {
         utc
     } else {
         // Hero gets the wall-clock time the practice wrote, with its offset.
         let wall = format_rfc3339_utc(u64::try_from(local).unwrap_or(0));
         format!("{}+01:00", wall.trim_end_matches('Z'))
-    })
+    }))
 }
 
 fn not_past(unix: i64, now: i64) -> Result<(), Error> {
