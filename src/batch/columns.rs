@@ -9,7 +9,8 @@
 use crate::error::Error;
 
 /// The patient lookup's fields a batch row may give instead of `patient_id`.
-pub(crate) const LOOKUP_FIELDS: [&str; 5] = ["nhs_number", "dob", "forename", "surname", "postcode"];
+pub(crate) const LOOKUP_FIELDS: [&str; 5] =
+    ["nhs_number", "dob", "forename", "surname", "postcode"];
 
 /// Spelled-out names of the lookup's fields, in their matching form.
 const ALIASES: [(&str, &str); 9] = [
@@ -96,7 +97,10 @@ impl Columns {
         let resolved: Vec<(String, Option<&'static str>)> = headers
             .iter()
             .map(|h| {
-                let mapped = mappings.iter().find(|(_, m)| m.trim() == h).map(|(f, _)| *f);
+                let mapped = mappings
+                    .iter()
+                    .find(|(_, m)| m.trim() == h)
+                    .map(|(f, _)| *f);
                 (h.clone(), mapped.or_else(|| field_by_name(h)))
             })
             .collect();
@@ -183,7 +187,11 @@ mod tests {
     #[test]
     fn clashes_and_missing_headers_stop_the_batch() {
         let e = Columns::resolve(&headers(&["dob", "Date of Birth"]), &[]).unwrap_err();
-        assert!(e.to_string().contains("\"dob\" and \"Date of Birth\" both fill dob"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("\"dob\" and \"Date of Birth\" both fill dob"),
+            "{e}"
+        );
         let e = Columns::resolve(
             &headers(&["NHS Number", "Mobile"]),
             &[("recipient_contact_detail", "Mobile Phone".into())],
@@ -195,7 +203,11 @@ mod tests {
             &[("recipient_contact_detail", "Mobile".into())],
         )
         .unwrap_err();
-        assert!(e.to_string().contains("\"Mobile\" and \"recipient_contact_detail\""), "{e}");
+        assert!(
+            e.to_string()
+                .contains("\"Mobile\" and \"recipient_contact_detail\""),
+            "{e}"
+        );
         assert!(check_mapping("mobile", "Mobile").is_err());
         assert_eq!(check_mapping("dob", "DOB").unwrap(), "dob");
     }

@@ -56,8 +56,11 @@ impl Writer {
     /// Writes every row in input order (UTF-8, with a byte order mark when
     /// the input had one), and syncs it.
     pub(super) fn finish(self, table: &Table, reports: &[Option<RowReport>]) -> Result<(), Error> {
-        let fail = |e: &dyn std::fmt::Display| report_error(&self.path, format_args!("cannot write: {e}"));
-        let mut out = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+        let fail =
+            |e: &dyn std::fmt::Display| report_error(&self.path, format_args!("cannot write: {e}"));
+        let mut out = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(Vec::new());
         let header = table.headers.iter().map(String::as_str).chain(ADDED);
         out.write_record(header).map_err(|e| fail(&e))?;
         for (i, row) in table.rows.iter().enumerate() {

@@ -1,11 +1,13 @@
 //! Phone numbers as practices export them. `07700900123`, `07700 900 123`,
 //! `+447700900123`, `+44 (0)7700 900123` and `(07700) 900123` are one UK
-//! mobile. A number the message checks accept is sent as written (so a
-//! row's body, and the key derived from it, stay what they were before
-//! this rule: a rerun against an older journal finds its keys); a UK
-//! mobile written another way (`(07700) 900123`) is sent in E.164,
-//! `+447700900123`. Anything else is passed on as given, for the message
-//! checks to refuse exactly as for a single send (landlines stay landlines).
+//! mobile. A row that names its patient by lookup sends every UK mobile in
+//! E.164 (`+447700900123`), so two spellings of one number are one message
+//! (the duplicate check sees them alike). A row with `patient_id` sends a
+//! number the message checks accept as written, so its body, and the key
+//! derived from it, stay what they were before this rule (a rerun against
+//! an older journal finds its keys); only a UK mobile the checks would
+//! refuse (`(07700) 900123`) is sent in E.164. Anything else is passed on as
+//! given, for the message checks to refuse exactly as for a single send.
 
 /// The E.164 form of a UK mobile number (07 and nine more digits, with
 /// spaces, hyphens and one pair of parentheses allowed between), or `None`
@@ -36,10 +38,11 @@ pub(crate) fn uk_mobile(value: &str) -> Option<String> {
     (digits.len() == 10 && digits.starts_with('7')).then(|| format!("+44{digits}"))
 }
 
-/// A contact cell as sent: as written when the message checks accept it
-/// as a phone number (or it is not one), else a UK mobile in E.164.
-pub(crate) fn as_sent(value: &str) -> String {
-    if crate::message::checks::is_phone_number(value) {
+/// A contact cell as sent: a UK mobile in E.164 when `normal_form` (rows
+/// found by lookup) or when the message checks would refuse it as
+/// written; anything else as written.
+pub(crate) fn as_sent(value: &str, normal_form: bool) -> String {
+    if !normal_form && crate::message::checks::is_phone_number(value) {
         return value.to_owned();
     }
     uk_mobile(value).unwrap_or_else(|| value.to_owned())
@@ -63,9 +66,14 @@ mod tests {
         ] {
             assert_eq!(uk_mobile(s).as_deref(), Some("+447700900123"), "{s}");
         }
-        assert_eq!(as_sent("07700 900 123"), "07700 900 123", "accepted as written");
-        assert_eq!(as_sent("(07700) 900123"), "+447700900123");
-        assert_eq!(as_sent(" 07700 900123"), "+447700900123");
+        assert_eq!(
+            as_sent("07700 900 123", false),
+            "07700 900 123",
+            "accepted as written"
+        );
+        assert_eq!(as_sent("07700 900 123", true), "+447700900123");
+        assert_eq!(as_sent("(07700) 900123", false), "+447700900123");
+        assert_eq!(as_sent(" 07700 900123", false), "+447700900123");
         // Landlines, short numbers, other countries and junk pass unchanged,
         // for the message checks to judge.
         for s in [
@@ -80,7 +88,7 @@ mod tests {
             "0+7700900123",
         ] {
             assert_eq!(uk_mobile(s), None, "{s}");
-            assert_eq!(as_sent(s), s);
+            assert_eq!(as_sent(s, true), s);
         }
     }
 }

@@ -455,7 +455,7 @@ impl BatchRunner {
                 let value = match *field {
                     "send_at" => uk_time::send_at(value, now)?,
                     "recipient_contact_detail" | "fallback_contact_detail" => {
-                        phone::as_sent(value)
+                        phone::as_sent(value, query.is_some())
                     }
                     _ => value.to_owned(),
                 };
@@ -468,7 +468,9 @@ impl BatchRunner {
             journal::check_key(k)?;
         }
         let Some((query, query_body)) = query.zip(query_body) else {
-            let key = given.cloned().unwrap_or_else(|| journal::key_for_body(&body));
+            let key = given
+                .cloned()
+                .unwrap_or_else(|| journal::key_for_body(&body));
             return Ok(Built::Send(key, patient_id.to_owned(), body));
         };
         // The row as given (its query and its message), never the id the

@@ -46,7 +46,11 @@ pub(crate) fn uk_offset_at(unix: i64) -> i64 {
     let year = year_of(unix);
     let starts = change_of(year, 3);
     let ends = change_of(year, 10);
-    if (starts..ends).contains(&unix) { 3600 } else { 0 }
+    if (starts..ends).contains(&unix) {
+        3600
+    } else {
+        0
+    }
 }
 
 /// 01:00 UTC on the last Sunday of `month` (March or October) of `year`.
@@ -173,7 +177,11 @@ fn iso_date(s: &str) -> Option<(u32, u32, u32)> {
     if !shape {
         return None;
     }
-    Some((s[..4].parse().ok()?, s[5..7].parse().ok()?, s[8..].parse().ok()?))
+    Some((
+        s[..4].parse().ok()?,
+        s[5..7].parse().ok()?,
+        s[8..].parse().ok()?,
+    ))
 }
 
 /// `HH:MM` or `HH:MM:SS`, 24-hour.
@@ -266,7 +274,10 @@ mod tests {
             "2027-06-01T08:00:00+01:00"
         );
         assert!(send_at("2026-06-01T08:00:00Z", now).is_err());
-        assert!(send_at("2026-12-31T23:56:00Z", now).is_ok(), "within the grace");
+        assert!(
+            send_at("2026-12-31T23:56:00Z", now).is_ok(),
+            "within the grace"
+        );
     }
 
     /// The system's zoneinfo for Europe/London (TZif, version 2 or later):
@@ -320,7 +331,11 @@ mod tests {
             let wall = format_rfc3339_utc(local_hour as u64);
             let text = format!("{} {}", &wall[..10], &wall[11..16]);
             let e = send_at(&text, from).unwrap_err();
-            let rule = if off == 3600 { "does not exist" } else { "happens twice" };
+            let rule = if off == 3600 {
+                "does not exist"
+            } else {
+                "happens twice"
+            };
             assert!(e.to_string().contains(rule), "{text}: {e}");
         }
     }
