@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use herohealth::{BatchClass, BatchRunner, Journal, RowOutcome, RowReport};
 use serde_json::Value;
 
-mod common;
+pub mod common;
 use common::{GROUP, KEY, Mock, c_programs, unique_hex};
 
 const LOOKUP: &str = "/v1/patients/register_pds";
@@ -134,7 +134,7 @@ fn an_export_is_sent_by_nhs_number_once_per_patient_and_a_rerun_sends_nothing_ne
             "invalid"
         ]
     );
-    assert_eq!(rows[6].error.as_deref().unwrap().contains("dob"), true);
+    assert!(rows[6].error.as_deref().unwrap().contains("dob"));
     assert!(rows[7].error.as_deref().unwrap().contains("nhs_number"));
     assert_eq!(rows[5].outcome, RowOutcome::VerifyIdentity);
     let url = rows[5].login_url.as_deref().unwrap();

@@ -16,7 +16,7 @@ use herohealth::{
 };
 use serde_json::Value;
 
-mod common;
+pub mod common;
 use common::Mock;
 
 const NHS: &str = "943 476 5919";

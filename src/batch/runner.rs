@@ -70,7 +70,7 @@ enum Plan {
         key: String,
         query: crate::patient::PatientQuery,
         query_body: Vec<u8>,
-        message: SendMessage,
+        message: Box<SendMessage>,
     },
     Done(RowReport),
 }
@@ -91,7 +91,7 @@ enum Built {
         key: String,
         query: crate::patient::PatientQuery,
         query_body: Vec<u8>,
-        message: SendMessage,
+        message: Box<SendMessage>,
         /// What the row's key and duplicate check are made from.
         material: Vec<u8>,
     },
@@ -485,7 +485,7 @@ impl BatchRunner {
             key,
             query,
             query_body,
-            message: msg,
+            message: Box::new(msg),
             material,
         })
     }
@@ -513,7 +513,7 @@ fn lookup_and_send(
         return lookup::report_unsent(row, key, looked);
     };
     let mut message = message.clone();
-    message.patient_id = id.to_owned();
+    id.clone_into(&mut message.patient_id);
     let body = match client.body(&message) {
         Ok(b) => b,
         Err(e) => return RowReport::failed(row, Some(key.to_owned()), &e),
