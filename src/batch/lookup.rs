@@ -29,7 +29,7 @@ pub(super) fn query_of(
     if patient_id.is_some() {
         return Ok(None);
     }
-    let dob = get("dob").map(|d| uk_time::dob(&d));
+    let dob = get("dob").map(|d| uk_time::dob(&d)).transpose()?;
     if let Some(nhs) = nhs_number {
         let dob = dob.ok_or_else(|| Error::invalid("dob", "is required with nhs_number"))?;
         return Ok(Some(PatientQuery::by_nhs_number(nhs, dob)));

@@ -17,13 +17,22 @@ use crate::message::checks::{days_from_civil, days_in_month, format_rfc3339_utc}
 pub(crate) const PAST_GRACE_SECS: i64 = 5 * 60;
 
 /// A date of birth as Hero wants it (`YYYY-MM-DD`), from `YYYY-MM-DD` or
-/// the UK `dd/mm/yyyy`. Never `mm/dd/yyyy`: a month above 12 is left for
-/// the date check to refuse, not swapped. Other text is returned as given,
-/// for the lookup's own check to name.
-pub(crate) fn dob(value: &str) -> String {
-    match uk_date(value.trim()) {
-        Some((y, m, d)) => format!("{y:04}-{m:02}-{d:02}"),
-        None => value.to_owned(),
+/// the UK `dd/mm/yyyy`. Never `mm/dd/yyyy`: a month above 12 is invalid,
+/// not swapped. Text without a `/` is returned as given, for the lookup's
+/// own check to judge.
+pub(crate) fn dob(value: &str) -> Result<String, Error> {
+    let value = value.trim();
+    if !value.contains('/') {
+        return Ok(value.to_owned());
+    }
+    match uk_date(value) {
+        Some((y, m, d)) if (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m) => {
+            Ok(format!("{y:04}-{m:02}-{d:02}"))
+        }
+        _ => Err(Error::invalid(
+            "dob",
+            "must be a real date written dd/mm/yyyy (day first) or YYYY-MM-DD",
+        )),
     }
 }
 
@@ -225,12 +234,16 @@ mod tests {
 
     #[test]
     fn dates_of_birth_day_first() {
-        assert_eq!(dob("07/03/1961"), "1961-03-07");
-        assert_eq!(dob("7/3/1961"), "1961-03-07");
-        assert_eq!(dob("1961-03-07"), "1961-03-07");
-        // Month 25: not swapped into 25 December, left for the check to refuse.
-        assert_eq!(dob("12/25/1990"), "1990-25-12");
-        assert_eq!(dob("next week"), "next week");
+        assert_eq!(dob("07/03/1961").unwrap(), "1961-03-07");
+        assert_eq!(dob("7/3/1961").unwrap(), "1961-03-07");
+        assert_eq!(dob("1961-03-07").unwrap(), "1961-03-07");
+        // Month 25: never swapped into 25 December.
+        for bad in ["12/25/1990", "31/02/1990", "1/1/90", "07/03/1961/2"] {
+            let e = dob(bad).unwrap_err();
+            assert_eq!(e.field(), Some("dob"));
+            assert!(e.to_string().contains("day first"), "{e}");
+        }
+        assert_eq!(dob("next week").unwrap(), "next week");
     }
 
     #[test]
