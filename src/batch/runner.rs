@@ -274,6 +274,7 @@ impl BatchRunner {
                                 key,
                                 patient_id,
                                 (body, body_sha256),
+                                client.deadline_from_now(),
                             ),
                             Plan::Lookup {
                                 key,
@@ -519,7 +520,7 @@ fn lookup_and_send(
         Err(e) => return RowReport::failed(row, Some(key.to_owned()), &e),
     };
     let hash = journal::sha256_hex(&body);
-    send_row_by(
+    send_row(
         client,
         journal,
         stop,
@@ -531,34 +532,12 @@ fn lookup_and_send(
     )
 }
 
-/// One row's send, through the journal when there is one. Once the batch
-/// is stopped, no new HTTP attempt starts: not a retry after a 429, nor a
-/// request that was still waiting at the client's rate-limit gate.
-fn send_row(
-    client: &Client,
-    journal: Option<&Journal>,
-    stop: &AtomicBool,
-    row: usize,
-    key: &str,
-    patient_id: &str,
-    (body, body_sha256): (&[u8], &str),
-) -> RowReport {
-    let deadline = client.deadline_from_now();
-    send_row_by(
-        client,
-        journal,
-        stop,
-        row,
-        key,
-        patient_id,
-        (body, body_sha256),
-        deadline,
-    )
-}
-
-/// [`send_row`] by a deadline already running (a lookup used part of it).
+/// One row's send by `deadline`, through the journal when there is one.
+/// Once the batch is stopped, no new HTTP attempt starts: not a retry
+/// after a 429, nor a request that was still waiting at the client's
+/// rate-limit gate.
 #[allow(clippy::too_many_arguments)]
-fn send_row_by(
+fn send_row(
     client: &Client,
     journal: Option<&Journal>,
     stop: &AtomicBool,
