@@ -40,18 +40,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn hero_send(mock: &Mock, args: &[&str]) -> Command {
-    let mut cmd = Command::new(c_programs().join("hero_send"));
-    cmd.env("HERO_BASE_URL", mock.base_url())
-        .env("HERO_API_KEY", KEY)
-        .env("HERO_PRACTICE_GROUP_ID", GROUP)
-        .env_remove("HERO_ENVIRONMENT")
-        .env_remove("HERO_CA_FILE")
-        .args(args)
-        .stdin(Stdio::null());
-    cmd
-}
-
 /// A finished batch: exit code, row lines by row number, the summary line.
 struct Batch {
     code: Option<i32>,
@@ -76,8 +64,13 @@ fn batch(out: Output) -> Batch {
             "a contact detail leaked: {text}"
         );
     }
-    assert_eq!(stderr.lines().count(), 1, "one summary line: {stderr:?}");
-    assert!(stderr.starts_with("hero_send: "), "{stderr}");
+    // --check first says how each header was read, one line per column.
+    let summary: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("column \""))
+        .collect();
+    assert_eq!(summary.len(), 1, "one summary line: {stderr:?}");
+    assert!(summary[0].starts_with("hero_send: "), "{stderr}");
     let mut rows = HashMap::new();
     for line in stdout.lines() {
         // The keys, in the documented order.
@@ -100,7 +93,7 @@ fn batch(out: Output) -> Batch {
 }
 
 fn run(mock: &Mock, args: &[&str]) -> Batch {
-    batch(hero_send(mock, args).output().unwrap())
+    batch(mock.hero_send(args).output().unwrap())
 }
 
 /// Patient ids the mock has received, with how often.
@@ -254,18 +247,16 @@ fn check_validates_every_row_and_sends_nothing() {
     );
     assert_eq!(ok.code, Some(0), "{}", ok.stderr);
     // Two flags for one field contradict each other: nothing starts.
-    let clash = hero_send(
-        &mock,
-        &[
+    let clash = mock
+        .hero_send(&[
             "--batch",
             s(&file),
             "--check",
             "--write-to-record",
             "--no-write-to-record",
-        ],
-    )
-    .output()
-    .unwrap();
+        ])
+        .output()
+        .unwrap();
     assert_eq!(clash.status.code(), Some(2));
     assert!(mock.requests().is_empty());
 }
@@ -296,7 +287,8 @@ fn a_row_that_may_have_gone_exits_6_until_resolved() {
     assert_eq!(second.outcome(2), "already_sent");
     assert_eq!(received(&mock)["999500"], 1, "held back, not resent");
 
-    let pending = hero_send(&mock, &["--journal", s(&journal), "--pending"])
+    let pending = mock
+        .hero_send(&["--journal", s(&journal), "--pending"])
         .output()
         .unwrap();
     assert_eq!(pending.status.code(), Some(0));
@@ -309,47 +301,41 @@ fn a_row_that_may_have_gone_exits_6_until_resolved() {
     assert_eq!(lines[0]["key"], "flu-1");
     assert_eq!(lines[0]["reason"], "may_have_been_sent");
 
-    let bad = hero_send(
-        &mock,
-        &[
+    let bad = mock
+        .hero_send(&[
             "--journal",
             s(&journal),
             "--resolve",
             "flu-1",
             "--as",
             "maybe",
-        ],
-    )
-    .output()
-    .unwrap();
+        ])
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
-    let unknown = hero_send(
-        &mock,
-        &[
+    let unknown = mock
+        .hero_send(&[
             "--journal",
             s(&journal),
             "--resolve",
             "flu-9",
             "--as",
             "sent",
-        ],
-    )
-    .output()
-    .unwrap();
+        ])
+        .output()
+        .unwrap();
     assert_eq!(unknown.status.code(), Some(2));
-    let resolved = hero_send(
-        &mock,
-        &[
+    let resolved = mock
+        .hero_send(&[
             "--journal",
             s(&journal),
             "--resolve",
             "flu-1",
             "--as",
             "sent",
-        ],
-    )
-    .output()
-    .unwrap();
+        ])
+        .output()
+        .unwrap();
     assert_eq!(resolved.status.code(), Some(0));
     let third = run(&mock, &args);
     assert_eq!(third.code, Some(0), "{}", third.stderr);
@@ -426,7 +412,7 @@ fn batches_that_cannot_start_exit_2() {
             "--patient-id cannot be a batch default",
         ),
     ] {
-        let out = hero_send(&mock, &args).output().unwrap();
+        let out = mock.hero_send(&args).output().unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty());
@@ -447,23 +433,20 @@ fn slow_batch(d: &Path) -> PathBuf {
 }
 
 fn spawn(mock: &Mock, file: &Path, journal: &Path) -> Child {
-    hero_send(
-        mock,
-        &[
-            "--batch",
-            s(file),
-            "--journal",
-            s(journal),
-            "--type",
-            "hero",
-            "--message",
-            "Hello",
-            "--concurrency",
-            "1",
-            "--timeout",
-            "120",
-        ],
-    )
+    mock.hero_send(&[
+        "--batch",
+        s(file),
+        "--journal",
+        s(journal),
+        "--type",
+        "hero",
+        "--message",
+        "Hello",
+        "--concurrency",
+        "1",
+        "--timeout",
+        "120",
+    ])
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
     .spawn()
@@ -503,7 +486,8 @@ fn a_batch_killed_mid_send_is_rerun_without_sending_anything_twice() {
         "a row reached the mock twice: {seen:?}"
     );
 
-    let pending = hero_send(&mock, &["--journal", s(&journal), "--pending"])
+    let pending = mock
+        .hero_send(&["--journal", s(&journal), "--pending"])
         .output()
         .unwrap();
     let text = String::from_utf8(pending.stdout).unwrap();
@@ -676,7 +660,8 @@ fn ctrl_c_during_a_429_wait_starts_no_new_request() {
     for row in 2..=3 {
         assert_eq!(stopped.outcome(row), "not_sent");
     }
-    let pending = hero_send(&mock, &["--journal", s(&journal), "--pending"])
+    let pending = mock
+        .hero_send(&["--journal", s(&journal), "--pending"])
         .output()
         .unwrap();
     assert!(pending.stdout.is_empty(), "nothing is flagged");
@@ -703,7 +688,8 @@ fn a_batch_killed_during_a_429_wait_flags_nothing() {
     std::thread::sleep(Duration::from_secs(10));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let pending = hero_send(&mock, &["--journal", s(&journal), "--pending"])
+    let pending = mock
+        .hero_send(&["--journal", s(&journal), "--pending"])
         .output()
         .unwrap();
     assert!(
@@ -733,7 +719,7 @@ fn pending_and_resolve_need_an_existing_journal() {
         vec!["--journal", s(&missing), "--pending"],
         vec!["--journal", s(&missing), "--resolve", "k", "--as", "sent"],
     ] {
-        let out = hero_send(&mock, &args).output().unwrap();
+        let out = mock.hero_send(&args).output().unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty());

@@ -8,10 +8,15 @@
 //! `message_string`. An empty cell means "not given": the caller's default
 //! for that field applies, if there is one.
 
+mod columns;
+mod csv_report;
 pub(crate) mod fields;
 mod input;
+mod lookup;
+mod phone;
 mod report;
 mod runner;
+mod uk_time;
 
 pub use report::{BatchClass, BatchSummary, RowOutcome, RowReport};
 pub use runner::BatchRunner;

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use herohealth::{Client, ClientBuilder, Target};
 
 use super::fixtures::unique_hex;
+use super::programs::c_programs;
 
 /// The key the mock expects unless a test passes `--api-key` again.
 pub const KEY: &str = "test-key";
@@ -87,6 +88,20 @@ impl Mock {
     /// A builder aimed at this mock with the credentials it expects.
     pub fn client(&self) -> ClientBuilder {
         Client::builder(Target::Custom(self.base_url()), KEY, GROUP)
+    }
+
+    /// `hero_send ARGS` aimed at this mock with the test credentials, no
+    /// environment or CA file of the caller's, and stdin closed.
+    pub fn hero_send(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(c_programs().join("hero_send"));
+        cmd.env("HERO_BASE_URL", self.base_url())
+            .env("HERO_API_KEY", KEY)
+            .env("HERO_PRACTICE_GROUP_ID", GROUP)
+            .env_remove("HERO_ENVIRONMENT")
+            .env_remove("HERO_CA_FILE")
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
     }
 }
 
