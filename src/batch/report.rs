@@ -216,7 +216,7 @@ pub struct BatchSummary {
 }
 
 impl BatchSummary {
-    pub(super) fn new(total: usize) -> Self {
+    pub(crate) fn new(total: usize) -> Self {
         BatchSummary {
             counts: [0; RowOutcome::ALL.len()],
             total,
@@ -227,7 +227,7 @@ impl BatchSummary {
         }
     }
 
-    pub(super) fn add(&mut self, outcome: RowOutcome) {
+    pub(crate) fn add(&mut self, outcome: RowOutcome) {
         self.counts[outcome.index()] += 1;
         self.done += 1;
     }
