@@ -11,7 +11,27 @@ use super::report::RowReport;
 use crate::error::Error;
 
 /// The columns added after the input's own.
-pub(crate) const ADDED: [&str; 3] = ["outcome", "message_id", "reason"];
+const ADDED: [&str; 3] = ["outcome", "message_id", "reason"];
+
+/// The added columns' headers: each as in [`ADDED`], or, when an input
+/// header already reads as it (headers match ignoring case, spaces, hyphens
+/// and underscores), prefixed with `hero_` until none does, so a practice's
+/// own `Outcome` column is kept and never mistaken for Hero's.
+fn added_headers(input: &[String]) -> [String; 3] {
+    let taken = |name: &str| {
+        let form = super::columns::matching_form(name);
+        input
+            .iter()
+            .any(|h| super::columns::matching_form(h) == form)
+    };
+    ADDED.map(|name| {
+        let mut header = name.to_owned();
+        while taken(&header) {
+            header.insert_str(0, "hero_");
+        }
+        header
+    })
+}
 
 /// A report file, created before the first request so a path that cannot
 /// be written stops the batch while nothing has gone.
@@ -61,7 +81,12 @@ impl Writer {
         let mut out = csv::WriterBuilder::new()
             .flexible(true)
             .from_writer(Vec::new());
-        let header = table.headers.iter().map(String::as_str).chain(ADDED);
+        let added = added_headers(&table.headers);
+        let header = table
+            .headers
+            .iter()
+            .map(String::as_str)
+            .chain(added.iter().map(String::as_str));
         out.write_record(header).map_err(|e| fail(&e))?;
         for (i, row) in table.rows.iter().enumerate() {
             let cells = table.headers.iter().map(|h| {
@@ -91,5 +116,31 @@ impl Writer {
         }
         file.write_all(&bytes).map_err(|e| fail(&e))?;
         file.sync_all().map_err(|e| fail(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(list: &[&str]) -> Vec<String> {
+        list.iter().map(|h| (*h).to_owned()).collect()
+    }
+
+    #[test]
+    fn added_columns_never_take_an_input_columns_name() {
+        assert_eq!(
+            added_headers(&headers(&["NHS Number", "Mobile"])),
+            ["outcome", "message_id", "reason"]
+        );
+        // Matched as headers are: "Message ID" reads as message_id.
+        assert_eq!(
+            added_headers(&headers(&["Outcome", "Message ID", "reason"])),
+            ["hero_outcome", "hero_message_id", "hero_reason"]
+        );
+        assert_eq!(
+            added_headers(&headers(&["outcome", "Hero Outcome", "hero_hero_outcome"])),
+            ["hero_hero_hero_outcome", "message_id", "reason"]
+        );
     }
 }
