@@ -224,6 +224,26 @@ fn an_export_is_sent_by_nhs_number_once_per_patient_and_a_rerun_sends_nothing_ne
         assert_eq!(a.key, b.key, "row {}: the same key", a.row);
     }
     assert_eq!(bodies(&mock, SEND).len(), 3, "nothing new sent");
+
+    // The keys come from a secret kept beside the journal, owner only;
+    // without it the rows would get new keys, so the batch stops first.
+    let secret = d.join("recall.journal.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secret).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    std::fs::remove_file(&secret).unwrap();
+    let before = mock.requests().len();
+    let client = mock.client().build().unwrap();
+    let e = runner()
+        .run(&client, Some(&journal), &file, |_, _| {})
+        .err()
+        .expect("a journal with records and no key file is refused");
+    assert!(e.to_string().contains("recall.journal.key"), "{e}");
+    assert!(!e.to_string().contains("943"), "{e}");
+    assert_eq!(mock.requests().len(), before, "no lookup, no send");
 }
 
 #[test]
@@ -510,4 +530,40 @@ fn hero_send_takes_a_uk_local_send_time() {
         "{stderr}"
     );
     assert_eq!(bodies(&mock, SEND).len(), 1);
+}
+
+/// An export with its own `Outcome` and `Message ID` columns keeps them; the
+/// report's added columns are renamed `hero_outcome`, `hero_message_id`.
+#[test]
+fn report_columns_never_overwrite_the_exports_own() {
+    let mock = Mock::start();
+    let d = dir();
+    let file = d.join("followup.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "NHS Number,Date of Birth,Mobile Telephone,Outcome,Message ID\n\
+             {},07/03/1961,07700 900 123,booked,M-1\n",
+            nhs(201)
+        ),
+    )
+    .unwrap();
+    let report = d.join("followup-report.csv");
+    let journal = Journal::open(d.join("followup.journal")).unwrap();
+    let client = mock.client().build().unwrap();
+    let summary = runner()
+        .default_value("message_string", "Your review is due.")
+        .unwrap()
+        .report_csv(&report)
+        .run(&client, Some(&journal), &file, |_, _| {})
+        .unwrap();
+    assert_eq!(summary.class(), BatchClass::Complete);
+    let text = std::fs::read_to_string(&report).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "NHS Number,Date of Birth,Mobile Telephone,Outcome,Message ID,hero_outcome,hero_message_id,reason"
+    );
+    let row = lines.next().unwrap();
+    assert!(row.contains(",booked,M-1,sent,"), "{row}");
 }

@@ -12,6 +12,7 @@ mod columns;
 mod csv_report;
 pub(crate) mod fields;
 mod input;
+mod key_secret;
 mod lookup;
 mod phone;
 mod report;

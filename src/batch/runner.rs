@@ -9,6 +9,7 @@ use std::time::Instant;
 use super::columns::{self, Columns};
 use super::fields::{FIELDS, PER_ROW_ONLY, fill_placeholders, set_field};
 use super::input::{Table, read_rows};
+use super::key_secret::KeySecret;
 use super::lookup::{self, Cache};
 use super::report::{BatchSummary, RowOutcome, RowReport};
 use super::{csv_report, phone, uk_time};
@@ -195,7 +196,7 @@ impl BatchRunner {
         mut on_row: impl FnMut(&RowReport, &BatchSummary),
     ) -> Result<BatchSummary, Error> {
         let started = Instant::now();
-        let (plans, table) = self.plan(client, path.as_ref())?;
+        let (plans, table) = self.plan(client, None, path.as_ref())?;
         let mut summary = BatchSummary::new(plans.len());
         summary.checking = true;
         summary.columns = self.resolve(path.as_ref(), &table)?.describe();
@@ -230,7 +231,7 @@ impl BatchRunner {
         mut on_row: impl FnMut(&RowReport, &BatchSummary),
     ) -> Result<BatchSummary, Error> {
         let started = Instant::now();
-        let (plans, table) = self.plan(client, path.as_ref())?;
+        let (plans, table) = self.plan(client, journal, path.as_ref())?;
         let report_file = match &self.report_csv {
             Some(p) => Some(csv_report::Writer::create(p, &table)?),
             None => None,
@@ -333,10 +334,36 @@ impl BatchRunner {
 
     /// Reads the file and decides every row that needs no network: invalid
     /// rows and duplicates. The rest get their key and request body.
-    fn plan(&self, client: &Client, path: &Path) -> Result<(Vec<Plan>, Table), Error> {
+    /// Lookup rows are keyed with `journal`'s secret (see [`KeySecret`]);
+    /// without a journal, with one for this call only.
+    fn plan(
+        &self,
+        client: &Client,
+        journal: Option<&Journal>,
+        path: &Path,
+    ) -> Result<(Vec<Plan>, Table), Error> {
         let table = read_rows(path)?;
         let cols = self.resolve(path, &table)?;
         let now = uk_time::now_unix();
+        // Read (or made) at the first row that needs it; a secret that
+        // cannot be had stops the batch, never just that row.
+        let secret = std::cell::OnceCell::new();
+        let failed = std::cell::Cell::new(None);
+        let derive = |material: &[u8]| -> Result<String, Error> {
+            if secret.get().is_none() {
+                match KeySecret::for_journal(journal, true) {
+                    Ok(s) => drop(secret.set(s)),
+                    Err(e) => {
+                        failed.set(Some(e));
+                        // Never reported: the batch stops with `e`.
+                        return Err(Error::config("journal key file"));
+                    }
+                }
+            }
+            Ok(secret
+                .get()
+                .map_or_else(String::new, |s| s.key_for(material)))
+        };
         let mut seen: HashMap<String, (usize, String)> = HashMap::new();
         let mut plans = Vec::with_capacity(table.rows.len());
         for (i, row) in table.rows.iter().enumerate() {
@@ -361,7 +388,10 @@ impl BatchRunner {
                 .cloned();
             let built = row
                 .map_err(|rule| Error::new(Outcome::NotSent, ErrorKind::InvalidInput, rule))
-                .and_then(|values| self.build(client, &values, now));
+                .and_then(|values| self.build(client, &values, now, &derive));
+            if let Some(e) = failed.take() {
+                return Err(e);
+            }
             let built = match built {
                 Ok(b) => b,
                 Err(e) => {
@@ -411,6 +441,11 @@ impl BatchRunner {
                 },
             });
         }
+        if secret.get().is_none() {
+            // A fresh journal gets its secret with its first batch, so a
+            // later export by NHS number finds it there.
+            KeySecret::for_journal(journal, false)?;
+        }
         Ok((plans, table))
     }
 
@@ -420,6 +455,7 @@ impl BatchRunner {
         client: &Client,
         values: &HashMap<String, String>,
         now: i64,
+        derive: &dyn Fn(&[u8]) -> Result<String, Error>,
     ) -> Result<Built, Error> {
         let get = |field: &'static str| -> Option<&str> {
             values
@@ -479,9 +515,12 @@ impl BatchRunner {
         let mut material = query_body.clone();
         material.push(b'\n');
         material.extend_from_slice(&body);
-        let key = given
-            .cloned()
-            .unwrap_or_else(|| journal::key_for_body(&material));
+        // Keyed, so the journal's key cannot be traced back to the NHS
+        // number by hashing every possible one.
+        let key = match given {
+            Some(k) => k.clone(),
+            None => derive(&material)?,
+        };
         Ok(Built::Lookup {
             key,
             query,
