@@ -237,10 +237,9 @@ fn an_export_is_sent_by_nhs_number_once_per_patient_and_a_rerun_sends_nothing_ne
     std::fs::remove_file(&secret).unwrap();
     let before = mock.requests().len();
     let client = mock.client().build().unwrap();
-    let e = runner()
-        .run(&client, Some(&journal), &file, |_, _| {})
-        .err()
-        .expect("a journal with records and no key file is refused");
+    let Err(e) = runner().run(&client, Some(&journal), &file, |_, _| {}) else {
+        panic!("a journal with records and no key file is refused");
+    };
     assert!(e.to_string().contains("recall.journal.key"), "{e}");
     assert!(!e.to_string().contains("943"), "{e}");
     assert_eq!(mock.requests().len(), before, "no lookup, no send");

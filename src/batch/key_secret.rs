@@ -173,18 +173,18 @@ mod tests {
         // journal that has sent is.
         std::fs::write(&path, b"\n").unwrap();
         let journal = Journal::open(&path).unwrap();
-        let e = KeySecret::for_journal(Some(&journal), true)
-            .err()
-            .expect("refused");
+        let Err(e) = KeySecret::for_journal(Some(&journal), true) else {
+            panic!("refused");
+        };
         assert!(e.to_string().contains("sent twice"), "{e}");
         // Rows with their own keys (or patient ids) need no secret, and
         // none is made: a later lookup row is still refused.
         KeySecret::for_journal(Some(&journal), false).unwrap();
         assert!(!sidecar(&path).exists(), "no new secret made");
         std::fs::write(sidecar(&path), b"not hex\n").unwrap();
-        let e = KeySecret::for_journal(Some(&journal), true)
-            .err()
-            .expect("refused");
+        let Err(e) = KeySecret::for_journal(Some(&journal), true) else {
+            panic!("refused");
+        };
         assert!(e.to_string().contains("not a journal key file"), "{e}");
     }
 }
