@@ -22,7 +22,8 @@
 
 static const char BATCH_USAGE[] =
     "Usage: hero_send --batch FILE --journal FILE [--concurrency N] [--rate PER_SECOND]\n"
-    "                 [--timeout SECONDS] [--check] [field flags as defaults]\n"
+    "                 [--timeout SECONDS] [--check] [--report FILE.csv]\n"
+    "                 [--column FIELD=HEADER]... [field flags as defaults]\n"
     "       hero_send --journal FILE --pending\n"
     "       hero_send --journal FILE --resolve KEY --as sent|not-sent\n"
     "       hero_send --journal FILE --salvage NEW_FILE [--batch ROWS [field flags]]\n"
@@ -34,10 +35,20 @@ static const char BATCH_USAGE[] =
     "column fills ((name)) placeholders in message_string. Field flags of the single\n"
     "send (--type, --message, ...) give defaults for empty cells; the recipient's\n"
     "fields (--patient-id, --recipient, --fallback-contact) cannot: each row gives its own.\n"
+    "Headers match field names ignoring case, spaces, hyphens and underscores (NHS Number\n"
+    "= nhs_number; Date of Birth, Forename(s), Surname, Postcode for the lookup). A row\n"
+    "may name the patient by nhs_number and dob (dd/mm/yyyy or YYYY-MM-DD), or by\n"
+    "forename, surname, dob and postcode, instead of patient_id: each patient is looked\n"
+    "up once per run. send_at may be UK local time (2027-03-29 09:00, 29/03/2027 09:00).\n"
     "\n"
     "  --journal FILE       the send journal: a rerun skips what went and holds back\n"
     "                       rows that may have gone (required to send)\n"
-    "  --check              check every row, placeholders included; send nothing\n"
+    "  --check              check every row, placeholders included; send nothing;\n"
+    "                       stderr says how each column header was understood\n"
+    "  --column FIELD=HEADER  read the column HEADER as FIELD (repeatable), e.g.\n"
+    "                       --column recipient_contact_detail=\"Mobile Telephone\"\n"
+    "  --report FILE.csv    write the input rows with outcome, message_id and reason\n"
+    "                       added (created readable by its owner only)\n"
     "  --concurrency N      rows sent at once (default 4; 1 keeps file order)\n"
     "  --rate PER_SECOND    at most this many sends per second\n"
     "  --timeout SECONDS    deadline per row, retries included (default 30)\n"
@@ -50,7 +61,7 @@ static const char BATCH_USAGE[] =
     "  --resolve KEY --as sent|not-sent   record what Hero shows for a flagged key\n"
     "\n"
     "stdout: one JSON object per row (row, key, outcome, message_id, http_status,\n"
-    "error). stderr: progress when it is a terminal, and one summary line.\n"
+    "error; login_url for verify_identity). stderr: progress when it is a terminal, and one summary line.\n"
     "Ctrl-C stops starting rows; rows in flight finish. Exit codes: 0 every row sent,\n"
     "already sent, a duplicate, or accepted; 6 some row MAY HAVE BEEN SENT or needs\n"
     "reconciliation (check in Hero, then --resolve); 9 otherwise some rows were not\n"
@@ -65,6 +76,10 @@ struct batch_options {
     const char *concurrency;
     const char *rate;
     const char *timeout;
+    const char *report;
+    /* --column values, FIELD=HEADER, in order; the library checks them. */
+    const char *columns[64];
+    size_t column_count;
     struct field_values defaults;
     bool check;
     bool pending;
@@ -111,7 +126,8 @@ static void batch_catch_interrupt(hero_batch_stop *stop)
 bool is_batch_mode(int argc, char **argv)
 {
     static const char *const only_batch[] = {"--batch", "--journal", "--pending", "--resolve",
-                                             "--salvage", "--as", "--check", "--concurrency", "--rate"};
+                                             "--salvage", "--as", "--check", "--concurrency",
+                                             "--rate", "--column", "--report"};
     static const char *const no_value[] = {"--lenient", "--help"};
     int i;
     size_t k;
@@ -169,6 +185,17 @@ static int batch_parse_args(int argc, char **argv, struct batch_options *o)
             slot = &o->rate;
         } else if (strcmp(arg, "--timeout") == 0) {
             slot = &o->timeout;
+        } else if (strcmp(arg, "--report") == 0) {
+            slot = &o->report;
+        } else if (strcmp(arg, "--column") == 0) {
+            if (i + 1 >= argc) {
+                return fail(EXIT_INVALID, arg, " needs a value (try --batch --help)");
+            }
+            if (o->column_count == sizeof o->columns / sizeof o->columns[0]) {
+                return fail(EXIT_INVALID, "too many --column options", NULL);
+            }
+            o->columns[o->column_count++] = argv[++i];
+            continue;
         } else {
             int rc = take_field_flag(argc, argv, &i, &o->defaults, "(try --batch --help)");
             if (rc == -1) {
@@ -366,6 +393,23 @@ static void batch_on_row(void *user_data, const hero_batch_row *row,
     }
 }
 
+/* One --column FIELD=HEADER. -1 on success. */
+static int batch_set_column(hero_batch_options *options, const char *mapping)
+{
+    const char *eq = strchr(mapping, '=');
+    char field[64];
+    size_t n = eq == NULL ? 0 : (size_t)(eq - mapping);
+    if (eq == NULL || n == 0 || n >= sizeof field || eq[1] == '\0') {
+        return fail(EXIT_INVALID, "--column must be FIELD=HEADER", NULL);
+    }
+    memcpy(field, mapping, n);
+    field[n] = '\0';
+    if (hero_batch_options_set_column(options, field, eq + 1) == HERO_INVALID_ARGUMENT) {
+        return fail(EXIT_INVALID, "--column names no field a column may fill: ", field);
+    }
+    return -1;
+}
+
 /* Sets the batch options from the flags. -1 on success. */
 static int batch_set_options(const struct batch_options *o, hero_batch_options *options,
                              hero_batch_stop *stop)
@@ -390,6 +434,12 @@ static int batch_set_options(const struct batch_options *o, hero_batch_options *
             return fail(EXIT_INVALID, "--concurrency must be a whole number", NULL);
         }
         rc = check_set(hero_batch_options_set_concurrency(options, (uint32_t)n), "--concurrency");
+    }
+    for (k = 0; k < o->column_count && rc == -1; k++) {
+        rc = batch_set_column(options, o->columns[k]);
+    }
+    if (rc == -1 && o->report != NULL) {
+        rc = check_set(hero_batch_options_set_report(options, o->report), "--report");
     }
     if (rc == -1) {
         rc = check_set(hero_batch_options_set_check_only(options, o->check), "--check");
@@ -512,6 +562,10 @@ static int batch_run(const struct batch_options *o)
         if (status != HERO_OK) {
             rc = batch_report(status, err);
         } else {
+            const char *columns = hero_batch_summary_columns(summary);
+            if (o->check && columns != NULL && columns[0] != '\0') {
+                fprintf(stderr, "%s\n", columns);
+            }
             fprintf(stderr, "hero_send: %s\n", hero_batch_summary_line(summary));
             rc = hero_batch_summary_exit_code(summary);
         }

@@ -343,6 +343,13 @@ typedef uint32_t hero_timing;
 // resolved. `"needs_reconciliation"`
 #define HERO_ROW_NEEDS_RECONCILIATION 11
 
+// The patient lookup asks the patient to verify their identity first:
+// not sent. `"verify_identity"` (the link is in the row's JSON `login_url`)
+#define HERO_ROW_VERIFY_IDENTITY 12
+
+// The patient lookup found no patient: not sent. `"patient_not_found"`
+#define HERO_ROW_PATIENT_NOT_FOUND 13
+
 // The host name was resolved (at once for an IP literal or a cached answer).
 #define HERO_TIMING_RESOLVE 0
 
@@ -392,6 +399,31 @@ hero_status hero_batch_options_new(hero_batch_options **options_out);
 hero_status hero_batch_options_set_default(hero_batch_options *options,
                                            const char *field,
                                            const char *value);
+
+// Reads the column headed `header` as field `field` (a request field, a
+// lookup field such as `nhs_number` or `dob`, or `key`), whatever the
+// header says: `("recipient_contact_detail", "Mobile Telephone")`. A later
+// mapping for the same field replaces the earlier one. Both strings are
+// copied.
+//
+// `HERO_OK`; `HERO_INVALID_ARGUMENT` when `field` names nothing a column
+// may fill or `header` is empty; `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8`
+// for a bad argument (nothing changed). A header the file lacks, or two
+// headers for one field, make `hero_batch_run` fail before any request.
+// One thread at a time per options.
+hero_status hero_batch_options_set_column(hero_batch_options *options,
+                                          const char *field,
+                                          const char *header);
+
+// After each run, writes the CSV report at `path` (copied): the input's
+// rows in order with `outcome`, `message_id` and `reason` added, created
+// readable by its owner only on Unix. A path that cannot be created, or a
+// batch file that is not CSV, makes `hero_batch_run` fail before any
+// request.
+//
+// `HERO_OK`; `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a bad
+// argument. One thread at a time per options.
+hero_status hero_batch_options_set_report(hero_batch_options *options, const char *path);
 
 // Sets how many rows are sent at once over the shared client (default 4;
 // 0 counts as 1, more than 64 as 64). With 1, rows go in file order.
@@ -493,6 +525,12 @@ const char *hero_batch_summary_progress_line(const hero_batch_summary *summary);
 // The one-line summary: rows done of total, time, counts per outcome,
 // and what to do next. Borrowed from `summary`; NULL if `summary` is NULL.
 const char *hero_batch_summary_line(const hero_batch_summary *summary);
+
+// When only checking: one line per column of the file (`column "NHS
+// Number": nhs_number`), saying how each header was understood, joined by
+// newlines; empty after a run. Borrowed from `summary`; NULL if `summary`
+// is NULL.
+const char *hero_batch_summary_columns(const hero_batch_summary *summary);
 
 // Frees a summary from `hero_batch_run`. NULL is ignored. Never pass the
 // one given to a `hero_batch_callback`.

@@ -654,6 +654,8 @@ class SummaryView {
     uint64_t count(hero_row_outcome outcome) const noexcept { return hero_batch_summary_count(summary_, outcome); }
     std::string_view progress_line() const noexcept { return view(hero_batch_summary_progress_line(summary_)); }
     std::string_view line() const noexcept { return view(hero_batch_summary_line(summary_)); }
+    // When only checking: how each column header was understood, one line each.
+    std::string_view columns() const noexcept { return view(hero_batch_summary_columns(summary_)); }
     const hero_batch_summary *get() const noexcept { return summary_; }
 
   private:
@@ -808,6 +810,23 @@ class BatchOptions : public Builder {
         if (status_ == HERO_OK)
             status_ = (f.ok() && v.ok()) ? hero_batch_options_set_default(handle_.get(), f.get(), v.get())
                                          : HERO_INVALID_ARGUMENT;
+        return *this;
+    }
+    // Reads the column headed `header` as field `field` (request or lookup
+    // field, or "key"), e.g. ("recipient_contact_detail", "Mobile Telephone").
+    BatchOptions &column(std::string_view field, std::string_view header) {
+        detail::CString f(field), h(header);
+        if (status_ == HERO_OK)
+            status_ = (f.ok() && h.ok()) ? hero_batch_options_set_column(handle_.get(), f.get(), h.get())
+                                         : HERO_INVALID_ARGUMENT;
+        return *this;
+    }
+    // After each run, the CSV report at `path`: the input rows with outcome,
+    // message_id and reason added (owner-only on Unix).
+    BatchOptions &report_csv(std::string_view path) {
+        detail::CString p(path);
+        if (status_ == HERO_OK)
+            status_ = p.ok() ? hero_batch_options_set_report(handle_.get(), p.get()) : HERO_INVALID_ARGUMENT;
         return *this;
     }
     BatchOptions &concurrency(uint32_t n) {

@@ -114,6 +114,18 @@ mod tests {
     }
 
     #[test]
+    fn rows_a_lookup_held_back_leave_the_batch_incomplete() {
+        // Nothing was sent for them, so a script must not read 0; nothing
+        // may have gone, so not 6 either.
+        for held in [RowOutcome::VerifyIdentity, RowOutcome::PatientNotFound] {
+            let mut s = crate::batch::BatchSummary::new(2);
+            s.add(RowOutcome::Sent);
+            s.add(held);
+            assert_eq!(for_batch(s.class()), BATCH_INCOMPLETE, "{held:?}");
+        }
+    }
+
+    #[test]
     fn a_lookup_exits_by_its_answer_and_its_failures_as_not_sent() {
         let found = PatientAnswer::Found {
             patient_id: "p".into(),

@@ -37,6 +37,12 @@ pub(crate) fn set_named(msg: SendMessage, name: &str, value: &str) -> Result<Sen
             "is set when the message is created, not by name",
         ));
     }
+    if *field == "send_at"
+        && let Some(utc) = super::uk_time::local_send_at(value, super::uk_time::now_unix())?
+    {
+        // A UK wall-clock time, as a practice writes it.
+        return set_field(msg, field, &utc);
+    }
     set_field(msg, field, value)
 }
 

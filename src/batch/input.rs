@@ -3,11 +3,19 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::fields::FIELDS;
 use crate::error::Error;
 
 /// A data row: column name to value, or why the row could not be read.
 pub(super) type Row = Result<HashMap<String, String>, String>;
+
+/// A whole batch file: its column names (a CSV's header row, or a JSON
+/// Lines file's keys in order of first use) and its data rows.
+pub(super) struct Table {
+    pub(super) headers: Vec<String>,
+    pub(super) rows: Vec<Row>,
+    /// The file is CSV (not JSON Lines) and starts with a byte order mark.
+    pub(super) csv_bom: Option<bool>,
+}
 
 fn file_error(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::config(format!("batch file {}: {what}", path.display()))
@@ -15,7 +23,7 @@ fn file_error(path: &Path, what: impl std::fmt::Display) -> Error {
 
 /// Every data row of a CSV (header row first) or JSON Lines file, chosen
 /// by extension.
-pub(super) fn read_rows(path: &Path) -> Result<Vec<Row>, Error> {
+pub(super) fn read_rows(path: &Path) -> Result<Table, Error> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -24,7 +32,20 @@ pub(super) fn read_rows(path: &Path) -> Result<Vec<Row>, Error> {
         .map_err(|e| file_error(path, format_args!("cannot read: {}", e.kind())))?;
     match ext.as_deref() {
         Some("csv") => read_csv(path, &data),
-        Some("jsonl" | "ndjson") => Ok(read_json_lines(&data)),
+        Some("jsonl" | "ndjson") => {
+            let rows = read_json_lines(&data);
+            let mut headers: Vec<String> = Vec::new();
+            for row in rows.iter().flatten() {
+                let mut names: Vec<&String> = row.keys().filter(|k| !headers.contains(k)).collect();
+                names.sort();
+                headers.extend(names.into_iter().cloned());
+            }
+            Ok(Table {
+                headers,
+                rows,
+                csv_bom: None,
+            })
+        }
         _ => Err(file_error(
             path,
             "unknown file type: name it .csv (with a header row) or .jsonl",
@@ -32,7 +53,7 @@ pub(super) fn read_rows(path: &Path) -> Result<Vec<Row>, Error> {
     }
 }
 
-fn read_csv(path: &Path, data: &[u8]) -> Result<Vec<Row>, Error> {
+fn read_csv(path: &Path, data: &[u8]) -> Result<Table, Error> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -43,16 +64,6 @@ fn read_csv(path: &Path, data: &[u8]) -> Result<Vec<Row>, Error> {
         .iter()
         .map(|h| h.trim().to_owned())
         .collect();
-    // A header must name something we know; a first row of data would not.
-    if !header
-        .iter()
-        .any(|h| FIELDS.contains(&h.as_str()) || h == "key")
-    {
-        return Err(file_error(
-            path,
-            "no header row: the first row must name the columns (patient_id, message_string, key...)",
-        ));
-    }
     for (i, h) in header.iter().enumerate() {
         // Unnamed columns (a spreadsheet's empty ones) are ignored, however many.
         if !h.is_empty() && header[..i].contains(h) {
@@ -83,7 +94,11 @@ fn read_csv(path: &Path, data: &[u8]) -> Result<Vec<Row>, Error> {
                 .collect()),
         });
     }
-    Ok(rows)
+    Ok(Table {
+        headers: header,
+        rows,
+        csv_bom: Some(data.starts_with(b"\xef\xbb\xbf")),
+    })
 }
 
 fn read_json_lines(data: &[u8]) -> Vec<Row> {

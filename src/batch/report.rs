@@ -35,11 +35,16 @@ pub enum RowOutcome {
     /// The journal shows an earlier send of this key that may have gone:
     /// not sent until the key is resolved.
     NeedsReconciliation,
+    /// The patient lookup asks the patient to verify their identity first
+    /// (the link is in [`RowReport::login_url`]): not sent.
+    VerifyIdentity,
+    /// The patient lookup found no patient (PDS found no match): not sent.
+    PatientNotFound,
 }
 
 impl RowOutcome {
     /// Every outcome, in the order summaries list them.
-    pub const ALL: [RowOutcome; 11] = [
+    pub const ALL: [RowOutcome; 13] = [
         RowOutcome::Valid,
         RowOutcome::Sent,
         RowOutcome::AlreadySent,
@@ -51,6 +56,8 @@ impl RowOutcome {
         RowOutcome::NotSent,
         RowOutcome::Refused,
         RowOutcome::RateLimited,
+        RowOutcome::VerifyIdentity,
+        RowOutcome::PatientNotFound,
     ];
 
     /// The JSON name, e.g. `"already_sent"`.
@@ -67,6 +74,8 @@ impl RowOutcome {
             RowOutcome::MayHaveBeenSent => "may_have_been_sent",
             RowOutcome::AcceptedIdUnknown => "accepted_id_unknown",
             RowOutcome::NeedsReconciliation => "needs_reconciliation",
+            RowOutcome::VerifyIdentity => "verify_identity",
+            RowOutcome::PatientNotFound => "patient_not_found",
         }
     }
 
@@ -107,6 +116,10 @@ pub struct RowReport {
     /// Why the row was not sent (the library's error text: never the
     /// message text, contact details or the key's secret).
     pub error: Option<String>,
+    /// The link where the patient verifies their identity, when the lookup
+    /// asked for it ([`RowOutcome::VerifyIdentity`]), for the practice to
+    /// pass on.
+    pub login_url: Option<String>,
 }
 
 impl RowReport {
@@ -118,6 +131,7 @@ impl RowReport {
             message_id: None,
             http_status: None,
             error: None,
+            login_url: None,
         }
     }
 
@@ -147,7 +161,8 @@ impl RowReport {
     }
 
     /// One JSON object: `row`, `key`, `outcome`, `message_id`,
-    /// `http_status`, `error` (null where not applicable).
+    /// `http_status`, `error` (null where not applicable), then `login_url`
+    /// only for a `verify_identity` row.
     pub fn to_json(&self) -> String {
         // A struct, not a map, so the keys keep this documented order.
         #[derive(serde::Serialize)]
@@ -158,6 +173,8 @@ impl RowReport {
             message_id: Option<&'a str>,
             http_status: Option<u16>,
             error: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            login_url: Option<&'a str>,
         }
         serde_json::to_string(&Line {
             row: self.row,
@@ -166,6 +183,7 @@ impl RowReport {
             message_id: self.message_id.as_deref(),
             http_status: self.http_status,
             error: self.error.as_deref(),
+            login_url: self.login_url.as_deref(),
         })
         .unwrap_or_default()
     }
@@ -195,10 +213,12 @@ pub struct BatchSummary {
     pub(super) checking: bool,
     /// The journal failed mid-batch (why): no row started after that.
     pub(super) journal_failure: Option<String>,
+    /// When checking: how each column was understood.
+    pub(super) columns: Vec<String>,
 }
 
 impl BatchSummary {
-    pub(super) fn new(total: usize) -> Self {
+    pub(crate) fn new(total: usize) -> Self {
         BatchSummary {
             counts: [0; RowOutcome::ALL.len()],
             total,
@@ -206,10 +226,11 @@ impl BatchSummary {
             elapsed: Duration::ZERO,
             checking: false,
             journal_failure: None,
+            columns: Vec::new(),
         }
     }
 
-    pub(super) fn add(&mut self, outcome: RowOutcome) {
+    pub(crate) fn add(&mut self, outcome: RowOutcome) {
         self.counts[outcome.index()] += 1;
         self.done += 1;
     }
@@ -229,6 +250,13 @@ impl BatchSummary {
         self.done
     }
 
+    /// When checking, one line per column of the file saying how its
+    /// header was understood (`column "NHS Number": nhs_number`); empty
+    /// after a run.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
     /// Time since the batch started.
     pub fn elapsed(&self) -> Duration {
         self.elapsed
@@ -240,7 +268,15 @@ impl BatchSummary {
         let any = |list: &[RowOutcome]| list.iter().any(|o| self.count(*o) > 0);
         if any(&[MayHaveBeenSent, NeedsReconciliation]) {
             BatchClass::Flagged
-        } else if any(&[Invalid, NotSent, Refused, RateLimited]) || self.done < self.total {
+        } else if any(&[
+            Invalid,
+            NotSent,
+            Refused,
+            RateLimited,
+            VerifyIdentity,
+            PatientNotFound,
+        ]) || self.done < self.total
+        {
             BatchClass::Incomplete
         } else {
             BatchClass::Complete

@@ -36,6 +36,7 @@ pub struct hero_batch_summary {
     summary: BatchSummary,
     progress: CString,
     line: CString,
+    columns: CString,
 }
 
 /// What a whole batch means (`hero_batch_summary_class`).
@@ -68,6 +69,7 @@ impl hero_batch_summary {
         hero_batch_summary {
             progress: c_string(&summary.progress_line()),
             line: c_string(&summary.summary_line()),
+            columns: c_string(&summary.columns().join("\n")),
             summary: summary.clone(),
         }
     }
@@ -128,6 +130,55 @@ pub extern "C" fn hero_batch_options_set_default(
     update(options, args, |runner, (f, v)| {
         runner.clone().default_value(f, v).unwrap_or(runner)
     })
+}
+
+/// Reads the column headed `header` as field `field` (a request field, a
+/// lookup field such as `nhs_number` or `dob`, or `key`), whatever the
+/// header says: `("recipient_contact_detail", "Mobile Telephone")`. A later
+/// mapping for the same field replaces the earlier one. Both strings are
+/// copied.
+///
+/// `HERO_OK`; `HERO_INVALID_ARGUMENT` when `field` names nothing a column
+/// may fill or `header` is empty; `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8`
+/// for a bad argument (nothing changed). A header the file lacks, or two
+/// headers for one field, make `hero_batch_run` fail before any request.
+/// One thread at a time per options.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_batch_options_set_column(
+    options: *mut hero_batch_options,
+    field: *const c_char,
+    header: *const c_char,
+) -> hero_status {
+    // SAFETY: NULL or NUL-terminated strings (documented).
+    let args = unsafe { str_arg(field).and_then(|f| Ok((f, str_arg(header)?))) };
+    // The mapping is checked before the handle is touched.
+    let args = args.and_then(|(f, h)| {
+        BatchRunner::new()
+            .column(f, h)
+            .map(|_| (f, h))
+            .map_err(|_| HERO_INVALID_ARGUMENT)
+    });
+    update(options, args, |runner, (f, h)| {
+        runner.clone().column(f, h).unwrap_or(runner)
+    })
+}
+
+/// After each run, writes the CSV report at `path` (copied): the input's
+/// rows in order with `outcome`, `message_id` and `reason` added, created
+/// readable by its owner only on Unix. A path that cannot be created, or a
+/// batch file that is not CSV, makes `hero_batch_run` fail before any
+/// request.
+///
+/// `HERO_OK`; `HERO_NULL_ARGUMENT` / `HERO_INVALID_UTF8` for a bad
+/// argument. One thread at a time per options.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_batch_options_set_report(
+    options: *mut hero_batch_options,
+    path: *const c_char,
+) -> hero_status {
+    // SAFETY: NULL or a NUL-terminated string (documented).
+    let path = unsafe { str_arg(path) };
+    update(options, path, |runner, p| runner.report_csv(p))
 }
 
 /// Sets how many rows are sent at once over the shared client (default 4;
@@ -374,6 +425,16 @@ pub extern "C" fn hero_batch_summary_progress_line(
 pub extern "C" fn hero_batch_summary_line(summary: *const hero_batch_summary) -> *const c_char {
     // SAFETY: NULL or a live hero_batch_summary.
     unsafe { summary.as_ref() }.map_or(ptr::null(), |s| s.line.as_ptr())
+}
+
+/// When only checking: one line per column of the file (`column "NHS
+/// Number": nhs_number`), saying how each header was understood, joined by
+/// newlines; empty after a run. Borrowed from `summary`; NULL if `summary`
+/// is NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn hero_batch_summary_columns(summary: *const hero_batch_summary) -> *const c_char {
+    // SAFETY: NULL or a live hero_batch_summary.
+    unsafe { summary.as_ref() }.map_or(ptr::null(), |s| s.columns.as_ptr())
 }
 
 /// Frees a summary from `hero_batch_run`. NULL is ignored. Never pass the

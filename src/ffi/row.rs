@@ -44,6 +44,11 @@ pub const HERO_ROW_ACCEPTED_ID_UNKNOWN: hero_row_outcome = 10;
 /// An earlier send of this key may have gone: not sent until the key is
 /// resolved. `"needs_reconciliation"`
 pub const HERO_ROW_NEEDS_RECONCILIATION: hero_row_outcome = 11;
+/// The patient lookup asks the patient to verify their identity first:
+/// not sent. `"verify_identity"` (the link is in the row's JSON `login_url`)
+pub const HERO_ROW_VERIFY_IDENTITY: hero_row_outcome = 12;
+/// The patient lookup found no patient: not sent. `"patient_not_found"`
+pub const HERO_ROW_PATIENT_NOT_FOUND: hero_row_outcome = 13;
 
 pub(super) fn outcome_to_c(o: RowOutcome) -> hero_row_outcome {
     match o {
@@ -57,6 +62,8 @@ pub(super) fn outcome_to_c(o: RowOutcome) -> hero_row_outcome {
         RowOutcome::RateLimited => HERO_ROW_RATE_LIMITED,
         RowOutcome::AcceptedIdUnknown => HERO_ROW_ACCEPTED_ID_UNKNOWN,
         RowOutcome::NeedsReconciliation => HERO_ROW_NEEDS_RECONCILIATION,
+        RowOutcome::VerifyIdentity => HERO_ROW_VERIFY_IDENTITY,
+        RowOutcome::PatientNotFound => HERO_ROW_PATIENT_NOT_FOUND,
         // Anything new is treated as the unsafe case.
         _ => HERO_ROW_MAY_HAVE_BEEN_SENT,
     }

@@ -78,7 +78,7 @@ impl BatchRunner {
         damaged_path: impl AsRef<Path>,
         new_path: impl AsRef<Path>,
     ) -> Result<Salvage, Error> {
-        let rows = self.sendable_rows(client, rows.as_ref())?;
+        let rows = self.sendable_rows(client, damaged_path.as_ref(), rows.as_ref())?;
         salvage(damaged_path.as_ref(), new_path.as_ref(), Some(&rows))
     }
 }
@@ -222,6 +222,7 @@ fn salvage(
     }
     writer.flush()?;
     drop(fresh);
+    crate::batch::carry_key_secret(path, new_path)?;
     // Fails if something appeared at `new_path` meanwhile: never over it.
     std::fs::hard_link(&partial, new_path).map_err(|e| cannot_create(new_path, e.kind()))?;
     #[cfg(unix)]
