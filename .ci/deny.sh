@@ -10,7 +10,13 @@ cd "${1:-$root}"
 source "$root/.ci/tools.sh"
 need_tool cargo-deny "$CARGO_DENY_VERSION" cargo deny --version
 
+# Beside the repository; for a clone of a local checkout (a fresh clone made
+# to rehearse CI, say), beside the checkout it was cloned from.
 snapshot="${HERO_ADVISORY_DB:-$root/../shared/advisory-db.git}"
+if [ -z "${HERO_ADVISORY_DB:-}" ] && [ ! -e "$snapshot/HEAD" ]; then
+  origin="$(git -C "$root" config --get remote.origin.url || true)"
+  [ -d "$origin" ] && snapshot="$(cd "$origin" && pwd)/../shared/advisory-db.git"
+fi
 [ -e "$snapshot/HEAD" ] || { echo "deny: no advisory snapshot at $snapshot" >&2; exit 1; }
 # cargo-deny looks for the default database (github.com/rustsec/advisory-db)
 # under deny.toml's db-path in a folder named from that URL's hash.
