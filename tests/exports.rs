@@ -3,16 +3,21 @@
 //! patient lookup, `dd/mm/yyyy` dates, UK local send times, phone numbers
 //! however written, the CSV report, reruns and a batch killed mid-send.
 
+#[cfg(unix)]
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+#[cfg(unix)]
 use std::process::{Child, Stdio};
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
 use herohealth::{BatchClass, BatchRunner, Journal, RowOutcome, RowReport};
 use serde_json::Value;
 
 pub mod common;
-use common::{Mock, hero_send, unique_hex};
+#[cfg(unix)]
+use common::hero_send;
+use common::{Mock, unique_hex};
 
 const LOOKUP: &str = "/v1/patients/register_pds";
 const SEND: &str = "/v1/messages/send";
@@ -56,6 +61,7 @@ fn bodies(mock: &Mock, path: &str) -> Vec<Value> {
         .collect()
 }
 
+#[cfg(unix)]
 /// Sends per Hero patient id.
 fn sends_per_patient(mock: &Mock) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
@@ -297,10 +303,12 @@ fn rows_naming_the_patient_twice_or_not_at_all_are_invalid() {
     assert!(mock.requests().is_empty(), "checking sends nothing");
 }
 
+#[cfg(unix)]
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+#[cfg(unix)]
 const EXPORT_ARGS: [&str; 6] = [
     "--type",
     "sms",
@@ -310,6 +318,8 @@ const EXPORT_ARGS: [&str; 6] = [
     "recipient_contact_detail=Mobile Telephone",
 ];
 
+// hero_send is built for the host, as in the other C program tests.
+#[cfg(unix)]
 #[test]
 fn hero_send_checks_an_export_and_says_how_each_header_was_read() {
     let mock = Mock::start();
@@ -375,6 +385,7 @@ fn hero_send_checks_an_export_and_says_how_each_header_was_read() {
     assert!(mock.requests().is_empty());
 }
 
+#[cfg(unix)]
 fn wait_for_requests(mock: &Mock, path: &str, n: usize) {
     let started = Instant::now();
     while bodies(mock, path).len() < n {
@@ -386,6 +397,7 @@ fn wait_for_requests(mock: &Mock, path: &str, n: usize) {
     }
 }
 
+#[cfg(unix)]
 fn spawn(mock: &Mock, file: &Path, journal: &Path, report: &Path) -> Child {
     let mut args = vec![
         "--batch",
@@ -407,6 +419,8 @@ fn spawn(mock: &Mock, file: &Path, journal: &Path, report: &Path) -> Child {
         .unwrap()
 }
 
+// hero_send is built for the host, as in the other C program tests.
+#[cfg(unix)]
 #[test]
 fn an_export_killed_mid_send_is_rerun_with_no_patient_messaged_twice() {
     let mock = Mock::start_with(&["--slow-seconds", "60"]);
@@ -484,6 +498,8 @@ fn an_export_killed_mid_send_is_rerun_with_no_patient_messaged_twice() {
     );
 }
 
+// hero_send is built for the host, as in the other C program tests.
+#[cfg(unix)]
 #[test]
 fn hero_send_takes_a_uk_local_send_time() {
     let mock = Mock::start();
