@@ -32,5 +32,10 @@ git clone -q --no-hardlinks target/advisory-db-snapshot.git "$db"
 rm -rf target/advisory-db-snapshot.git
 echo "deny: advisories from $(git -C "$db" log -1 --format='%h %s')"
 
+# cargo-deny reads every target's crates (windows-sys too) through cargo
+# metadata, which under --offline needs them already downloaded: a fresh
+# machine's cargo cache has only the host's. Crates come from the registry
+# as for any build; the advisories never leave the snapshot.
+cargo fetch --locked --manifest-path "$PWD/Cargo.toml"
 # deny.toml's db-path is relative to this folder; --offline: nothing fetched.
 cargo deny --offline --manifest-path "$PWD/Cargo.toml" --config "$root/deny.toml" check
