@@ -212,10 +212,21 @@ fn an_export_is_sent_by_nhs_number_once_per_patient_and_a_rerun_sends_nothing_ne
         assert_eq!(mode & 0o777, 0o600);
     }
 
-    // The rerun: the same keys, nothing sent again.
+    // The rerun: the same keys, nothing sent again, and no patient whose
+    // message went is looked up again (rows 5 and 6 sent nothing: theirs are).
     drop(journal);
     let journal = Journal::open(&journal_path).unwrap();
     let again = run(&mock, &journal, &file, runner());
+    let relooked: Vec<Value> = bodies(&mock, LOOKUP).split_off(lookups.len());
+    let relooked: Vec<&str> = relooked
+        .iter()
+        .map(|b| b["nhs_number"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        relooked,
+        [NOT_FOUND.replace(' ', ""), VERIFY.replace(' ', "")],
+        "only the rows that sent nothing are looked up again"
+    );
     let outcomes: Vec<_> = again.iter().map(|r| r.outcome.as_str()).collect();
     assert_eq!(
         &outcomes[..4],
@@ -249,6 +260,78 @@ fn an_export_is_sent_by_nhs_number_once_per_patient_and_a_rerun_sends_nothing_ne
     assert!(e.to_string().contains("recall.journal.key"), "{e}");
     assert!(!e.to_string().contains("943"), "{e}");
     assert_eq!(mock.requests().len(), before, "no lookup, no send");
+}
+
+/// A row by NHS number whose send may have gone is held back on the rerun
+/// before its lookup: its patient is neither messaged nor looked up again.
+#[test]
+fn a_flagged_row_by_nhs_number_is_held_back_without_a_lookup() {
+    let sends = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let lookups = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (s, l) = (sends.clone(), lookups.clone());
+    let port = common::serve(move |mut stream, _| {
+        use std::io::Write;
+        use std::sync::atomic::Ordering;
+        while let Some(req) = common::read_request(&mut stream) {
+            let reply: &[u8] = if req.head().starts_with("POST /v1/patients/register_pds ") {
+                l.fetch_add(1, Ordering::SeqCst);
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 21\r\n\r\n{\"patient_id\":\"4242\"}"
+            } else {
+                s.fetch_add(1, Ordering::SeqCst);
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 2\r\n\r\n{}"
+            };
+            if stream.write_all(reply).is_err() {
+                return;
+            }
+        }
+    });
+    let d = dir();
+    let file = d.join("recall.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "NHS Number,Forenames,Date of Birth,Mobile Telephone\n{},Ann,07/03/1961,07700900123\n",
+            nhs(301)
+        ),
+    )
+    .unwrap();
+    let client = herohealth::Client::builder(
+        herohealth::Target::Custom(format!("http://127.0.0.1:{port}")),
+        common::KEY,
+        common::GROUP,
+    )
+    .build()
+    .unwrap();
+    let journal = Journal::open(d.join("j")).unwrap();
+    let outcome = |journal: &Journal| {
+        let mut rows = Vec::new();
+        runner()
+            .run(&client, Some(journal), &file, |r, _| rows.push(r.clone()))
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(
+            rows[0].outcome != RowOutcome::Invalid,
+            "{:?}",
+            rows[0].error
+        );
+        rows[0].outcome
+    };
+    assert_eq!(outcome(&journal), RowOutcome::MayHaveBeenSent);
+    let counts = || {
+        use std::sync::atomic::Ordering;
+        (lookups.load(Ordering::SeqCst), sends.load(Ordering::SeqCst))
+    };
+    assert_eq!(
+        counts(),
+        (1, 1),
+        "one lookup, one send, no retry after a 500"
+    );
+    assert_eq!(outcome(&journal), RowOutcome::NeedsReconciliation);
+    assert_eq!(
+        counts(),
+        (1, 1),
+        "the rerun sent nothing and looked nothing up"
+    );
 }
 
 #[test]

@@ -72,6 +72,8 @@ enum Plan {
         query: crate::patient::PatientQuery,
         query_body: Vec<u8>,
         message: Box<SendMessage>,
+        /// The key was derived from the whole row, so it names this message.
+        derived_key: bool,
     },
     Done(RowReport),
 }
@@ -95,6 +97,7 @@ enum Built {
         message: Box<SendMessage>,
         /// What the row's key and duplicate check are made from.
         material: Vec<u8>,
+        derived_key: bool,
     },
 }
 
@@ -285,13 +288,14 @@ impl BatchRunner {
                                 query,
                                 query_body,
                                 message,
+                                derived_key,
                             } => lookup_and_send(
                                 client,
                                 journal,
                                 stop,
                                 cache,
                                 i + 1,
-                                key,
+                                (key, *derived_key),
                                 (query, query_body),
                                 message,
                             ),
@@ -468,12 +472,14 @@ impl BatchRunner {
                     query,
                     query_body,
                     message,
+                    derived_key,
                     ..
                 } => Plan::Lookup {
                     key,
                     query,
                     query_body,
                     message,
+                    derived_key,
                 },
             });
         }
@@ -563,6 +569,7 @@ impl BatchRunner {
             query_body,
             message: Box::new(msg),
             material,
+            derived_key: given.is_none(),
         })
     }
 }
@@ -576,13 +583,17 @@ fn lookup_and_send(
     stop: &AtomicBool,
     cache: &Cache,
     row: usize,
-    key: &str,
+    (key, derived_key): (&str, bool),
     (query, query_body): (&crate::patient::PatientQuery, &[u8]),
     message: &SendMessage,
 ) -> RowReport {
     let deadline = client.deadline_from_now();
     if let Err(e) = check_not_stopped(Some(stop)) {
         return RowReport::failed(row, Some(key.to_owned()), &e);
+    }
+    // A rerun: a row whose message went, or is held back, needs no lookup.
+    if let Some(decided) = journal.and_then(|j| j.decided(key, derived_key)) {
+        return RowReport::of_send(row, key.to_owned(), decided);
     }
     let looked = cache.find(client, query, query_body, deadline);
     let Some(id) = looked.as_ref().ok().and_then(|a| a.patient_id()) else {

@@ -365,6 +365,27 @@ impl Journal {
         )
     }
 
+    /// What [`send`](Self::send) would answer for `key` whatever its
+    /// message, if that is already decided: accepted before (only when
+    /// `key_names_the_message`, a key derived from the whole row, since an
+    /// explicit key reused for another message must be refused instead), or
+    /// held back. A batch asks this before a row's patient lookup, so a
+    /// rerun looks up no patient whose message went.
+    pub(crate) fn decided(
+        &self,
+        key: &str,
+        key_names_the_message: bool,
+    ) -> Option<Result<Keyed, Error>> {
+        let keys = lock(&self.inner.keys);
+        match &keys.get(key)?.status {
+            Status::Sent { message_id } if key_names_the_message => Some(Ok(Keyed::AlreadySent {
+                message_id: message_id.clone(),
+            })),
+            Status::NoOutcome | Status::MayHaveBeenSent => Some(Err(held_back())),
+            _ => None,
+        }
+    }
+
     /// [`send`](Self::send) of a checked body and its [`sha256_hex`]
     /// (hashed once by the caller, who may need it too). Once `stop` is
     /// set, no further HTTP attempt starts (a stopped batch).
@@ -405,14 +426,7 @@ impl Journal {
                             "a send with this key is already in progress",
                         ));
                     }
-                    Status::NoOutcome | Status::MayHaveBeenSent => {
-                        return Err(Error::new(
-                            Outcome::MayHaveBeenSent,
-                            ErrorKind::NeedsReconciliation,
-                            "an earlier send with this key has no clear outcome, so it \
-                             is held back until the key is resolved",
-                        ));
-                    }
+                    Status::NoOutcome | Status::MayHaveBeenSent => return Err(held_back()),
                 }
             }
             keys.insert(
@@ -625,4 +639,14 @@ impl AttemptHook for Recorder<'_> {
         // Without the outcome on disk the key stays flagged: the safe side.
         self.unanswered.set(written.is_err());
     }
+}
+
+/// A flagged key's answer: its earlier send may have reached the patient.
+fn held_back() -> Error {
+    Error::new(
+        Outcome::MayHaveBeenSent,
+        ErrorKind::NeedsReconciliation,
+        "an earlier send with this key has no clear outcome, so it is held back until the \
+         key is resolved",
+    )
 }
