@@ -13,7 +13,7 @@
 //! the send: the client is blocking, so every connector, transport and wait
 //! of the send runs on the caller's thread.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -36,12 +36,21 @@ impl std::fmt::Debug for CancelHandle {
 
 struct Shared {
     triggered: AtomicBool,
-    /// The raw socket the send is using now, or -1.
-    socket: AtomicI64,
-    /// A trigger is reading `socket`: it must not be closed meanwhile.
+    /// The raw socket each send using this handle is blocked on now, or -1:
+    /// one slot per send in flight, so one trigger wakes them all.
+    sockets: [AtomicI64; SLOTS],
+    /// A trigger is reading `sockets`: none may be closed meanwhile.
     busy: AtomicBool,
     wake: Wake,
 }
+
+/// Sends in flight at once on one handle whose blocked socket calls a
+/// trigger ends by `shutdown`. A send beyond them waits in short slices
+/// instead, looking at the handle between (as every send on Windows does).
+const SLOTS: usize = 64;
+
+/// This thread's send holds no slot.
+const NO_SLOT: usize = usize::MAX;
 
 impl CancelHandle {
     /// A handle not yet triggered. Fails only when the system has no file
@@ -49,7 +58,7 @@ impl CancelHandle {
     pub fn new() -> std::io::Result<Self> {
         Ok(CancelHandle(Arc::new(Shared {
             triggered: AtomicBool::new(false),
-            socket: AtomicI64::new(-1),
+            sockets: [const { AtomicI64::new(-1) }; SLOTS],
             busy: AtomicBool::new(false),
             wake: Wake::new()?,
         })))
@@ -61,11 +70,13 @@ impl CancelHandle {
         let s = &*self.0;
         s.triggered.store(true, Ordering::SeqCst);
         s.wake.set();
-        // Another trigger holding `busy` does the shutdown itself.
+        // Another trigger holding `busy` does the shutdowns itself.
         if !s.busy.swap(true, Ordering::SeqCst) {
-            let socket = s.socket.load(Ordering::SeqCst);
-            if socket >= 0 {
-                shutdown(socket);
+            for slot in &s.sockets {
+                let socket = slot.load(Ordering::SeqCst);
+                if socket >= 0 {
+                    shutdown(socket);
+                }
             }
             s.busy.store(false, Ordering::SeqCst);
         }
@@ -84,6 +95,8 @@ pub(crate) const ABORTED: std::io::ErrorKind = std::io::ErrorKind::ConnectionAbo
 
 thread_local! {
     static CURRENT: RefCell<Option<CancelHandle>> = const { RefCell::new(None) };
+    /// The slot of `CURRENT` this thread's send registers its socket in.
+    static SLOT: Cell<usize> = const { Cell::new(NO_SLOT) };
 }
 
 /// How many scopes are open on any thread. While none is, every hook below
@@ -134,27 +147,49 @@ pub(crate) fn active() -> bool {
     with_current(|_| ()).is_some()
 }
 
-/// Makes `socket` the one a trigger shuts down. Returns true when the
-/// handle was already triggered (the caller then stops): a trigger either
-/// sees the socket or is seen here.
+/// Makes `socket` the one a trigger shuts down for this thread's send.
+/// Returns true when the handle was already triggered (the caller then
+/// stops): a trigger either sees the socket or is seen here.
 pub(crate) fn register(socket: i64) -> bool {
     with_current(|h| {
         let s = &*h.0;
-        if s.socket.load(Ordering::Relaxed) != socket {
-            s.socket.store(socket, Ordering::SeqCst);
+        let mut slot = SLOT.get();
+        if slot == NO_SLOT {
+            // A free slot of the handle's; none free: sliced waits (`sliced`).
+            slot = (0..SLOTS)
+                .find(|&i| {
+                    s.sockets[i]
+                        .compare_exchange(-1, socket, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
+                })
+                .unwrap_or(NO_SLOT);
+            SLOT.set(slot);
+        } else if s.sockets[slot].load(Ordering::Relaxed) != socket {
+            s.sockets[slot].store(socket, Ordering::SeqCst);
         }
         s.triggered.load(Ordering::SeqCst)
     })
     .unwrap_or(false)
 }
 
-/// Forgets the registered socket, waiting out a trigger that is using it,
-/// so it may be closed (and its number reused) safely.
+/// Whether this thread's cancellable send has no slot for its socket, so
+/// its blocking calls must wait in slices and look at the handle between.
+pub(crate) fn sliced() -> bool {
+    with_current(|_| SLOT.get() == NO_SLOT).unwrap_or(false)
+}
+
+/// Forgets this thread's registered socket and frees its slot, waiting out
+/// a trigger that is using it, so the socket may be closed (and its number
+/// reused) or pooled for another send safely.
 pub(crate) fn unregister() {
     with_current(|h| {
+        let slot = SLOT.replace(NO_SLOT);
+        if slot == NO_SLOT {
+            return;
+        }
         let s = &*h.0;
-        s.socket.store(-1, Ordering::SeqCst);
-        // A trigger holds `busy` only for one shutdown call; a signal
+        s.sockets[slot].store(-1, Ordering::SeqCst);
+        // A trigger holds `busy` only for its shutdown calls; a signal
         // handler on this thread runs to its end before this resumes.
         while s.busy.load(Ordering::SeqCst) {
             std::hint::spin_loop();
@@ -162,9 +197,13 @@ pub(crate) fn unregister() {
     });
 }
 
-/// Forgets `socket` if it is the registered one: it is about to close.
+/// Forgets `socket` if it is this thread's registered one: it is about to close.
 pub(crate) fn forget(socket: i64) {
-    let mine = with_current(|h| h.0.socket.load(Ordering::SeqCst) == socket).unwrap_or(false);
+    let mine = with_current(|h| {
+        let slot = SLOT.get();
+        slot != NO_SLOT && h.0.sockets[slot].load(Ordering::SeqCst) == socket
+    })
+    .unwrap_or(false);
     if mine {
         unregister();
     }

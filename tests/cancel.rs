@@ -26,6 +26,9 @@ fn client(base: &str) -> Client {
         .unwrap()
 }
 
+/// Hero's answer to a send, in full.
+const OK_REPLY: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"message_id\":\"m-1\"}";
+
 fn message() -> SendMessage {
     SendMessage::new("4242", MessageType::Sms, "Your results are ready.")
 }
@@ -463,4 +466,100 @@ fn a_lookup_answer_carries_ordered_timings() {
     let (_, again) = c.find_patient_timed(&query(), None).unwrap();
     assert!(again.connection_reused());
     assert_eq!(again.connect(), Duration::ZERO);
+}
+
+/// One handle given to many sends in flight at once: a trigger ends every
+/// one of them promptly, not only the last to start; more than the 64
+/// whose sockets a trigger shuts down, too (those wait in slices).
+#[test]
+fn one_handle_cancels_every_send_in_flight_on_it() {
+    const SENDS: usize = 70;
+    let server = Stall::start(None, true);
+    let c = client(&server.url("http"));
+    let cancel = CancelHandle::new().unwrap();
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..SENDS {
+        let (c, cancel, tx) = (c.clone(), cancel.clone(), tx.clone());
+        thread::spawn(move || {
+            let result = c.send_cancellable(&message(), &cancel);
+            tx.send((Instant::now(), result)).unwrap();
+        });
+    }
+    let requests = server.requests.clone();
+    until(move || requests.load(Ordering::SeqCst) == SENDS);
+    let at = Instant::now();
+    cancel.trigger();
+    for _ in 0..SENDS {
+        let (returned, result) = rx.recv().unwrap();
+        let e = result.expect_err("cancelled");
+        assert_cancelled(
+            &e,
+            Outcome::MayHaveBeenSent,
+            returned.saturating_duration_since(at),
+        );
+    }
+}
+
+/// A lookup that read an answer body and is waiting to retry holds no claim
+/// on the connection it gave back to the pool: a trigger of its handle
+/// leaves alone the send of another thread that took that connection.
+#[test]
+fn a_cancel_during_a_retry_wait_spares_the_connection_another_send_took() {
+    let sends = Arc::new(AtomicUsize::new(0));
+    let s = sends.clone();
+    let port = common::serve(move |mut stream, n| {
+        while let Some(req) = common::read_request(&mut stream) {
+            if req.head().starts_with("POST /v1/patients/") {
+                // The body comes later, so the lookup waits for it on the socket.
+                let _ = stream
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\n\r\n");
+                thread::sleep(Duration::from_millis(50));
+                let _ = stream.write_all(b"{}");
+            } else {
+                s.fetch_add(1, Ordering::SeqCst);
+                // The trigger comes while this send waits for its answer.
+                thread::sleep(Duration::from_millis(if n == 1 { 500 } else { 0 }));
+                let _ = stream.write_all(OK_REPLY);
+            }
+        }
+    });
+    let cancel = CancelHandle::new().unwrap();
+    let (trigger, sends2) = (cancel.clone(), sends.clone());
+    let other: Arc<std::sync::Mutex<Option<thread::JoinHandle<_>>>> = Default::default();
+    let other2 = other.clone();
+    let slot: Arc<std::sync::OnceLock<Client>> = Default::default();
+    let slot2 = slot.clone();
+    let c = Client::builder(
+        Target::Custom(format!("http://127.0.0.1:{port}")),
+        common::KEY,
+        common::GROUP,
+    )
+    .deadline(Duration::from_secs(20))
+    .log_hook(move |_, line| {
+        if line.contains("retrying in") && other2.lock().unwrap().is_none() {
+            // The lookup is about to wait; another thread sends meanwhile,
+            // on the connection the lookup gave back.
+            let c = slot2.get().unwrap().clone();
+            *other2.lock().unwrap() = Some(thread::spawn(move || c.send(&message())));
+            let end = Instant::now() + Duration::from_secs(10);
+            while sends2.load(Ordering::SeqCst) == 0 && Instant::now() < end {
+                thread::sleep(Duration::from_millis(2));
+            }
+            thread::sleep(Duration::from_millis(100));
+            trigger.trigger();
+        }
+    })
+    .build()
+    .unwrap();
+    slot.set(c.clone()).ok().unwrap();
+    let e = c.find_patient_timed(&query(), Some(&cancel)).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.outcome()),
+        (ErrorKind::Cancelled, Outcome::NotSent),
+        "{e}"
+    );
+    let sent = other.lock().unwrap().take().unwrap().join().unwrap();
+    let reply = sent.expect("a send nobody cancelled succeeds");
+    assert!(!reply.message_id().is_empty());
+    assert_eq!(sends.load(Ordering::SeqCst), 1, "sent once");
 }

@@ -466,7 +466,12 @@ impl Client {
             }),
             Ok(response) => {
                 wire::note_answer(response.headers());
-                self.answer::<O>(response, attempt)
+                let answer = self.answer::<O>(response, attempt);
+                // Reading the body registered the socket again, and the
+                // connection is back in the pool now: a trigger during a
+                // later wait must not end another send's use of it.
+                crate::cancel::unregister();
+                answer
             }
             Err(e) => Err(transport_failure(
                 &O::RULES,

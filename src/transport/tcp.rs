@@ -208,9 +208,10 @@ fn by_deadline<T>(
     set: impl Fn(Option<Duration>) -> io::Result<()>,
     mut call: impl FnMut() -> io::Result<T>,
 ) -> io::Result<T> {
-    // Winsock's shutdown does not wake a blocked recv: a cancellable send
-    // there waits in short slices instead, looking at its handle between.
-    let sliced = cfg!(windows) && resumable && crate::cancel::active();
+    // Winsock's shutdown does not wake a blocked recv, and a send beyond
+    // its handle's slots has no socket a trigger shuts down: such a
+    // cancellable send waits in short slices, looking at its handle between.
+    let sliced = resumable && crate::cancel::active() && (cfg!(windows) || crate::cancel::sliced());
     loop {
         if sliced && crate::cancel::triggered() {
             return Err(crate::cancel::ABORTED.into());
