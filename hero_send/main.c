@@ -12,7 +12,7 @@
  * one line goes to stderr (never the key or the message text) and the exit
  * code says what happened:
  *   2  invalid input or configuration: nothing was sent
- *   3  refused by the server (3xx, or 4xx other than 429)
+ *   3  refused by the server (3xx but 303, or 4xx other than 429)
  *   4  rate limited (429, after the automatic retries)
  *   5  could not connect: not sent
  *   6  MAY HAVE BEEN SENT: check in Hero before resending

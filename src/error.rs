@@ -14,8 +14,8 @@ use crate::message::reason::Reason;
 /// | outcome | meaning | what to do |
 /// |---|---|---|
 /// | `NotSent` | nothing reached Hero (bad input, configuration, DNS, connect or TLS failure before a request byte was written) | fix the cause; sending again is safe |
-/// | `Refused` | Hero (or something in front of it) answered 3xx/4xx, including 429: the message was not processed | fix the cause, or wait for `retry_after`; sending again is safe |
-/// | `MayHaveBeenSent` | the request went out and the answer was lost or was a 5xx | do **not** resend blindly: check in Hero first |
+/// | `Refused` | Hero (or something in front of it) answered 3xx (but 303 See Other) or 4xx, including 429: the message was not processed | fix the cause, or wait for `retry_after`; sending again is safe |
+/// | `MayHaveBeenSent` | the request went out and the answer was lost or was a 5xx or 303 See Other | do **not** resend blindly: check in Hero first |
 /// | `AcceptedIdUnknown` | Hero answered 2xx, so the message was accepted, but the reply could not be read | do **not** resend |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -74,7 +74,8 @@ pub enum ErrorKind {
     Timeout,
     /// The connection broke.
     ConnectionLost,
-    /// The server answered 429 Too Many Requests.
+    /// The server answered 429 Too Many Requests, or (*not sent*) an
+    /// earlier 429 holds the client's requests past this one's deadline.
     RateLimited,
     /// The server answered a redirect; redirects are never followed.
     Redirect,

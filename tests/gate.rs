@@ -1,6 +1,6 @@
 //! The client-wide rate-limit gate against a real loopback HTTP server: one
 //! 429 holds every thread of the client, and a send whose deadline comes
-//! before the gate opens is refused without a request.
+//! before the gate opens fails as not sent, without a request.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -113,7 +113,7 @@ fn one_429_holds_every_thread_until_retry_after() {
 }
 
 #[test]
-fn sends_whose_deadline_falls_before_the_gate_opens_are_refused_without_a_request() {
+fn sends_whose_deadline_falls_before_the_gate_opens_are_not_sent_without_a_request() {
     let (port, seen) = rate_limited_server(Duration::from_secs(3600), 30);
     let client = client(port, Duration::from_secs(3));
     let first = client.send(&message("800")).unwrap_err();
@@ -131,9 +131,10 @@ fn sends_whose_deadline_falls_before_the_gate_opens_are_refused_without_a_reques
         .collect();
     for h in handles {
         let (e, took) = h.join().unwrap();
+        // Hero never saw it: not sent (not "refused"), no status of its own.
         assert_eq!(
-            (e.outcome(), e.kind()),
-            (Outcome::Refused, ErrorKind::RateLimited)
+            (e.outcome(), e.kind(), e.status()),
+            (Outcome::NotSent, ErrorKind::RateLimited, None)
         );
         assert_eq!(e.attempts(), 0, "no request: {e}");
         assert!(e.retry_after().unwrap() > Duration::from_secs(3));

@@ -941,16 +941,109 @@ fn close_after_full_request_may_have_sent_once() {
 
 #[test]
 fn headers_never_finishing_may_have_sent_within_deadline() {
+    // Not even the status line is whole: nothing says what Hero did.
     let server = serve(|mut stream, stats| {
         if next_request(&mut stream, stats).is_some() {
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
+            let _ = stream.write_all(b"HTTP/1.1 20");
         }
         drain(&mut stream);
     });
     let client = builder(server.http_url()).build().unwrap();
     let e = send_err(&client);
     expect(&e, Outcome::MayHaveBeenSent, ErrorKind::Timeout);
+    assert_eq!(e.status(), None);
     assert_eq!(server.stats.requests(), 1);
+}
+
+/// A 2xx status line is Hero's word that it took the message, whatever
+/// then goes wrong with the rest of the head: a stall past the deadline, a
+/// reset, a malformed header; over TLS too. Never *may have been sent*.
+#[test]
+fn a_2xx_status_line_then_a_broken_head_is_accepted_id_unknown() {
+    let stall = serve(|mut stream, stats| {
+        if next_request(&mut stream, stats).is_some() {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
+        }
+        drain(&mut stream);
+    });
+    let reset = serve(|mut stream, stats| {
+        if next_request(&mut stream, stats).is_some() {
+            let _ = stream.write_all(b"HTTP/1.1 201 Created\r\nContent-Type: applic");
+            let _ = stream.flush();
+            thread::sleep(Duration::from_millis(50));
+            common::reset(stream);
+        }
+    });
+    let mut servers = vec![("stalled head", stall), ("reset mid-head", reset)];
+    for (name, head) in [
+        (
+            "bad Content-Length",
+            "HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n",
+        ),
+        (
+            "two Content-Lengths",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        ),
+        (
+            "header without a colon",
+            "HTTP/1.1 200 OK\r\nX-Broken\r\nContent-Length: 2\r\n\r\n{}",
+        ),
+        (
+            "after a 100 Continue",
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+        ),
+    ] {
+        servers.push((name, serve(answering(head.as_bytes().to_vec()))));
+    }
+    for (name, server) in &servers {
+        let client = builder(server.http_url()).build().unwrap();
+        let e = send_err(&client);
+        expect(
+            &e,
+            Outcome::AcceptedIdUnknown,
+            ErrorKind::UnreadableResponse,
+        );
+        assert!(
+            e.status().is_some_and(|s| (200..300).contains(&s)),
+            "{name}: {e:?}"
+        );
+        assert!(!e.outcome().safe_to_resend(), "{name}");
+        assert_eq!((e.attempts(), server.stats.requests()), (1, 1), "{name}");
+    }
+
+    let pki = Pki::new();
+    let ca = TempFile::new("ca", pki.ca_pem.as_bytes());
+    let server = serve_tls(
+        pki.leaf(&["localhost"]),
+        b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n".to_vec(),
+    );
+    let client = builder(server.https_url())
+        .ca_file(ca.path())
+        .build()
+        .unwrap();
+    let e = send_err(&client);
+    expect(
+        &e,
+        Outcome::AcceptedIdUnknown,
+        ErrorKind::UnreadableResponse,
+    );
+    assert_eq!(e.status(), Some(200), "over TLS: {e:?}");
+}
+
+/// The same for a refusal: a 4xx status line with a broken head is still
+/// Hero's refusal, not *may have been sent*.
+#[test]
+fn a_4xx_status_line_then_a_broken_head_is_refused() {
+    for head in [
+        "HTTP/1.1 400 Bad Request\r\nContent-Length: abc\r\n\r\n{}",
+        "HTTP/1.1 403 Forbidden\r\nX-Broken\r\n\r\n",
+    ] {
+        let server = serve(answering(head.as_bytes().to_vec()));
+        let client = builder(server.http_url()).build().unwrap();
+        let e = send_err(&client);
+        expect(&e, Outcome::Refused, ErrorKind::HttpStatus);
+        assert_eq!(e.attempts(), 1);
+    }
 }
 
 /// Signals arriving every 50 ms (as from a host program's timers) must not
@@ -1180,6 +1273,22 @@ fn redirect_is_refused_and_not_followed() {
     thread::sleep(Duration::from_millis(100));
     assert_eq!(elsewhere.stats.conns(), 0, "the redirect was followed");
     assert_eq!(server.stats.requests(), 1);
+}
+
+/// A 303 See Other answers a POST that was carried out (the result is
+/// elsewhere): the message may have gone, so it is never *refused*.
+#[test]
+fn see_other_may_have_been_sent_and_is_not_followed() {
+    let elsewhere = serve(answering(ok_reply()));
+    let location = format!("Location: {}/v1/messages/1", elsewhere.http_url());
+    let server = serve(answering(response("303 See Other", &[&location], b"")));
+    let client = builder(server.http_url()).build().unwrap();
+    let e = send_err(&client);
+    expect(&e, Outcome::MayHaveBeenSent, ErrorKind::Redirect);
+    assert!(!e.outcome().safe_to_resend());
+    assert_eq!((e.status(), e.attempts()), (Some(303), 1));
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(elsewhere.stats.conns(), 0, "the redirect was followed");
 }
 
 /// First request: 429 with `retry_after`; later ones: 200.

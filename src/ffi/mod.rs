@@ -59,14 +59,14 @@ pub enum hero_status {
     /// The message certainly did not go (invalid input, configuration,
     /// DNS, connect or TLS failure). Fix the cause; resending is safe.
     HERO_NOT_SENT = 1,
-    /// Hero answered 3xx/4xx (429 included): not processed. Resending is
+    /// Hero answered 3xx (but 303) or 4xx (429 included): not processed. Resending is
     /// safe once the cause is fixed (for 429, after `hero_error_retry_after_ms`).
     HERO_REFUSED = 2,
-    /// The request went out and no clear answer came back (5xx, timeout,
-    /// connection lost). Do NOT resend before checking in Hero.
+    /// The request went out and no clear answer came back (5xx, 303 See
+    /// Other, timeout, connection lost). Do NOT resend before checking in Hero.
     HERO_MAY_HAVE_BEEN_SENT = 3,
-    /// Hero accepted the message (2xx) but its reply was unreadable, so the
-    /// message id is unknown. Do NOT resend.
+    /// Hero accepted the message (2xx) but its reply (head or body) was
+    /// unreadable, so the message id is unknown. Do NOT resend.
     HERO_ACCEPTED_ID_UNKNOWN = 4,
     /// A required pointer argument was NULL.
     HERO_NULL_ARGUMENT = 10,

@@ -458,7 +458,13 @@ impl Client {
         let written = wire::request_written();
         // The pooled connection stays open: a later trigger must not touch it.
         crate::cancel::unregister();
+        let status = wire::answer_status();
         match result {
+            // Hero's status line said 2xx before the answer broke: accepted,
+            // cancelled or not.
+            Err(_) if status.is_some_and(|s| (200..300).contains(&s)) => {
+                Err(self.broken_head::<O>(status.unwrap_or_default(), attempt))
+            }
             // Whatever broke it, a cancelled attempt is reported as such.
             Err(_) if crate::cancel::triggered() => Err(Failed {
                 error: crate::cancel::error(&O::RULES, written),
@@ -473,6 +479,8 @@ impl Client {
                 crate::cancel::unregister();
                 answer
             }
+            // A status line arrived, then the head broke: the status decides.
+            Err(_) if let Some(status) = status => Err(self.broken_head::<O>(status, attempt)),
             Err(e) => Err(transport_failure(
                 &O::RULES,
                 e,
@@ -481,6 +489,21 @@ impl Client {
                 i.proxy.as_ref(),
                 attempt,
             )),
+        }
+    }
+
+    /// An answer whose status line arrived but whose head was malformed or
+    /// cut off: what the status means (no `Retry-After` can be trusted).
+    fn broken_head<O: Operation>(&self, status: u16, attempt: u32) -> Failed {
+        let verdict = O::RULES.for_status(status, None, self.inner.max_retry_wait, attempt);
+        let error = Error::new(
+            verdict.outcome,
+            verdict.kind,
+            format!("HTTP {status}, but the rest of the answer's head was malformed or cut off"),
+        );
+        Failed {
+            error: error.with_status(status),
+            retry_in: verdict.retry_in,
         }
     }
 
@@ -538,6 +561,7 @@ impl Client {
         let verdict = O::RULES.for_status(status, retry_after, i.max_retry_wait, attempt);
         let detail = O::status_detail(status).unwrap_or_else(|| match status {
             429 => "HTTP 429 Too Many Requests: rate limited by Hero".to_owned(),
+            303 => "HTTP 303 See Other, not followed: the request may have been carried out".to_owned(),
             300..=399 => format!("HTTP {status} redirect, not followed: check the base URL"),
             403 => "HTTP 403 Unauthorised: check the API key, practice group id and the key's permissions".to_owned(),
             400..=499 => format!("HTTP {status}: Hero did not accept the request"),

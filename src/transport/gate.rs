@@ -3,8 +3,8 @@
 //! When any send on a client gets a 429, every send on that client (any
 //! thread) holds its next request until the time the server asked for:
 //! eight threads retrying at once would only deepen the rate limit. A send
-//! whose deadline comes before the gate opens is refused at once, without
-//! a request.
+//! whose deadline comes before the gate opens fails at once as *not
+//! sent*, without a request.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -89,12 +89,13 @@ impl Gate {
                 return Ok(());
             };
             if until + budget >= deadline {
+                // Hero never saw this request: not sent, not refused, and
+                // no HTTP status of its own.
                 return Err(Error::new(
-                    Outcome::Refused,
+                    Outcome::NotSent,
                     ErrorKind::RateLimited,
-                    "HTTP 429 Too Many Requests: Hero asked this client to wait until too close to this send's deadline; no request was sent",
+                    "not sent: an earlier HTTP 429 from Hero holds this client's requests until too close to this send's deadline",
                 )
-                .with_status(429)
                 .with_retry_after(Some(until - now)));
             }
             // Look again after the wait: another 429 may have moved it on.
@@ -173,8 +174,8 @@ mod tests {
             .unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(
-            (e.outcome(), e.kind()),
-            (Outcome::Refused, ErrorKind::RateLimited)
+            (e.outcome(), e.kind(), e.status()),
+            (Outcome::NotSent, ErrorKind::RateLimited, None)
         );
         assert!(e.retry_after().unwrap() > Duration::from_secs(30));
     }

@@ -137,6 +137,10 @@ fn send_status(
     let (outcome, kind) = match status {
         200..=299 => (Outcome::AcceptedIdUnknown, ErrorKind::UnreadableResponse),
         429 => (Outcome::Refused, ErrorKind::RateLimited),
+        // See Other answers a POST that was carried out: the message may
+        // have gone, and the result is elsewhere. Other redirects say the
+        // request was not taken here.
+        303 => (Outcome::MayHaveBeenSent, ErrorKind::Redirect),
         300..=399 => (Outcome::Refused, ErrorKind::Redirect),
         400..=499 => (Outcome::Refused, ErrorKind::HttpStatus),
         // A 5xx (or a stray final 1xx) came after the request was read.
@@ -233,7 +237,8 @@ fn lookup_status(
     match status {
         // An unreadable 200 is not retried: the same server would say the same.
         200..=299 => v.outcome = Outcome::NotSent,
-        300..=499 => {}
+        // A 303 too: a lookup is never *may have been sent*.
+        300..=499 => v.outcome = Outcome::Refused,
         _ => {
             v.outcome = Outcome::NotSent;
             v.retry_in = Some(retry::backoff(attempt, CONNECT_BACKOFF));
@@ -305,6 +310,7 @@ mod tests {
                 ErrorKind::UnreadableResponse,
             ),
             (301, Outcome::Refused, ErrorKind::Redirect),
+            (303, Outcome::MayHaveBeenSent, ErrorKind::Redirect),
             (307, Outcome::Refused, ErrorKind::Redirect),
             (400, Outcome::Refused, ErrorKind::HttpStatus),
             (403, Outcome::Refused, ErrorKind::HttpStatus),
@@ -390,6 +396,7 @@ mod tests {
             // (status, outcome, kind, retried)
             (200, Outcome::NotSent, K::UnreadableResponse, false),
             (302, Outcome::Refused, K::Redirect, false),
+            (303, Outcome::Refused, K::Redirect, false),
             (400, Outcome::Refused, K::HttpStatus, false),
             (401, Outcome::Refused, K::HttpStatus, false),
             (403, Outcome::Refused, K::HttpStatus, false),

@@ -39,6 +39,8 @@ thread_local! {
     static ARMED: Cell<bool> = const { Cell::new(false) };
     // The last answer's Keep-Alive idle limit, until its connection is pooled.
     static KEEP_ALIVE: Cell<Option<Duration>> = const { Cell::new(None) };
+    // The final (not 1xx) status line of this attempt's answer, once read.
+    static STATUS: Cell<Option<u16>> = const { Cell::new(None) };
 }
 
 /// Starts a new attempt on this thread.
@@ -46,7 +48,36 @@ pub(crate) fn reset() {
     WROTE.set(false);
     ARMED.set(false);
     KEEP_ALIVE.set(None);
+    STATUS.set(None);
     timing::reset();
+}
+
+/// The status of this attempt's answer, once its status line (after any
+/// 1xx answers) arrived, even if the rest of its head then broke: a 2xx
+/// is Hero's word that it took the request.
+pub(crate) fn answer_status() -> Option<u16> {
+    STATUS.get()
+}
+
+/// The final status in `input`, the unread answer bytes, when its status
+/// line is there: `HTTP/<version> <3 digits>`, after whole 1xx heads.
+fn final_status(input: &[u8]) -> Option<u16> {
+    let mut lines = input.split_inclusive(|&b| b == b'\n');
+    loop {
+        let line = lines.next().filter(|l| l.ends_with(b"\n"))?;
+        let rest = line.strip_prefix(b"HTTP/")?;
+        let rest = &rest[rest.iter().position(|&b| b == b' ')? + 1..];
+        let code = rest.get(..3).filter(|c| c.iter().all(u8::is_ascii_digit))?;
+        if !rest.get(3).is_some_and(|b| b" \r\n".contains(b)) {
+            return None;
+        }
+        let code = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+        if !(100..200).contains(&code) {
+            return Some(code);
+        }
+        // An interim answer: the final one starts after its empty line.
+        lines.find(|l| *l == b"\n" || *l == b"\r\n")?;
+    }
 }
 
 /// True once this thread's current attempt has handed request bytes to a
@@ -173,6 +204,11 @@ impl Transport for Marked {
         let got = self.inner.await_input(timeout);
         if self.mark && ARMED.get() && matches!(got, Ok(true)) {
             timing::mark(Phase::FirstByte);
+            // ureq consumes only whole heads, and the final one ends this:
+            // until then the unread input starts at an answer.
+            if STATUS.get().is_none() {
+                STATUS.set(final_status(self.inner.buffers().input()));
+            }
         }
         got
     }
@@ -363,6 +399,30 @@ mod tests {
         let uri: Uri = url.parse().unwrap();
         r.resolve(&uri, &Config::default(), NextTimeout::default())
             .map(|a| a.iter().copied().collect())
+    }
+
+    #[test]
+    fn final_status_lines() {
+        let f = |v: &[u8]| final_status(v);
+        assert_eq!(f(b"HTTP/1.1 200 OK\r\n"), Some(200));
+        assert_eq!(f(b"HTTP/1.1 200\r\nContent-Length: x"), Some(200));
+        assert_eq!(f(b"HTTP/1.0 429 Slow\n"), Some(429));
+        assert_eq!(f(b"HTTP/1.1 200 OK"), None, "the line is not complete");
+        assert_eq!(f(b"HTTP/1.1 20"), None);
+        assert_eq!(f(b"HTTP/1.1 2000 OK\r\n"), None);
+        assert_eq!(f(b"HTTP/1.1 2x0 OK\r\n"), None);
+        assert_eq!(f(b"SMTP 200 OK\r\n"), None);
+        assert_eq!(f(b"\x16\x03\x01"), None, "not HTTP");
+        assert_eq!(
+            f(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n"),
+            Some(201)
+        );
+        assert_eq!(
+            f(b"HTTP/1.1 103 Early\r\nLink: x\r\n\r\nHTTP/1.1 500 E\r\n"),
+            Some(500)
+        );
+        assert_eq!(f(b"HTTP/1.1 100 Continue\r\n\r\n"), None);
+        assert_eq!(f(b"HTTP/1.1 100 Continue\r\nX: y\r\n"), None);
     }
 
     #[test]
