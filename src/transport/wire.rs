@@ -62,6 +62,33 @@ pub(crate) fn answer_status() -> Option<u16> {
 /// The final status in `input`, the unread answer bytes, when its status
 /// line is there: `HTTP/<version> <3 digits>`, after whole 1xx heads.
 fn final_status(input: &[u8]) -> Option<u16> {
+    // The common case, without splitting lines: `HTTP/1.x NNN ` at the start.
+    if let [
+        b'H',
+        b'T',
+        b'T',
+        b'P',
+        b'/',
+        b'1',
+        b'.',
+        _,
+        b' ',
+        a,
+        b,
+        c,
+        end,
+        ..,
+    ] = *input
+        && [a, b, c].iter().all(u8::is_ascii_digit)
+        && b" \r\n".contains(&end)
+        && a != b'1'
+    {
+        return Some(
+            [a, b, c]
+                .iter()
+                .fold(0, |n, d| n * 10 + u16::from(d - b'0')),
+        );
+    }
     let mut lines = input.split_inclusive(|&b| b == b'\n');
     loop {
         let line = lines.next().filter(|l| l.ends_with(b"\n"))?;
@@ -407,7 +434,13 @@ mod tests {
         assert_eq!(f(b"HTTP/1.1 200 OK\r\n"), Some(200));
         assert_eq!(f(b"HTTP/1.1 200\r\nContent-Length: x"), Some(200));
         assert_eq!(f(b"HTTP/1.0 429 Slow\n"), Some(429));
-        assert_eq!(f(b"HTTP/1.1 200 OK"), None, "the line is not complete");
+        assert_eq!(f(b"HTTP/1.1 200 OK"), Some(200), "the code is there");
+        assert_eq!(
+            f(b"HTTP/2 200 OK"),
+            None,
+            "not HTTP/1, and the line is not complete"
+        );
+        assert_eq!(f(b"HTTP/2 200 OK\r\n"), Some(200));
         assert_eq!(f(b"HTTP/1.1 20"), None);
         assert_eq!(f(b"HTTP/1.1 2000 OK\r\n"), None);
         assert_eq!(f(b"HTTP/1.1 2x0 OK\r\n"), None);
