@@ -5,13 +5,9 @@
  */
 #include "common.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#ifdef _WIN32
-#include <windows.h>
-#endif
 
 /* ------------------------------------------------------------------------
  * Batch mode. The library reads the file, sends, keeps the journal, and
@@ -86,38 +82,10 @@ struct batch_options {
     bool lenient;
 };
 
-/* Read by the interrupt handler: set before the handler is installed. */
-static hero_batch_stop *batch_stop_handle = NULL;
-
-#ifndef _WIN32
-/* Ctrl-C: stop starting rows (an atomic store in the library, safe here);
- * a second Ctrl-C ends the program at once, as usual. */
-static void batch_on_interrupt(int sig)
+/* Ctrl-C: start no new row; rows in flight finish and are reported. */
+static void stop_batch(void *stop)
 {
-    hero_batch_stop_trigger(batch_stop_handle);
-    signal(sig, SIG_DFL);
-}
-#else
-static BOOL WINAPI batch_on_console_ctrl(DWORD type)
-{
-    static volatile LONG pressed = 0;
-    if (type != CTRL_C_EVENT && type != CTRL_BREAK_EVENT) {
-        return FALSE;
-    }
-    hero_batch_stop_trigger(batch_stop_handle);
-    /* The first press is handled; a second one falls through to the default. */
-    return InterlockedExchange(&pressed, 1) == 0 ? TRUE : FALSE;
-}
-#endif
-
-static void batch_catch_interrupt(hero_batch_stop *stop)
-{
-    batch_stop_handle = stop;
-#ifdef _WIN32
-    SetConsoleCtrlHandler(batch_on_console_ctrl, TRUE);
-#else
-    signal(SIGINT, batch_on_interrupt);
-#endif
+    hero_batch_stop_trigger((const hero_batch_stop *)stop);
 }
 
 /* True when the arguments ask for batch mode: a batch-only flag appears
@@ -555,7 +523,7 @@ static int batch_run(const struct batch_options *o)
     }
     if (rc == -1) {
         hero_status status;
-        batch_catch_interrupt(stop);
+        interrupts_call(stop_batch, stop, false);
         status = hero_batch_run(client, journal, o->batch, options, batch_on_row, &printer,
                                 &summary, &err);
         batch_clear_progress(&printer);
@@ -569,11 +537,7 @@ static int batch_run(const struct batch_options *o)
             fprintf(stderr, "hero_send: %s\n", hero_batch_summary_line(summary));
             rc = hero_batch_summary_exit_code(summary);
         }
-#ifdef _WIN32
-        SetConsoleCtrlHandler(batch_on_console_ctrl, FALSE);
-#else
-        signal(SIGINT, SIG_DFL);
-#endif
+        interrupts_default();
     }
     hero_batch_summary_free(summary);
     hero_error_free(err);

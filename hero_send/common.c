@@ -4,11 +4,13 @@
 #include "common.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _WIN32
 #include <io.h>
+#include <windows.h>
 #else
 #include <unistd.h>
 #endif
@@ -201,3 +203,57 @@ bool stderr_is_terminal(void)
 #endif
 }
 
+/* Read by the handlers: set before a handler is installed. */
+static void (*interrupt_trigger)(void *) = NULL;
+static void *interrupt_arg = NULL;
+
+#ifndef _WIN32
+static void on_interrupt(int sig)
+{
+    interrupt_trigger(interrupt_arg);
+    signal(sig, SIG_DFL);
+}
+#else
+static volatile LONG interrupt_on_close = 0;
+
+/* On close Windows ends the process once this returns, so give the
+ * program a moment to report how its send ended first (a cancelled send
+ * returns within milliseconds). */
+static BOOL WINAPI on_console_ctrl(DWORD type)
+{
+    static volatile LONG pressed = 0;
+    if (type == CTRL_CLOSE_EVENT && interrupt_on_close) {
+        interrupt_trigger(interrupt_arg);
+        Sleep(2000);
+        return TRUE;
+    }
+    if (type != CTRL_C_EVENT && type != CTRL_BREAK_EVENT) {
+        return FALSE;
+    }
+    interrupt_trigger(interrupt_arg);
+    /* The first press is handled; a second one falls through to the default. */
+    return InterlockedExchange(&pressed, 1) == 0 ? TRUE : FALSE;
+}
+#endif
+
+void interrupts_call(void (*trigger)(void *), void *arg, bool on_close)
+{
+    interrupt_trigger = trigger;
+    interrupt_arg = arg;
+#ifdef _WIN32
+    interrupt_on_close = on_close ? 1 : 0;
+    SetConsoleCtrlHandler(on_console_ctrl, TRUE);
+#else
+    (void)on_close;
+    signal(SIGINT, on_interrupt);
+#endif
+}
+
+void interrupts_default(void)
+{
+#ifdef _WIN32
+    SetConsoleCtrlHandler(on_console_ctrl, FALSE);
+#else
+    signal(SIGINT, SIG_DFL);
+#endif
+}

@@ -51,6 +51,15 @@ int check_set(hero_status status, const char *flag);
 int report(hero_status status, const hero_error *err);
 bool stderr_is_terminal(void);
 
+/* Ctrl-C (on Windows also Ctrl-Break and, when `on_close`, the console
+ * closing) calls trigger(arg), which must be async-signal-safe, as the
+ * library's hero_cancel_trigger and hero_batch_stop_trigger are. A second
+ * Ctrl-C ends the program at once, as usual. `arg` must outlive the
+ * handler: it stays installed until interrupts_default(). */
+void interrupts_call(void (*trigger)(void *), void *arg, bool on_close);
+/* Ctrl-C ends the program again. */
+void interrupts_default(void);
+
 /* Finding the patient (lookup.c): the lookup's flags, NULL / false when
  * not given. find_only: --find-patient, look up and send nothing. */
 struct lookup_flags {

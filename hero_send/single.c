@@ -7,12 +7,8 @@
  */
 #include "common.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#ifdef _WIN32
-#include <windows.h>
-#endif
 
 static const char USAGE[] =
     "Usage: hero_send --patient-id ID --type hero|sms|email|nhs_app --message TEXT [options]\n"
@@ -250,30 +246,13 @@ static int build_client(const struct single_options *o, hero_client **out)
     return rc;
 }
 
-/* Read by the interrupt handler: set before the handler is installed. */
 static hero_cancel *single_cancel = NULL;
 
-#ifndef _WIN32
-/* Ctrl-C: cancel the send (async-signal-safe in the library); a second
- * Ctrl-C ends the program at once, as usual. */
-static void single_on_interrupt(int sig)
+/* Ctrl-C: cancel the send; the library says whether it had gone. */
+static void cancel_send(void *cancel)
 {
-    hero_cancel_trigger(single_cancel);
-    signal(sig, SIG_DFL);
+    hero_cancel_trigger((const hero_cancel *)cancel);
 }
-#else
-/* Ctrl-C, Ctrl-Break or the console closing: cancel the send. On close
- * Windows ends the process once this returns, so give the send a moment
- * to return and report first (it does so within milliseconds). */
-static BOOL WINAPI single_on_console_ctrl(DWORD type)
-{
-    hero_cancel_trigger(single_cancel);
-    if (type == CTRL_CLOSE_EVENT) {
-        Sleep(2000);
-    }
-    return TRUE;
-}
-#endif
 
 /* One line of where the time went, in ms (the library's figures). */
 static void print_timings(uint64_t (*at)(const void *, uint32_t), const void *h, uint32_t attempts,
@@ -329,11 +308,7 @@ int single_main(int argc, char **argv)
     }
     if (rc == -1) {
         if (hero_cancel_new(&single_cancel) == HERO_OK) {
-#ifdef _WIN32
-            SetConsoleCtrlHandler(single_on_console_ctrl, TRUE);
-#else
-            signal(SIGINT, single_on_interrupt);
-#endif
+            interrupts_call(cancel_send, single_cancel, true);
         }
     }
     if (rc == -1 && opts.lookup.find_only) {
