@@ -105,25 +105,43 @@ thread_local! {
 /// this thread's own handle.
 static SCOPES: AtomicUsize = AtomicUsize::new(0);
 
-/// Makes `handle` the current send's handle on this thread until dropped.
-pub(crate) struct Scope(bool);
+/// Makes `handle` (or none) the current send's handle on this thread until
+/// dropped, with a slot of its own; the one before comes back then. Scopes
+/// nest: a log hook or a C callback may start a send inside a send.
+pub(crate) struct Scope {
+    /// The handle and slot this scope displaced, when it displaced any.
+    outer: Option<(Option<CancelHandle>, usize)>,
+    /// Counted in [`SCOPES`].
+    counted: bool,
+}
 
 pub(crate) fn enter(handle: Option<&CancelHandle>) -> Scope {
-    match handle {
-        None => Scope(false),
-        Some(h) => {
-            SCOPES.fetch_add(1, Ordering::Relaxed);
-            CURRENT.with_borrow_mut(|c| *c = Some(h.clone()));
-            Scope(true)
-        }
+    // A send without a handle, and none around it: nothing to do.
+    if handle.is_none() && with_current(|_| ()).is_none() {
+        return Scope {
+            outer: None,
+            counted: false,
+        };
+    }
+    if handle.is_some() {
+        SCOPES.fetch_add(1, Ordering::Relaxed);
+    }
+    let outer_handle = CURRENT.with_borrow_mut(|c| std::mem::replace(c, handle.cloned()));
+    Scope {
+        outer: Some((outer_handle, SLOT.replace(NO_SLOT))),
+        counted: handle.is_some(),
     }
 }
 
 impl Drop for Scope {
     fn drop(&mut self) {
-        if self.0 {
+        if let Some((outer_handle, outer_slot)) = self.outer.take() {
+            // This scope's own slot, of its own handle; then the outer ones.
             unregister();
-            CURRENT.with_borrow_mut(|c| *c = None);
+            CURRENT.with_borrow_mut(|c| *c = outer_handle);
+            SLOT.set(outer_slot);
+        }
+        if self.counted {
             SCOPES.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -195,6 +213,16 @@ pub(crate) fn unregister() {
             std::hint::spin_loop();
         }
     });
+}
+
+/// Forgets a socket registered while connecting if the connect fails, before
+/// the socket closes: a trigger must never shut down the number's next owner.
+struct Connecting(i64);
+
+impl Drop for Connecting {
+    fn drop(&mut self) {
+        forget(self.0);
+    }
 }
 
 /// Forgets `socket` if it is this thread's registered one: it is about to close.
@@ -406,6 +434,8 @@ pub(crate) fn connect(
         }
         // SAFETY: just opened, owned by nothing else.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        // Dropped before `owned` closes the socket.
+        let connecting = Connecting(fd as i64);
         if register(fd as i64) {
             return Err(ABORTED.into());
         }
@@ -480,6 +510,8 @@ pub(crate) fn connect(
             let flags = libc::fcntl(fd, libc::F_GETFL);
             libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
         }
+        // Connected: the transport keeps it registered, and forgets it.
+        std::mem::forget(connecting);
         Ok(std::net::TcpStream::from(owned))
     })())
 }
@@ -521,6 +553,8 @@ pub(crate) fn connect(
         }
         // SAFETY: just opened, owned by nothing else; closed on every path.
         let stream = unsafe { std::net::TcpStream::from_raw_socket(s as _) };
+        // Dropped before `stream` closes the socket.
+        let connecting = Connecting(s as i64);
         if register(s as i64) {
             return Err(ABORTED.into());
         }
@@ -580,6 +614,8 @@ pub(crate) fn connect(
             }
         }
         stream.set_nonblocking(false)?;
+        // Connected: the transport keeps it registered, and forgets it.
+        std::mem::forget(connecting);
         Ok(stream)
     })())
 }

@@ -563,3 +563,93 @@ fn a_cancel_during_a_retry_wait_spares_the_connection_another_send_took() {
     assert!(!reply.message_id().is_empty());
     assert_eq!(sends.load(Ordering::SeqCst), 1, "sent once");
 }
+
+/// A cancel after Hero's status line arrived, while the rest of its head
+/// is still coming: the status decides, as for a whole answer (a 400 is a
+/// refusal, a 200 an acceptance), and the send still returns promptly.
+#[test]
+fn a_cancel_after_the_status_line_keeps_what_the_status_said() {
+    for (head, outcome, status) in [
+        (
+            &b"HTTP/1.1 400 Bad Request\r\nContent-Type: appl"[..],
+            Outcome::Refused,
+            400,
+        ),
+        (
+            &b"HTTP/1.1 200 OK\r\nContent-Type: appl"[..],
+            Outcome::AcceptedIdUnknown,
+            200,
+        ),
+    ] {
+        let seen = Arc::new(AtomicUsize::new(0));
+        let s = seen.clone();
+        let port = common::serve(move |mut stream, _| {
+            if common::read_request(&mut stream).is_some() {
+                let _ = stream.write_all(head);
+                s.fetch_add(1, Ordering::SeqCst);
+                thread::sleep(Duration::from_secs(30));
+            }
+        });
+        let c = client(&format!("http://127.0.0.1:{port}"));
+        let (e, took) = cancel_when(&c, move || until(|| seen.load(Ordering::SeqCst) == 1));
+        assert_eq!((e.outcome(), e.status()), (outcome, Some(status)), "{e}");
+        assert_eq!(e.attempts(), 1);
+        assert!(took < PROMPT, "returned {took:?} after the trigger");
+    }
+}
+
+/// A cancellable send started inside another (from its log hook) with a
+/// handle of its own: each handle keeps to its own sends. The inner one
+/// takes no slot from another thread's send on its handle, and the outer
+/// handle names no socket once its send is over.
+#[test]
+fn a_send_inside_a_send_keeps_each_handle_to_its_own_sends() {
+    let stalled = Stall::start(None, true);
+    let fast = Stall::start(Some(OK_REPLY), true);
+    let inner_handle = CancelHandle::new().unwrap();
+    // Another thread's send on the inner handle, blocked for its answer.
+    let (tx, rx) = mpsc::channel();
+    let (c, h) = (client(&stalled.url("http")), inner_handle.clone());
+    thread::spawn(move || {
+        let result = c.send_cancellable(&message(), &h);
+        tx.send((Instant::now(), result)).unwrap();
+    });
+    let requests = stalled.requests.clone();
+    until(move || requests.load(Ordering::SeqCst) == 1);
+
+    let inner = client(&fast.url("http"));
+    let (h, nested) = (inner_handle.clone(), Arc::new(AtomicUsize::new(0)));
+    let n = nested.clone();
+    let outer = Client::builder(Target::Custom(fast.url("http")), common::KEY, common::GROUP)
+        .deadline(Duration::from_secs(20))
+        .log_hook(move |_, line| {
+            if line.starts_with("new connection") && n.fetch_add(1, Ordering::SeqCst) == 0 {
+                inner.send_cancellable(&message(), &h).unwrap();
+            }
+        })
+        .build()
+        .unwrap();
+    let outer_handle = CancelHandle::new().unwrap();
+    outer.send_cancellable(&message(), &outer_handle).unwrap();
+    assert_eq!(nested.load(Ordering::SeqCst), 1, "the inner send ran");
+
+    let at = Instant::now();
+    inner_handle.trigger();
+    let (returned, result) = rx.recv().unwrap();
+    let e = result.expect_err("cancelled");
+    assert_cancelled(
+        &e,
+        Outcome::MayHaveBeenSent,
+        returned.saturating_duration_since(at),
+    );
+
+    // The outer send is over: its handle's trigger touches no connection.
+    let opened = outer.connections_opened();
+    outer_handle.trigger();
+    outer.send(&message()).unwrap();
+    assert_eq!(
+        outer.connections_opened(),
+        opened,
+        "the pooled connection was shut down"
+    );
+}

@@ -224,6 +224,9 @@ impl Client {
         // The deadline covers checking and serialising too.
         let deadline = Instant::now() + self.inner.deadline;
         let body = self.body(message)?;
+        // Started inside a cancellable send (from its log hook, say): not
+        // cancelled by that send's handle.
+        let _scope = crate::cancel::enter(None);
         self.send_body(&body, deadline, None)
     }
 
@@ -460,12 +463,11 @@ impl Client {
         crate::cancel::unregister();
         let status = wire::answer_status();
         match result {
-            // Hero's status line said 2xx before the answer broke: accepted,
-            // cancelled or not.
-            Err(_) if status.is_some_and(|s| (200..300).contains(&s)) => {
-                Err(self.broken_head::<O>(status.unwrap_or_default(), attempt))
-            }
-            // Whatever broke it, a cancelled attempt is reported as such.
+            // Hero's status line arrived, then the answer broke (a cancel
+            // included): the status decides, as for a whole answer. A 2xx
+            // is accepted, a 4xx refused.
+            Err(_) if let Some(status) = status => Err(self.broken_head::<O>(status, attempt)),
+            // Otherwise a cancelled attempt is reported as such.
             Err(_) if crate::cancel::triggered() => Err(Failed {
                 error: crate::cancel::error(&O::RULES, written),
                 retry_in: None,
@@ -479,8 +481,6 @@ impl Client {
                 crate::cancel::unregister();
                 answer
             }
-            // A status line arrived, then the head broke: the status decides.
-            Err(_) if let Some(status) = status => Err(self.broken_head::<O>(status, attempt)),
             Err(e) => Err(transport_failure(
                 &O::RULES,
                 e,
