@@ -26,11 +26,15 @@ write)
     --override-filename "$name"
   # The checkout's path is in the crate's own references: replaced by the
   # one the binaries carry (Makefile, DIST_RUSTFLAGS), so the file is the
-  # same from any folder. The mock (a cargo bin target) is not shipped.
+  # same from any folder. Cargo's id for the crate also drops its name when
+  # the folder has the same name (`#0.1.0`, else `#herohealth@0.1.0`):
+  # always the long form. The mock (a cargo bin target) is not shipped.
   python3 - "$root/$name.json" "$out" "$root" <<'PY'
-import json, sys
+import json, re, sys
 src, out, root = sys.argv[1:]
-bom = json.loads(open(src, encoding="utf-8").read().replace("path+file://" + root, "path+file:///build/herohealth"))
+text = open(src, encoding="utf-8").read().replace("path+file://" + root, "path+file:///build/herohealth")
+text = re.sub(r'(path\+file:///build/herohealth#)(\d)', r'\1herohealth@\2', text)
+bom = json.loads(text)
 comp = bom["metadata"]["component"]
 comp["components"] = [c for c in comp.get("components", []) if c["name"] != "hero-mock"]
 with open(out, "w", encoding="utf-8") as f:
