@@ -174,6 +174,18 @@ fn answering(reply: Vec<u8>) -> impl Fn(TcpStream, &Stats) + Send + Sync + 'stat
     }
 }
 
+/// Reads one request, writes `reply` (perhaps nothing, or part of an
+/// answer), then says no more and keeps the connection open until the
+/// client gives up.
+fn stalling(reply: Vec<u8>) -> impl Fn(TcpStream, &Stats) + Send + Sync + 'static {
+    move |mut stream, stats| {
+        if next_request(&mut stream, stats).is_some() {
+            let _ = stream.write_all(&reply);
+        }
+        drain(&mut stream);
+    }
+}
+
 /// Polls `cond` for up to two seconds (server threads run independently).
 fn eventually(what: &str, cond: impl Fn() -> bool) {
     let until = Instant::now() + Duration::from_secs(2);
@@ -942,12 +954,7 @@ fn close_after_full_request_may_have_sent_once() {
 #[test]
 fn headers_never_finishing_may_have_sent_within_deadline() {
     // Not even the status line is whole: nothing says what Hero did.
-    let server = serve(|mut stream, stats| {
-        if next_request(&mut stream, stats).is_some() {
-            let _ = stream.write_all(b"HTTP/1.1 20");
-        }
-        drain(&mut stream);
-    });
+    let server = serve(stalling(b"HTTP/1.1 20".to_vec()));
     let client = builder(server.http_url()).build().unwrap();
     let e = send_err(&client);
     expect(&e, Outcome::MayHaveBeenSent, ErrorKind::Timeout);
@@ -960,12 +967,9 @@ fn headers_never_finishing_may_have_sent_within_deadline() {
 /// reset, a malformed header; over TLS too. Never *may have been sent*.
 #[test]
 fn a_2xx_status_line_then_a_broken_head_is_accepted_id_unknown() {
-    let stall = serve(|mut stream, stats| {
-        if next_request(&mut stream, stats).is_some() {
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
-        }
-        drain(&mut stream);
-    });
+    let stall = serve(stalling(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n".to_vec(),
+    ));
     let reset = serve(|mut stream, stats| {
         if next_request(&mut stream, stats).is_some() {
             let _ = stream.write_all(b"HTTP/1.1 201 Created\r\nContent-Type: applic");
@@ -1059,10 +1063,7 @@ fn signals_do_not_stretch_the_deadline() {
         action.sa_sigaction = ignore as *const () as usize;
         libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut());
     }
-    let server = serve(|mut stream, stats| {
-        let _ = next_request(&mut stream, stats);
-        drain(&mut stream);
-    });
+    let server = serve(stalling(Vec::new()));
     let client = builder(server.http_url()).build().unwrap();
     // SAFETY: plain query of this thread's id.
     let me = unsafe { libc::pthread_self() } as usize;
@@ -1088,10 +1089,7 @@ fn signals_do_not_stretch_the_deadline() {
 /// wait itself, so a stalled send ends close to its deadline.
 #[test]
 fn a_long_deadline_is_kept_closely() {
-    let server = serve(|mut stream, stats| {
-        let _ = next_request(&mut stream, stats);
-        drain(&mut stream);
-    });
+    let server = serve(stalling(Vec::new()));
     let deadline = Duration::from_secs(8);
     let client = builder(server.http_url())
         .deadline(deadline)
@@ -1112,10 +1110,7 @@ fn a_long_deadline_is_kept_closely() {
 /// sending thread, standing in for checking a large message) comes out of it.
 #[test]
 fn time_before_the_first_attempt_counts_against_the_deadline() {
-    let server = serve(|mut stream, stats| {
-        let _ = next_request(&mut stream, stats);
-        drain(&mut stream);
-    });
+    let server = serve(stalling(Vec::new()));
     let deadline = Duration::from_secs(2);
     let client = builder(server.http_url())
         .deadline(deadline)
@@ -1160,14 +1155,9 @@ fn silent_tls_server_is_not_sent_within_deadline() {
 
 #[test]
 fn body_stalling_halfway_is_accepted_id_unknown() {
-    let server = serve(|mut stream, stats| {
-        if next_request(&mut stream, stats).is_some() {
-            let mut r = response("200 OK", &["Content-Type: application/json"], &[b' '; 100]);
-            r.truncate(r.len() - 50);
-            let _ = stream.write_all(&r);
-        }
-        drain(&mut stream);
-    });
+    let mut r = response("200 OK", &["Content-Type: application/json"], &[b' '; 100]);
+    r.truncate(r.len() - 50);
+    let server = serve(stalling(r));
     let client = builder(server.http_url()).build().unwrap();
     let e = send_err(&client);
     expect_accepted_unreadable(&e);
