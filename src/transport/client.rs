@@ -459,10 +459,8 @@ impl Client {
                 .send(body)
         };
         let written = wire::request_written();
-        // The pooled connection stays open: a later trigger must not touch it.
-        crate::cancel::unregister();
         let status = wire::answer_status();
-        match result {
+        let outcome = match result {
             // Hero's status line arrived, then the answer broke (a cancel
             // included): the status decides, as for a whole answer. A 2xx
             // is accepted, a 4xx refused.
@@ -474,12 +472,7 @@ impl Client {
             }),
             Ok(response) => {
                 wire::note_answer(response.headers());
-                let answer = self.answer::<O>(response, attempt);
-                // Reading the body registered the socket again, and the
-                // connection is back in the pool now: a trigger during a
-                // later wait must not end another send's use of it.
-                crate::cancel::unregister();
-                answer
+                self.answer::<O>(response, attempt)
             }
             Err(e) => Err(transport_failure(
                 &O::RULES,
@@ -489,7 +482,12 @@ impl Client {
                 i.proxy.as_ref(),
                 attempt,
             )),
-        }
+        };
+        // Any answer body is read and the connection is pooled (or gone):
+        // a trigger during a later wait must not touch its socket, which
+        // another send may be using by then.
+        crate::cancel::unregister();
+        outcome
     }
 
     /// An answer whose status line arrived but whose head was malformed or

@@ -211,7 +211,12 @@ fn by_deadline<T>(
     // Winsock's shutdown does not wake a blocked recv, and a send beyond
     // its handle's slots has no socket a trigger shuts down: such a
     // cancellable send waits in short slices, looking at its handle between.
-    let sliced = resumable && crate::cancel::active() && (cfg!(windows) || crate::cancel::sliced());
+    let sliced = resumable
+        && if cfg!(windows) {
+            crate::cancel::active()
+        } else {
+            crate::cancel::sliced()
+        };
     loop {
         if sliced && crate::cancel::triggered() {
             return Err(crate::cancel::ABORTED.into());

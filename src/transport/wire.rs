@@ -59,51 +59,48 @@ pub(crate) fn answer_status() -> Option<u16> {
     STATUS.get()
 }
 
-/// The final status in `input`, the unread answer bytes, when its status
-/// line is there: `HTTP/<version> <3 digits>`, after whole 1xx heads.
-fn final_status(input: &[u8]) -> Option<u16> {
-    // The common case, without splitting lines: `HTTP/1.x NNN ` at the start.
-    if let [
-        b'H',
-        b'T',
-        b'T',
-        b'P',
-        b'/',
-        b'1',
-        b'.',
-        _,
-        b' ',
-        a,
-        b,
-        c,
-        end,
-        ..,
-    ] = *input
-        && [a, b, c].iter().all(u8::is_ascii_digit)
-        && b" \r\n".contains(&end)
-        && a != b'1'
-    {
-        return Some(
-            [a, b, c]
-                .iter()
-                .fold(0, |n, d| n * 10 + u16::from(d - b'0')),
-        );
-    }
-    let mut lines = input.split_inclusive(|&b| b == b'\n');
+/// The final status in `input`, the unread answer bytes, once its status
+/// line's code is there: `HTTP/<version> <3 digits>`, after whole 1xx heads.
+fn final_status(mut input: &[u8]) -> Option<u16> {
     loop {
-        let line = lines.next().filter(|l| l.ends_with(b"\n"))?;
-        let rest = line.strip_prefix(b"HTTP/")?;
-        let rest = &rest[rest.iter().position(|&b| b == b' ')? + 1..];
-        let code = rest.get(..3).filter(|c| c.iter().all(u8::is_ascii_digit))?;
-        if !rest.get(3).is_some_and(|b| b" \r\n".contains(b)) {
-            return None;
-        }
-        let code = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+        let code = status_code(input)?;
         if !(100..200).contains(&code) {
             return Some(code);
         }
         // An interim answer: the final one starts after its empty line.
-        lines.find(|l| *l == b"\n" || *l == b"\r\n")?;
+        input = &input[after_head(input)?..];
+    }
+}
+
+/// The code of the status line `input` starts with, once it is there.
+fn status_code(input: &[u8]) -> Option<u16> {
+    let rest = input.strip_prefix(b"HTTP/")?;
+    // The version is a few characters; anything longer is not HTTP.
+    let rest = &rest[rest.iter().take(8).position(|&b| b == b' ')? + 1..];
+    match *rest {
+        [a, b, c, end, ..]
+            if [a, b, c].iter().all(u8::is_ascii_digit) && b" \r\n".contains(&end) =>
+        {
+            Some(
+                [a, b, c]
+                    .iter()
+                    .fold(0, |n, d| n * 10 + u16::from(d - b'0')),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Where the head `input` starts with ends: after its first empty line.
+fn after_head(input: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        at += input[at..].iter().position(|&b| b == b'\n')? + 1;
+        match input.get(at..)? {
+            [b'\n', ..] => return Some(at + 1),
+            [b'\r', b'\n', ..] => return Some(at + 2),
+            _ => {}
+        }
     }
 }
 
@@ -435,11 +432,8 @@ mod tests {
         assert_eq!(f(b"HTTP/1.1 200\r\nContent-Length: x"), Some(200));
         assert_eq!(f(b"HTTP/1.0 429 Slow\n"), Some(429));
         assert_eq!(f(b"HTTP/1.1 200 OK"), Some(200), "the code is there");
-        assert_eq!(
-            f(b"HTTP/2 200 OK"),
-            None,
-            "not HTTP/1, and the line is not complete"
-        );
+        assert_eq!(f(b"HTTP/2 200 OK"), Some(200), "the code is there");
+        assert_eq!(f(b"HTTP/1.1234567890 200 OK\r\n"), None, "no such version");
         assert_eq!(f(b"HTTP/2 200 OK\r\n"), Some(200));
         assert_eq!(f(b"HTTP/1.1 20"), None);
         assert_eq!(f(b"HTTP/1.1 2000 OK\r\n"), None);
