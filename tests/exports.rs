@@ -3,7 +3,6 @@
 //! patient lookup, `dd/mm/yyyy` dates, UK local send times, phone numbers
 //! however written, the CSV report, reruns and a batch killed mid-send.
 
-#[cfg(unix)]
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 #[cfg(unix)]
@@ -11,7 +10,7 @@ use std::process::{Child, Stdio};
 #[cfg(unix)]
 use std::time::{Duration, Instant};
 
-use herohealth::{BatchClass, BatchRunner, Journal, RowOutcome, RowReport};
+use herohealth::{BatchClass, BatchRunner, Journal, Resolution, RowOutcome, RowReport};
 use serde_json::Value;
 
 pub mod common;
@@ -61,7 +60,6 @@ fn bodies(mock: &Mock, path: &str) -> Vec<Value> {
         .collect()
 }
 
-#[cfg(unix)]
 /// Sends per Hero patient id.
 fn sends_per_patient(mock: &Mock) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
@@ -346,6 +344,70 @@ fn a_flagged_row_by_nhs_number_is_held_back_without_a_lookup() {
         (1, 1),
         "the rerun sent nothing and looked nothing up"
     );
+}
+
+/// Salvage flags every row of the file that no surviving record names; a
+/// row by NHS number has no body to record then (its patient id comes from
+/// the lookup). Once someone checks in Hero and resolves it as not sent,
+/// the rerun sends it, once; a row resolved as sent is already sent.
+#[test]
+fn a_salvaged_row_by_nhs_number_resolved_in_hero_is_sent_once_or_not_at_all() {
+    let mock = Mock::start();
+    let d = dir();
+    let (a, b, c) = (nhs(501), nhs(502), nhs(503));
+    let head = "key,NHS Number,Forenames,Date of Birth,Mobile Telephone\n";
+    let one = d.join("one.csv");
+    std::fs::write(&one, format!("{head},{a},Ann,07/03/1961,07700900123\n")).unwrap();
+    let all = d.join("all.csv");
+    std::fs::write(
+        &all,
+        format!(
+            "{head},{a},Ann,07/03/1961,07700900123\n,{b},Bob,25/12/1955,07700900124\n\
+             k-3,{c},Cat,01/02/1980,07700900125\n"
+        ),
+    )
+    .unwrap();
+    let client = mock.client().build().unwrap();
+    let run = |journal: &Journal, file: &Path| {
+        let mut rows = Vec::new();
+        runner()
+            .run(&client, Some(journal), file, |r, _| rows.push(r.clone()))
+            .unwrap();
+        rows.sort_by_key(|r| r.row);
+        rows
+    };
+    let old = d.join("old.journal");
+    assert_eq!(
+        run(&Journal::open(&old).unwrap(), &one)[0].outcome,
+        RowOutcome::Sent
+    );
+
+    let new = d.join("new.journal");
+    runner().salvage(&client, &all, &old, &new).unwrap();
+    let journal = Journal::open(&new).unwrap();
+    let pending = journal.pending();
+    assert_eq!(pending.len(), 2, "Bob's and Cat's rows are flagged");
+    for p in &pending {
+        let as_ = if p.key == "k-3" {
+            Resolution::Sent
+        } else {
+            Resolution::NotSent
+        };
+        journal.resolve(&p.key, as_).unwrap();
+    }
+    for _ in 0..2 {
+        let rows = run(&journal, &all);
+        let outcomes: Vec<_> = rows.iter().map(|r| r.outcome).collect();
+        assert!(outcomes[0] == RowOutcome::AlreadySent && outcomes[2] == RowOutcome::AlreadySent);
+        assert!(
+            matches!(outcomes[1], RowOutcome::Sent | RowOutcome::AlreadySent),
+            "{:?}",
+            rows[1].error
+        );
+    }
+    let seen = sends_per_patient(&mock);
+    assert_eq!(seen.len(), 2, "Ann and Bob, never Cat: {seen:?}");
+    assert!(seen.values().all(|n| *n == 1), "{seen:?}");
 }
 
 #[test]

@@ -406,7 +406,11 @@ impl Journal {
                 // "different message" would hide that its earlier send may
                 // have reached the patient and must be checked first.
                 let flagged = state.status.flagged();
-                if state.body_sha256 != body_sha256 && !flagged {
+                // No hash: salvage flagged a row whose body it could not
+                // know (its patient id comes from a lookup). Once resolved,
+                // the row's own message may go, and its hash is kept then.
+                let known = !state.body_sha256.is_empty();
+                if known && state.body_sha256 != body_sha256 && !flagged {
                     return Err(Error::invalid(
                         "key",
                         "was used before for a different message",
